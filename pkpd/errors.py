@@ -1,0 +1,75 @@
+"""The project's one error type: every problem a user can cause ends here.
+
+A :class:`PkpdError` names *where* (file and field) and *what* is wrong, so the
+CLI can print one line and exit with status 2 instead of a traceback.
+"""
+from __future__ import annotations
+
+
+class PkpdError(Exception):
+    """A problem with user input (scenario, model, event data or options).
+
+    Parameters
+    ----------
+    problem : str
+        What is wrong, in words a user understands.
+    file : str, optional
+        The file the problem is in.
+    field : str, optional
+        The dotted key inside that file (``regimen[2].dose[1].amount``).
+    """
+
+    def __init__(self, problem: str, file: str | None = None, field: str | None = None):
+        self.problem = problem
+        self.file = file
+        self.field = field
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        where = ": ".join(p for p in (self.file, self.field) if p)
+        return f"{where}: {self.problem}" if where else self.problem
+
+    def located(self, file: str | None = None, field_prefix: str | None = None) -> "PkpdError":
+        """Return a copy that also names the file and/or a parent field."""
+        field = self.field
+        if field_prefix:
+            field = f"{field_prefix}.{field}" if field else field_prefix
+        return PkpdError(self.problem, file or self.file, field)
+
+
+class PkpdErrors(PkpdError):
+    """Several problems found in one file, reported together."""
+
+    def __init__(self, errors: list[PkpdError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.problem, first.file, first.field)
+
+    @property
+    def message(self) -> str:  # type: ignore[override]
+        if len(self.errors) == 1:
+            return self.errors[0].message
+        lines = [f"{len(self.errors)} problems:"]
+        lines += [f"  - {e.message}" for e in self.errors]
+        return "\n".join(lines)
+
+
+class Collector:
+    """Gather several :class:`PkpdError` while validating one file, raise them together."""
+
+    def __init__(self, file: str | None = None):
+        self.file = file
+        self.errors: list[PkpdError] = []
+
+    def add(self, problem: str, field: str | None = None) -> None:
+        self.errors.append(PkpdError(problem, self.file, field))
+
+    def catch(self, err: PkpdError, field_prefix: str | None = None) -> None:
+        errs = err.errors if isinstance(err, PkpdErrors) else [err]
+        for e in errs:
+            self.errors.append(e.located(self.file if e.file is None else None, field_prefix))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise PkpdErrors(self.errors) if len(self.errors) > 1 else self.errors[0]
