@@ -102,7 +102,7 @@ def _advance(x, b, Phi, Gam, has_input, y):
 
 
 @njit(parallel=True, cache=True)
-def solve_dense(K, times, ev_t, ev_k, ev_c, ev_v, W, out):
+def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
     """Solve every subject's system on the output times.
 
     Parameters
@@ -111,6 +111,9 @@ def solve_dense(K, times, ev_t, ev_k, ev_c, ev_v, W, out):
         System matrices, 1/h.
     times : ndarray, shape (n_times,)
         Output times, h, increasing, ``times[0]`` ≤ first event.
+    dt : float
+        The uniform grid step, h (0 if none): steps of this length reuse one
+        pair of propagators per subject.
     ev_t, ev_k, ev_c, ev_v : ndarray, shape (n_subjects, n_events)
         Event times (h, sorted per subject), kinds (0 bolus, 1 input on, 2 input off),
         compartments and values (mg or mg/h); see :class:`pkpd.dosing.Events`.
@@ -123,7 +126,6 @@ def solve_dense(K, times, ev_t, ev_k, ev_c, ev_v, W, out):
     T = times.shape[0]
     E = ev_t.shape[1]
     n_out = W.shape[1]
-    dt = times[1] - times[0] if T > 1 else 0.0
     for s in prange(S):
         Kt = K[s]
         x = np.zeros(n)

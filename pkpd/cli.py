@@ -1,0 +1,121 @@
+"""Command line: ``pkpd run``, ``pkpd check``, ``pkpd models``.
+
+Every user error ends in one line on stderr naming the file, the field and the
+problem, and exit status 2 — never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from . import __version__
+from .errors import PkpdError
+
+EXAMPLES = """\
+examples:
+  pkpd run scenarios/routes.toml            simulate, write NetCDF + CSV + PNG, print a summary
+  pkpd run scenarios/routes.toml -o out/    the same, into out/
+  pkpd check scenarios/routes.toml          only validate the scenario and its models
+  pkpd models                               list the literature model library
+  pkpd models show perez_ruixo_2021         parameters with units, sources and assumption flags
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pkpd",
+        description=textwrap.dedent("""\
+            Ketamine PK/PD simulator: how much analgesia a regimen gives, at what
+            psychotomimetic cost, and how sure we can be.  A scenario file (TOML) names
+            the models, the subject, the regimens (IV, oral, intranasal) and the time grid;
+            models are literature files with a citation and grade for every number."""),
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"pkpd {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="simulate a scenario file and write results",
+                       description="Simulate a scenario: writes <stem>.nc (xarray/NetCDF with provenance), "
+                                   "<stem>_summary.csv and one PNG per model, and prints a summary table.",
+                       epilog="Concentrations are in ng/mL (and nmol/mL in the NetCDF); times in hours.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/routes.toml")
+    r.add_argument("-o", "--output", metavar="DIR", help="output folder (default: the scenario's "
+                   "[output].directory, else results/<scenario name>)")
+    r.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    r.add_argument("-q", "--quiet", action="store_true", help="print only the files written")
+
+    c = sub.add_parser("check", help="validate a scenario and the models it uses",
+                       description="Load and check a scenario and its models without simulating.")
+    c.add_argument("scenario")
+
+    m = sub.add_parser("models", help="list the model library, or show one model",
+                       description="Without arguments: list every PK and PD model. "
+                                   "'pkpd models show NAME' prints its parameters with units and provenance.")
+    m.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    m.add_argument("name", nargs="?", help="model name (for show)")
+    return p
+
+
+def _run(args) -> int:
+    from .run import run_scenario, write_outputs
+    from .scenario import load_scenario
+    sc = load_scenario(args.scenario, output_dir=args.output)
+    for w in sc.warnings:
+        print(f"pkpd: warning: {w}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
+              f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", file=sys.stderr)
+    ds = run_scenario(sc)
+    res = write_outputs(sc, ds, figures=not args.no_figures)
+    if not args.quiet:
+        print()
+        print(res.table)
+        print()
+        print("Typical subject only; the evidence for ketamine is of low certainty — see the model citations.")
+    print("wrote:")
+    for f in res.files:
+        print(f"  {f}")
+    return 0
+
+
+def _check(args) -> int:
+    from .scenario import load_scenario
+    sc = load_scenario(args.scenario)
+    for w in sc.warnings:
+        print(f"pkpd: warning: {w}", file=sys.stderr)
+    print(f"{args.scenario}: OK — {len(sc.models)} model(s), {len(sc.pd)} PD model(s), "
+          f"{len(sc.regimens)} regimen(s)")
+    return 0
+
+
+def _models(args) -> int:
+    from .describe import describe_model, list_models
+    if args.action == "show":
+        if not args.name:
+            raise PkpdError("'pkpd models show' needs a model name (see 'pkpd models')")
+        print(describe_model(args.name))
+    else:
+        print(list_models())
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    try:
+        return {"run": _run, "check": _check, "models": _models}[args.command](args)
+    except PkpdError as e:
+        print(f"pkpd: error: {e.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pkpd: interrupted; no partial files were left (each file is written whole or not at all)",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Human-readable views of the model library (``pkpd models``)."""
+from __future__ import annotations
+
+import textwrap
+
+from .metrics import format_table
+from .model import Model, available_models, load_model
+from .errors import PkpdError
+from .parameters import GRADES
+
+
+def list_models() -> str:
+    rows = []
+    for name, path in available_models().items():
+        try:
+            m = load_model(str(path))
+        except PkpdError as e:
+            rows.append([name, "?", "?", "?", f"(invalid: {e.problem})"])
+            continue
+        kind = "PK" if isinstance(m, Model) else "PD"
+        routes = ", ".join(m.routes) if isinstance(m, Model) else ", ".join(r.name for r in m.readouts)
+        cit = m.meta.get("citation", "")
+        rows.append([name, kind, m.drug, m.meta.get("sampling", ""), routes, cit.split(".")[0][:38] + "…"])
+    header = ["name", "kind", "drug", "sampling", "routes / readouts", "citation"]
+    return format_table(header, rows, None) if rows else "no models found"
+
+
+def describe_model(name: str) -> str:
+    m = load_model(name)
+    lines = [f"{m.name} — {m.meta.get('title', '')}",
+             f"  drug: {m.drug}; sampling: {m.meta.get('sampling', '')}",
+             f"  population: {m.meta.get('population', '')}",
+             *textwrap.wrap(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}",
+                            width=100, initial_indent="  ", subsequent_indent="    ")]
+    if isinstance(m, Model):
+        lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+    rows = []
+    for p in m.parameters.values():
+        iiv = ""
+        if p.iiv:
+            iiv = f"ω²={p.iiv.omega2:.3g}" + ("" if p.iiv.transform == "log" else f" ({p.iiv.transform})")
+        flag = "ASSUMPTION" if p.is_assumption else p.grade
+        rows.append([p.name, f"{p.written:g}", p.unit, iiv, flag, (p.source or p.note)[:60]])
+    lines += ["", format_table(["parameter", "value", "unit", "IIV", "grade", "source"], rows, None)]
+    assumed = m.assumptions()
+    if assumed:
+        lines += ["", "Assumptions (not published; vary them in a sensitivity analysis):"]
+        for p in assumed:
+            rng = f" — try {p.suggested_range[0]:g}–{p.suggested_range[1]:g}" if p.suggested_range else ""
+            lines += textwrap.wrap(f"{p.name} = {p.written:g} {p.unit}{rng}: {p.note}", width=100,
+                                   initial_indent="  - ", subsequent_indent="    ")
+    if m.params.derived:
+        lines += ["", "Derived:"] + [f"  {k} = {e.text}" for k, e in m.params.derived.items()]
+    if m.meta.get("notes"):
+        lines += ["", "Notes:"] + textwrap.wrap(" ".join(m.meta["notes"].split()), 100,
+                                                initial_indent="  ", subsequent_indent="  ")
+    lines += ["", "Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items())]
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""PD model files: effect compartments and readouts (Emax, linear) on top of a PK model.
+
+A PD file has ``kind = "pd"`` in ``[model]``, the same ``[parameters]`` and
+``[derived]`` tables as a PK file, and:
+
+``[effects.NAME]``
+    an effect compartment on the plasma of ``species``, with ``ke0`` (1/h)
+    or ``half_life`` (t½ke0); the solver advances it exactly with the PK states.
+``[[readouts]]``
+    ``name``, ``category`` (``analgesia``, ``psychotomimetic`` or ``other``),
+    ``type`` = ``sigmoid_emax`` (E0 + Emax·C^γ/(C50^γ + C^γ)) or ``linear``
+    (E0 + slope·C), ``effect`` (which effect compartment drives it), optional
+    ``antagonist`` = { effect, C100 } (C50 × (1 + Ce,ant/C100)), and a ``unit``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import expr
+from .errors import Collector, PkpdError
+from .model import SPECIES, load_covariates, parse_meta, _s
+from .parameters import STANDARD_COVARIATES, ParameterSet, load_derived, load_parameters
+from .system import EffectLink
+
+CATEGORIES = ("analgesia", "psychotomimetic", "other")
+
+
+@dataclass(frozen=True)
+class Effect:
+    name: str
+    species: str
+    ke0: expr.Expression  # 1/h
+
+
+@dataclass(frozen=True)
+class Readout:
+    name: str
+    category: str
+    type: str
+    effect: str
+    params: dict  # role → Expression (C50, gamma, Emax, E0, slope)
+    antagonist: tuple[str, expr.Expression] | None = None
+    unit: str = "1"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PDModel:
+    name: str
+    meta: dict
+    params: ParameterSet
+    effects: tuple[Effect, ...]
+    readouts: tuple[Readout, ...]
+    source_text: str = ""
+    path: str = ""
+
+    @property
+    def drug(self) -> str:
+        return self.meta["drug"]
+
+    @property
+    def parameters(self):
+        return self.params.parameters
+
+    def assumptions(self):
+        return [p for p in self.parameters.values() if p.is_assumption]
+
+    def effect_name(self, effect: str) -> str:
+        """Dataset variable name of an effect-site concentration."""
+        return f"ce_{self.name}_{effect}"
+
+    def links(self, values: dict[str, np.ndarray], species: tuple[str, ...]) -> list[EffectLink]:
+        """Effect compartments for a PK model that has ``species``; the others are skipped."""
+        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (len(values["WT"]),)))
+                for e in self.effects if e.species in species]
+
+    def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray]) -> np.ndarray:
+        """Readout value from effect-site concentrations ``ce`` (effect name → mg/L array).
+
+        ``values`` are arrays ``(n,)``; ``ce`` arrays ``(n, ..., n_times)``.
+        """
+        c = ce[readout.effect]
+        shape = (-1,) + (1,) * (c.ndim - 1)
+        p = {k: np.reshape(np.broadcast_to(e(values), (len(values["WT"]),)), shape) for k, e in readout.params.items()}
+        e0 = p.get("E0", 0.0)
+        if readout.type == "linear":
+            return e0 + p["slope"] * c
+        c50 = p["C50"]
+        if readout.antagonist is not None:
+            ant, c100 = readout.antagonist
+            c50 = c50 * (1.0 + np.maximum(ce[ant], 0.0) / np.reshape(np.broadcast_to(c100(values), (len(values["WT"]),)), shape))
+        g = p.get("gamma", 1.0)
+        cg = np.power(np.maximum(c, 0.0), g)
+        return e0 + p.get("Emax", 1.0) * cg / (np.power(c50, g) + cg)
+
+
+def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDModel:
+    col = Collector(path)
+    for k in sorted(set(data) - {"model", "covariates", "parameters", "derived", "effects", "readouts"}):
+        col.add(f"unknown section [{k}]", k)
+    meta = parse_meta(data, col, "pd")
+    covs = load_covariates(data, col)
+    params = load_parameters(data.get("parameters", {}), col, covariates=covs)
+    known = set(params) | set(STANDARD_COVARIATES) | set(covs)
+    derived = load_derived(data.get("derived"), col, known)
+    names = known | set(derived)
+
+    def expression(v, f):
+        try:
+            e = expr.parse(v, f)
+        except PkpdError as err:
+            col.catch(err)
+            return None
+        bad = sorted(e.names - names)
+        if bad:
+            col.add(f"unknown name(s) {', '.join(bad)} in {e.text!r}", f)
+            return None
+        return e
+
+    effects = []
+    etbl = data.get("effects", {})
+    if not isinstance(etbl, dict):
+        col.add("must be a table of effect compartments", "effects")
+        etbl = {}
+    for ename, spec in etbl.items():
+        f = f"effects.{ename}"
+        if not isinstance(spec, dict):
+            col.add("must be a table with species and ke0 or half_life", f)
+            continue
+        sp = _s(col, spec, "species", f, choices=SPECIES)
+        if ("ke0" in spec) == ("half_life" in spec):
+            col.add("give exactly one of 'ke0' (1/time) or 'half_life' (t½ke0)", f)
+            continue
+        e = expression(spec["ke0"] if "ke0" in spec else f"log(2) / ({spec['half_life']})", f)
+        if e is not None:
+            effects.append(Effect(ename, sp, e))
+    enames = {e.name for e in effects}
+    readouts = []
+    rlist = data.get("readouts", [])
+    if not isinstance(rlist, list):
+        col.add("must be an array of tables [[readouts]]", "readouts")
+        rlist = []
+    roles = {"sigmoid_emax": ({"C50"}, {"gamma", "Emax", "E0"}), "linear": ({"slope"}, {"E0"})}
+    for i, spec in enumerate(rlist):
+        f = f"readouts[{i}]"
+        if not isinstance(spec, dict):
+            col.add("must be a table", f)
+            continue
+        name = _s(col, spec, "name", f)
+        cat = _s(col, spec, "category", f, choices=CATEGORIES)
+        typ = _s(col, spec, "type", f, choices=tuple(roles))
+        eff = spec.get("effect")
+        if eff not in enames:
+            col.add(f"'effect' must name an effect compartment ({', '.join(enames) or 'none defined'})", f"{f}.effect")
+        if typ not in roles:
+            continue
+        need, opt = roles[typ]
+        ps = {}
+        for role in need | opt:
+            if role in spec:
+                e = expression(spec[role], f"{f}.{role}")
+                if e is not None:
+                    ps[role] = e
+            elif role in need:
+                col.add(f"a {typ} readout needs '{role}'", f"{f}.{role}")
+        for k in sorted(set(spec) - need - opt - {"name", "category", "type", "effect", "antagonist", "unit",
+                                                   "description"}):
+            col.add(f"unknown key '{k}'", f"{f}.{k}")
+        ant = None
+        if "antagonist" in spec:
+            a = spec["antagonist"]
+            if not (isinstance(a, dict) and a.get("effect") in enames and "C100" in a):
+                col.add("'antagonist' must be { effect = NAME, C100 = PARAM }", f"{f}.antagonist")
+            else:
+                c100 = expression(a["C100"], f"{f}.antagonist.C100")
+                ant = (a["effect"], c100) if c100 is not None else None
+        if name and cat and eff in enames:
+            readouts.append(Readout(name, cat, typ, eff, ps, ant, str(spec.get("unit", "1")),
+                                    str(spec.get("description", ""))))
+    col.raise_if_any()
+    pset = ParameterSet(params, derived, covs)
+    m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path)
+    v = pset.individual()
+    for e in m.effects:
+        k = e.ke0(v)
+        if not np.all(np.isfinite(k)) or np.any(k <= 0):
+            col.add(f"ke0 evaluates to {np.ravel(k)[0]:g} 1/h; must be > 0", f"effects.{e.name}")
+    col.raise_if_any()
+    return m
