@@ -171,3 +171,25 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
     for p in pd:
         ds.attrs[f"pd_{p.name}_citation"] = p.meta.get("citation", "")
     return ds
+
+
+def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: dict | None = None,
+                 values: dict | None = None, pd=(), step: float = 0.0):
+    """All states (amounts mg; effect sites mg/L) of one subject at ``times`` (h).
+
+    Returns ``(x, system, events)`` with ``x`` of shape ``(n_states, n_times)``.
+    Useful for checks (mass balance, references) and for custom analyses.
+    """
+    subject = dict(subject or {})
+    vals = values if values is not None else model.params.individual(covariates=subject)
+    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
+    links = [lk for p in pd for lk in p.links(p.params.individual(covariates=subject), model.species)]
+    sysm = build_system(model, vals, links)
+    ev = regimen_events(model, regimen, vals, np.array([subject.get("WT", 70.0)]))
+    n = sysm.K.shape[1]
+    W = np.eye(n)[None]
+    times = np.asarray(times, dtype=float)
+    out = np.zeros((1, n, times.size))
+    t, k, c, v = pad_events([ev])
+    solve_dense(sysm.K, times, float(step), t, k, c, v, W, out)
+    return out[0], sysm, ev
