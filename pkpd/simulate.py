@@ -22,7 +22,8 @@ from .pd import PDModel
 from .solver import solve_dense
 from .system import build_system
 
-_MERGE_TOL = 1e-9  # h: event times closer than this to a grid time are merged into it
+_MERGE_TOL = 1e-9  # event times within this (h, relative to max(1, t)) of a grid time are merged into it
+# (the solver snaps such events onto the grid time with the same tolerance)
 
 
 def output_times(horizon: float, step: float, extra=()) -> np.ndarray:
@@ -31,9 +32,10 @@ def output_times(horizon: float, step: float, extra=()) -> np.ndarray:
     grid = np.arange(n) * step
     ex = np.asarray([t for t in extra if 0.0 <= t <= horizon and np.isfinite(t)], dtype=float)
     if ex.size:
-        near = np.abs(ex[:, None] - grid[None, :]).min(axis=1) <= _MERGE_TOL
+        tol = _MERGE_TOL * np.maximum(1.0, np.abs(ex))
+        near = np.abs(ex[:, None] - grid[None, :]).min(axis=1) <= tol
         grid = np.union1d(grid, ex[~near])
-        keep = np.concatenate([[True], np.diff(grid) > _MERGE_TOL])
+        keep = np.concatenate([[True], np.diff(grid) > _MERGE_TOL * np.maximum(1.0, grid[1:])])
         grid = grid[keep]
     return grid
 

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 _TAYLOR_TERMS = 18
+_SNAP = 1e-9  # h, relative to max(1, t)
 
 
 @njit(cache=True)
@@ -145,10 +146,13 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
         e = 0
         for j in range(T):
             tj = times[j]
+            # events within _SNAP of an output time happen at that time (rounding in
+            # 'start + k * every' must not move a dose past the grid point it is on)
+            tj_snap = tj + _SNAP * max(1.0, abs(tj))
             while True:
                 # next stop: the next event if it comes no later than tj, else tj
-                if e < E and ev_t[s, e] <= tj:
-                    stop = ev_t[s, e]
+                if e < E and ev_t[s, e] <= tj_snap:
+                    stop = min(ev_t[s, e], tj)
                 else:
                     stop = tj
                 h = stop - t
@@ -159,7 +163,7 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
                         _propagators(Kt, h, Ph, Gh, tmp, term)
                         _advance(x, b, Ph, Gh, has_input, y)
                     t = stop
-                if e < E and ev_t[s, e] <= tj:
+                if e < E and ev_t[s, e] <= tj_snap:
                     c = ev_c[s, e]
                     k = ev_k[s, e]
                     if k == 0:
