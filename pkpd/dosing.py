@@ -173,11 +173,12 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
         for t0, spray in dose.administrations():
             vv = model.params.for_spray(values, spray) if spray > 1 else values
             for path in model.routes[dose.route]:
-                target = model.index[path.target]
-                mw = units.MOLAR_MASS[model.compartments[target].species] / units.MOLAR_MASS["ketamine"]
+                into = model.index[path.depot or path.target]
+                # the dose is ketamine; a path into a metabolite compartment (presystemic
+                # formation) carries the same moles, so convert the mass by molar mass
+                mw = units.MOLAR_MASS[model.compartments[into].species] / units.MOLAR_MASS["ketamine"]
                 a = amt * np.broadcast_to(path.fraction(vv), (n,)) * mw
                 lag = np.broadcast_to(path.lag(vv), (n,)) if path.lag is not None else 0.0
-                into = model.index[path.depot] if path.depot else target
                 t = t0 + lag
                 total += a
                 if dose.duration is not None:  # IV infusion

@@ -10,6 +10,8 @@ A model file (``models/*.toml``) is data, never code.  Sections:
     extra covariates the model uses besides WT, AGE, FEMALE (name → {description, default}).
 ``[parameters.NAME]``
     see :mod:`pkpd.parameters`.
+``[[covariances]]``
+    ``between = [A, B]`` with ``value`` (eta covariance) or ``correlation``: the omega block.
 ``[derived]``
     ``name = "expression"`` over parameters in internal units (mg, L, h).
 ``[compartments.NAME]``
@@ -39,7 +41,8 @@ from pathlib import Path
 
 from . import expr, units
 from .errors import Collector, PkpdError
-from .parameters import STANDARD_COVARIATES, Parameter, ParameterSet, load_derived, load_parameters
+from .parameters import (STANDARD_COVARIATES, Parameter, ParameterSet, load_covariances, load_derived,
+                         load_parameters)
 
 #: Routes a model may support, with their long names.
 ROUTES = {
@@ -241,7 +244,8 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     if not isinstance(data, dict):
         col.add("a model file must be a TOML table")
         col.raise_if_any()
-    unknown = set(data) - {"model", "covariates", "parameters", "derived", "compartments", "flows", "routes"}
+    unknown = set(data) - {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows",
+                           "routes"}
     for k in sorted(unknown):
         col.add(f"unknown section [{k}]", k)
     meta = parse_meta(data, col, "pk")
@@ -250,7 +254,7 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     known = set(params) | set(STANDARD_COVARIATES) | set(covs)
     derived = load_derived(data.get("derived"), col, known)
     names = known | set(derived) | {"spray"}
-    pset = ParameterSet(params, derived, covs)
+    pset = ParameterSet(params, derived, covs, load_covariances(data.get("covariances"), col, params))
 
     def expression(v, f, required=True):
         if v is None:

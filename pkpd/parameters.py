@@ -221,6 +221,16 @@ class ParameterSet:
     parameters: dict[str, Parameter]
     derived: dict[str, expr.Expression]
     covariates: dict[str, tuple[str, float]] = field(default_factory=dict)
+    covariances: dict[tuple[str, str], float] = field(default_factory=dict)  # off-diagonal omega
+
+    def omega(self) -> tuple[list[str], np.ndarray]:
+        """Names of parameters with IIV and their eta covariance matrix (full omega block)."""
+        names = [k for k, p in self.parameters.items() if p.iiv is not None]
+        om = np.diag([self.parameters[k].iiv.omega2 for k in names]) if names else np.zeros((0, 0))
+        pos = {k: i for i, k in enumerate(names)}
+        for (a, b), v in self.covariances.items():
+            om[pos[a], pos[b]] = om[pos[b], pos[a]] = v
+        return names, om
 
     def all_covariates(self) -> dict[str, tuple[str, float]]:
         return {**STANDARD_COVARIATES, **self.covariates}
@@ -316,4 +326,54 @@ def load_derived(table, col: Collector, known: set[str], section: str = "derived
         bad = sorted(e.names - names)
         if bad:
             col.add(f"unknown name(s) {', '.join(bad)} in {e.text!r}", f"{section}.{name}")
+    return out
+
+
+def load_covariances(lst, col: Collector, params: dict[str, Parameter],
+                     section: str = "covariances") -> dict[tuple[str, str], float]:
+    """Validate ``[[covariances]]``: ``between = [A, B]`` with ``value`` (covariance of the
+    etas) or ``correlation``; the whole omega matrix must be positive semi-definite."""
+    out: dict[tuple[str, str], float] = {}
+    if lst is None:
+        return out
+    if not isinstance(lst, list):
+        col.add("must be an array of tables [[covariances]]", section)
+        return out
+    for i, spec in enumerate(lst):
+        f = f"{section}[{i}]"
+        if not isinstance(spec, dict):
+            col.add("must be a table", f)
+            continue
+        for k in sorted(set(spec) - {"between", "value", "correlation", "source", "note"}):
+            col.add(f"unknown key '{k}'", f"{f}.{k}")
+        pair = spec.get("between")
+        if not (isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
+                and all(isinstance(x, str) and x in params and params[x].iiv is not None for x in pair)):
+            col.add("'between' must name two different parameters that have 'iiv'", f"{f}.between")
+            continue
+        a, b = pair
+        oa, ob = params[a].iiv.omega2, params[b].iiv.omega2
+        if ("value" in spec) == ("correlation" in spec):
+            col.add("give exactly one of 'value' (covariance) or 'correlation'", f)
+            continue
+        if "value" in spec:
+            v = spec["value"]
+            if not _num(v):
+                col.add("must be a finite number", f"{f}.value")
+                continue
+        else:
+            r = spec["correlation"]
+            if not _num(r) or not -1 <= r <= 1:
+                col.add("must be a number in [-1, 1]", f"{f}.correlation")
+                continue
+            v = r * math.sqrt(oa * ob)
+        out[(a, b)] = float(v)
+    if out:
+        names = [k for k, p in params.items() if p.iiv is not None]
+        pos = {k: j for j, k in enumerate(names)}
+        om = np.diag([params[k].iiv.omega2 for k in names])
+        for (a, b), v in out.items():
+            om[pos[a], pos[b]] = om[pos[b], pos[a]] = v
+        if np.linalg.eigvalsh(om).min() < -1e-12:
+            col.add("the omega matrix (variances with these covariances) is not positive semi-definite", section)
     return out

@@ -7,10 +7,13 @@ A PD file has ``kind = "pd"`` in ``[model]``, the same ``[parameters]`` and
     an effect compartment on the plasma of ``species``, with ``ke0`` (1/h)
     or ``half_life`` (t½ke0); the solver advances it exactly with the PK states.
 ``[[readouts]]``
-    ``name``, ``category`` (``analgesia``, ``psychotomimetic`` or ``other``),
-    ``type`` = ``sigmoid_emax`` (E0 + Emax·C^γ/(C50^γ + C^γ)) or ``linear``
-    (E0 + slope·C), ``effect`` (which effect compartment drives it), optional
-    ``antagonist`` = { effect, C100 } (C50 × (1 + Ce,ant/C100)), and a ``unit``.
+    ``name``, ``category`` (``analgesia``, ``psychotomimetic`` or ``other``), a
+    ``unit``, and either ``type = "sigmoid_emax"`` (E0 + Emax·C^γ/(C50^γ + C^γ) on
+    the ``effect`` compartment, optional ``antagonist`` = { effect, C100 } raising
+    C50 × (1 + Ce,ant/C100)) or ``type = "linear"`` (E0 + Σ slope·Ce over
+    ``slopes = { EFFECT = "param", … }``, e.g. ketamine and norketamine with
+    opposite signs).  ``direction`` says whether larger values mean more
+    effect (``increase``, default) or less (``decrease``, e.g. a pain-score change).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import numpy as np
 from . import expr
 from .errors import Collector, PkpdError
 from .model import SPECIES, load_covariates, parse_meta, _s
-from .parameters import STANDARD_COVARIATES, ParameterSet, load_derived, load_parameters
+from .parameters import STANDARD_COVARIATES, ParameterSet, load_covariances, load_derived, load_parameters
 from .system import EffectLink
 
 CATEGORIES = ("analgesia", "psychotomimetic", "other")
@@ -44,6 +47,14 @@ class Readout:
     antagonist: tuple[str, expr.Expression] | None = None
     unit: str = "1"
     description: str = ""
+    slopes: tuple[tuple[str, expr.Expression], ...] = ()
+    direction: str = "increase"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Effect compartments this readout needs."""
+        extra = tuple(e for e, _ in self.slopes) + ((self.antagonist[0],) if self.antagonist else ())
+        return tuple(dict.fromkeys((self.effect,) + extra))
 
 
 @dataclass(frozen=True)
@@ -83,14 +94,16 @@ class PDModel:
         """
         c = ce[readout.effect]
         shape = (-1,) + (1,) * (c.ndim - 1)
-        p = {k: np.reshape(np.broadcast_to(e(values), (len(values["WT"]),)), shape) for k, e in readout.params.items()}
+        n = len(values["WT"])
+        col = lambda e: np.reshape(np.broadcast_to(e(values), (n,)), shape)
+        p = {k: col(e) for k, e in readout.params.items()}
         e0 = p.get("E0", 0.0)
         if readout.type == "linear":
-            return e0 + p["slope"] * c
+            return e0 + sum(col(sl) * ce[eff] for eff, sl in readout.slopes)
         c50 = p["C50"]
         if readout.antagonist is not None:
             ant, c100 = readout.antagonist
-            c50 = c50 * (1.0 + np.maximum(ce[ant], 0.0) / np.reshape(np.broadcast_to(c100(values), (len(values["WT"]),)), shape))
+            c50 = c50 * (1.0 + np.maximum(ce[ant], 0.0) / col(c100))
         g = p.get("gamma", 1.0)
         cg = np.power(np.maximum(c, 0.0), g)
         return e0 + p.get("Emax", 1.0) * cg / (np.power(c50, g) + cg)
@@ -98,7 +111,8 @@ class PDModel:
 
 def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDModel:
     col = Collector(path)
-    for k in sorted(set(data) - {"model", "covariates", "parameters", "derived", "effects", "readouts"}):
+    for k in sorted(set(data) - {"model", "covariates", "parameters", "covariances", "derived", "effects",
+                                 "readouts"}):
         col.add(f"unknown section [{k}]", k)
     meta = parse_meta(data, col, "pd")
     covs = load_covariates(data, col)
@@ -142,7 +156,7 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
     if not isinstance(rlist, list):
         col.add("must be an array of tables [[readouts]]", "readouts")
         rlist = []
-    roles = {"sigmoid_emax": ({"C50"}, {"gamma", "Emax", "E0"}), "linear": ({"slope"}, {"E0"})}
+    roles = {"sigmoid_emax": ({"C50"}, {"gamma", "Emax", "E0"}), "linear": (set(), {"E0"})}
     for i, spec in enumerate(rlist):
         f = f"readouts[{i}]"
         if not isinstance(spec, dict):
@@ -151,9 +165,9 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
         name = _s(col, spec, "name", f)
         cat = _s(col, spec, "category", f, choices=CATEGORIES)
         typ = _s(col, spec, "type", f, choices=tuple(roles))
-        eff = spec.get("effect")
-        if eff not in enames:
-            col.add(f"'effect' must name an effect compartment ({', '.join(enames) or 'none defined'})", f"{f}.effect")
+        direction = spec.get("direction", "increase")
+        if direction not in ("increase", "decrease"):
+            col.add("must be 'increase' or 'decrease'", f"{f}.direction")
         if typ not in roles:
             continue
         need, opt = roles[typ]
@@ -166,21 +180,41 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
             elif role in need:
                 col.add(f"a {typ} readout needs '{role}'", f"{f}.{role}")
         for k in sorted(set(spec) - need - opt - {"name", "category", "type", "effect", "antagonist", "unit",
-                                                   "description"}):
+                                                   "description", "slopes", "direction"}):
             col.add(f"unknown key '{k}'", f"{f}.{k}")
+        slopes = []
+        if typ == "linear":
+            sl = spec.get("slopes")
+            if not isinstance(sl, dict) or not sl:
+                col.add("a linear readout needs 'slopes' = { EFFECT = \"param\", … }", f"{f}.slopes")
+                continue
+            for eff_name, sv in sl.items():
+                if eff_name not in enames:
+                    col.add(f"unknown effect compartment {eff_name!r}", f"{f}.slopes.{eff_name}")
+                    continue
+                e = expression(sv, f"{f}.slopes.{eff_name}")
+                if e is not None:
+                    slopes.append((eff_name, e))
+            eff = spec.get("effect", next(iter(sl)))
+        else:
+            eff = spec.get("effect")
+        if eff not in enames:
+            col.add(f"'effect' must name an effect compartment ({', '.join(enames) or 'none defined'})", f"{f}.effect")
         ant = None
         if "antagonist" in spec:
             a = spec["antagonist"]
-            if not (isinstance(a, dict) and a.get("effect") in enames and "C100" in a):
-                col.add("'antagonist' must be { effect = NAME, C100 = PARAM }", f"{f}.antagonist")
+            if typ != "sigmoid_emax" or not (isinstance(a, dict) and a.get("effect") in enames and "C100" in a):
+                col.add("'antagonist' must be { effect = NAME, C100 = PARAM } on a sigmoid_emax readout",
+                        f"{f}.antagonist")
             else:
                 c100 = expression(a["C100"], f"{f}.antagonist.C100")
                 ant = (a["effect"], c100) if c100 is not None else None
         if name and cat and eff in enames:
             readouts.append(Readout(name, cat, typ, eff, ps, ant, str(spec.get("unit", "1")),
-                                    str(spec.get("description", ""))))
+                                    str(spec.get("description", "")), tuple(slopes), direction))
     col.raise_if_any()
-    pset = ParameterSet(params, derived, covs)
+    pset = ParameterSet(params, derived, covs, load_covariances(data.get("covariances"), col, params))
+    col.raise_if_any()
     m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path)
     v = pset.individual()
     for e in m.effects:

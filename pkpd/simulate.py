@@ -147,13 +147,14 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
             ce = {e.name: ce_by_effect[p.effect_name(e.name)] for e in p.effects
                   if p.effect_name(e.name) in ce_by_effect}
             for rd in p.readouts:
-                if rd.effect not in ce or (rd.antagonist and rd.antagonist[0] not in ce):
+                if not all(e in ce for e in rd.inputs):
                     continue
                 pv1 = {kk: np.repeat(vv, R) for kk, vv in pv.items()}
                 y = p.evaluate(rd, pv1, ce)
                 for j, ri in enumerate(ok):
                     put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit,
-                        f"{rd.name.replace('_', ' ')} ({p.name})", category=rd.category, pd_model=p.name)
+                        f"{rd.name.replace('_', ' ')} ({p.name})", category=rd.category, pd_model=p.name,
+                        direction=rd.direction)
     ds = xr.Dataset(
         {n: (("model", "regimen", "time"), a, {"units": meta[n].units, "long_name": meta[n].long_name,
                                                  **meta[n].attrs})
