@@ -213,7 +213,7 @@ def parse_meta(data: dict, col: Collector, kind: str) -> dict:
     for k in ("name", "title", "citation"):
         _s(col, meta, k, "model")
     _s(col, meta, "drug", "model", choices=DRUGS)
-    _s(col, meta, "sampling", "model", choices=("arterial", "venous"))
+    _s(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
     for k in ("population", "doi", "notes"):
         _s(col, meta, k, "model", required=False)
     if meta.get("kind", kind) != kind:

@@ -115,7 +115,7 @@ def load_parameters(table, col: Collector, section: str = "parameters",
         except PkpdError as e:
             col.catch(e)
             continue
-        if q.value < 0 and kind != "fraction":
+        if q.value < 0 and kind not in ("fraction", "per_concentration"):
             col.add(f"a {kind.replace('_', ' ')} cannot be negative ({value} {unit})", f"{f}.value")
         grade = spec.get("grade", "")
         if grade not in GRADES:

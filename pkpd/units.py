@@ -32,6 +32,7 @@ INTERNAL = {
     "age": "year",
     "height": "cm",
     "fraction": "dimensionless",
+    "per_concentration": "L/mg",  # PD slopes: effect per unit concentration
 }
 
 
@@ -60,12 +61,11 @@ class Quantity:
 
 
 def _per_kg(q: pint.Quantity) -> bool:
-    """Does the unit have a mass unit in its denominator (``mg/kg``, ``L/kg``)?"""
-    ureg = registry()
-    for name, power in q._units.items():
-        if power < 0 and ureg.Quantity(1, name).dimensionality == ureg.Quantity(1, "kg").dimensionality:
-            return True
-    return False
+    """Is this a per-body-weight unit: kilogram in the denominator (``mg/kg``, ``L/kg``)?
+
+    Only the kilogram counts: ``mL/ng`` (a PD slope) is not per body weight.
+    """
+    return any(power < 0 and name == "kilogram" for name, power in q._units.items())
 
 
 def parse(value, kind: str, field: str | None = None, *, allow_per_kg: bool = False,
@@ -174,4 +174,5 @@ def _example(kind: str) -> str:
         "age": "40 year",
         "height": "175 cm",
         "fraction": "0.54",
+        "per_concentration": "0.038 mL/ng",
     }[kind]
