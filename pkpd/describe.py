@@ -34,6 +34,7 @@ def describe_model(name: str) -> str:
                             width=100, initial_indent="  ", subsequent_indent="    ")]
     if isinstance(m, Model):
         lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+    lines += _pairings(m)
     rows = []
     for p in m.parameters.values():
         iiv = ""
@@ -56,3 +57,21 @@ def describe_model(name: str) -> str:
                                                 initial_indent="  ", subsequent_indent="  ")
     lines += ["", "Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items())]
     return "\n".join(lines)
+
+
+def _pairings(m) -> list[str]:
+    """Which models of the other kind pair consistently with ``m`` (same drug form and sampling)."""
+    from .pairing import pairing_warnings
+    from .pd import PDModel
+    good, bad = [], []
+    for name, path in available_models().items():
+        try:
+            other = load_model(str(path))
+        except PkpdError:
+            continue
+        if isinstance(other, PDModel) == isinstance(m, PDModel):
+            continue
+        pk, pd = (other, m) if isinstance(m, PDModel) else (m, other)
+        (bad if pairing_warnings(pk, pd) else good).append(name)
+    return [f"  consistent pairings: {', '.join(good) or 'none in the library'}",
+            f"  inconsistent (warned): {', '.join(bad) or 'none'}"]

@@ -112,3 +112,37 @@ def concentration_figure(ds: xr.Dataset, model: str, title: str = "", log_scale:
     fig.suptitle(title or f"{model}", fontsize=12, y=0.995)
     fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 1) // 2), 1, 0.97))
     return fig
+
+
+def comparison_figure(ds: xr.Dataset, variable: str = "ketamine_plasma", title: str = ""):
+    """One panel per regimen, one line per model: how much the answer depends on the model."""
+    _style()
+    regs = [str(r) for r in ds.regimen.values]
+    ncol = min(3, len(regs))
+    nrow = (len(regs) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.4 * nrow + 0.6), squeeze=False)
+    axes = axes.ravel()
+    t, tlabel = _time_axis(ds.time.values)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, r in zip(axes, regs):
+        for i, m in enumerate(ds.model.values):
+            y = ds[variable].sel(model=m, regimen=r).values
+            if np.all(np.isnan(y)):
+                continue
+            ax.plot(t, y, color=colors[i % len(colors)], lw=1.8, label=str(m))
+        ax.set_title(r if len(r) <= 40 else r[:39] + "…", fontsize=9)
+        ax.set_xlabel(tlabel)
+        ax.set_ylabel(ds[variable].attrs.get("units", ""))
+        ax.set_ylim(bottom=0)
+    for ax in axes[len(regs):]:
+        ax.set_visible(False)
+    handles, labels = [], []
+    for ax in axes[:len(regs)]:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels:
+                handles.append(h)
+                labels.append(l)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.suptitle(title or f"{ds[variable].attrs.get('long_name', variable)}: model comparison", fontsize=12)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from .metrics import summary, summary_rows, terminal_table
@@ -38,6 +39,12 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True) -> R
         for m in scenario.models:
             figs.append((m.name, concentration_figure(ds, m.name, f"{scenario.title} — {m.name}",
                                                       scenario.log_scale)))
+        if len(scenario.models) > 1:
+            from .plot import comparison_figure
+            for var in ("ketamine_plasma", "norketamine_plasma"):
+                if var in ds and not np.all(np.isnan(ds[var].values)):
+                    figs.append((f"models_{var}", comparison_figure(ds, var, f"{scenario.title}: "
+                                                                    f"{ds[var].attrs['long_name']}")))
     out = scenario.output_dir
     stem = Path(scenario.path).stem if scenario.path else "pkpd"
     files = []
