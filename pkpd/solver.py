@@ -186,3 +186,159 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
                 for m in range(n):
                     acc += W[s, o, m] * x[m]
                 out[s, o, j] = acc
+
+
+# ---------------------------------------------------------------------------------------------
+# Modal path: K = V Λ V⁻¹.  In modal coordinates z = V⁻¹ x every mode advances by one multiply
+# per step, z_k ← e^{λ_k h} z_k + φ(λ_k, h) u_k with u = V⁻¹ b and φ = (e^{λh} − 1)/λ, and only
+# the reported outputs y = (W V) z are formed.  Used where the eigenvectors are well conditioned;
+# the dense path above serves the rest (repeated eigenvalues of transit chains, complex modes).
+# ---------------------------------------------------------------------------------------------
+
+_COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
+
+
+def modal_decomposition(K: np.ndarray, W: np.ndarray):
+    """Eigen-decompose each subject's ``K``; returns ``(lam, Vinv, WV, ok)``.
+
+    ``ok[s]`` is False where the decomposition is unsafe (complex or nearly
+    coincident eigenvalues): those subjects must use :func:`solve_dense`.
+    """
+    S, n, _ = K.shape
+    lam, V = np.linalg.eig(K)
+    ok = np.all(np.abs(lam.imag) <= 1e-12 * (1.0 + np.abs(lam.real)), axis=1)
+    Vr = np.ascontiguousarray(V.real)
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(Vr)
+    ok &= np.isfinite(cond) & (cond < _COND_MAX)
+    lam_r = np.ascontiguousarray(lam.real)
+    Vinv = np.zeros_like(Vr)
+    if ok.any():
+        Vinv[ok] = np.linalg.inv(Vr[ok])
+        recon = np.einsum("sij,sj,sjk->sik", Vr[ok], lam_r[ok], Vinv[ok])
+        scale = np.abs(K[ok]).max(axis=(1, 2)) + 1e-300
+        bad = np.abs(recon - K[ok]).max(axis=(1, 2)) > 1e-9 * scale
+        idx = np.flatnonzero(ok)
+        ok[idx[bad]] = False
+    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, Vr))
+    return lam_r, np.ascontiguousarray(Vinv), WV, ok
+
+
+@njit(cache=True)
+def _phi(lam, h):
+    x = lam * h
+    if abs(x) < 1e-8:
+        return h * (1.0 + 0.5 * x)
+    return np.expm1(x) / lam
+
+
+@njit(parallel=True, cache=True)
+def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out):
+    """Like :func:`solve_dense`, in modal coordinates (see :func:`modal_decomposition`).
+
+    Parameters
+    ----------
+    lam : ndarray, shape (n_subjects, n)
+        Real eigenvalues, 1/h.
+    Vinv : ndarray, shape (n_subjects, n, n)
+    WV : ndarray, shape (n_subjects, n_out, n)
+        Output rows times eigenvectors.
+    """
+    S, n = lam.shape
+    T = times.shape[0]
+    E = ev_t.shape[1]
+    n_out = WV.shape[1]
+    for s in prange(S):
+        z = np.zeros(n)
+        u = np.zeros(n)
+        b = np.zeros(n)
+        active = np.zeros(n, dtype=np.int64)
+        edt = np.empty(n)
+        gdt = np.empty(n)
+        for k in range(n):
+            edt[k] = np.exp(lam[s, k] * dt)
+            gdt[k] = _phi(lam[s, k], dt)
+        has_input = False
+        t = times[0]
+        e = 0
+        for j in range(T):
+            tj = times[j]
+            tj_snap = tj + _SNAP * max(1.0, abs(tj))
+            while True:
+                if e < E and ev_t[s, e] <= tj_snap:
+                    stop = min(ev_t[s, e], tj)
+                else:
+                    stop = tj
+                h = stop - t
+                if h > 0.0:
+                    if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
+                        if has_input:
+                            for k in range(n):
+                                z[k] = edt[k] * z[k] + gdt[k] * u[k]
+                        else:
+                            for k in range(n):
+                                z[k] *= edt[k]
+                    else:
+                        for k in range(n):
+                            lk = lam[s, k]
+                            z[k] = np.exp(lk * h) * z[k] + (_phi(lk, h) * u[k] if has_input else 0.0)
+                    t = stop
+                if e < E and ev_t[s, e] <= tj_snap:
+                    c = ev_c[s, e]
+                    kind = ev_k[s, e]
+                    v = ev_v[s, e]
+                    if kind == 0:
+                        for k in range(n):
+                            z[k] += Vinv[s, k, c] * v
+                    else:
+                        if kind == 1:
+                            b[c] += v
+                            active[c] += 1
+                        else:
+                            active[c] -= 1
+                            b[c] = 0.0 if active[c] == 0 else b[c] - v
+                        has_input = False
+                        for k in range(n):
+                            acc = 0.0
+                            for m in range(n):
+                                if active[m] > 0:
+                                    acc += Vinv[s, k, m] * b[m]
+                            u[k] = acc
+                        for m in range(n):
+                            if active[m] > 0:
+                                has_input = True
+                    e += 1
+                else:
+                    break
+            for o in range(n_out):
+                acc = 0.0
+                for k in range(n):
+                    acc += WV[s, o, k] * z[k]
+                out[s, o, j] = acc
+
+
+def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto") -> np.ndarray:
+    """Solve a batch of subjects, modal where safe and dense elsewhere; returns the dense mask.
+
+    ``method``: ``auto`` (modal with dense fallback), ``dense`` or ``modal`` (modal where safe).
+    """
+    S = K.shape[0]
+    dense = np.ones(S, dtype=bool)
+    if method in ("auto", "modal"):
+        lam, Vinv, WV, ok = modal_decomposition(K, W)
+        dense = ~ok
+        if ok.all():
+            solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out)
+        elif ok.any():
+            sub = np.empty((int(ok.sum()),) + out.shape[1:], dtype=out.dtype)
+            solve_modal(lam[ok], Vinv[ok], WV[ok], times, dt, ev_t[ok], ev_k[ok], ev_c[ok], ev_v[ok], sub)
+            out[ok] = sub
+    if dense.any():
+        if dense.all():
+            solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out)
+        else:
+            sub = np.empty((int(dense.sum()),) + out.shape[1:], dtype=out.dtype)
+            solve_dense(np.ascontiguousarray(K[dense]), times, dt, ev_t[dense], ev_k[dense], ev_c[dense],
+                        ev_v[dense], np.ascontiguousarray(W[dense]), sub)
+            out[dense] = sub
+    return dense

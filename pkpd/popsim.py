@@ -1,0 +1,269 @@
+"""Population runs: many virtual subjects × regimens × models, chunked, in bounded memory.
+
+Per chunk of subjects: draw covariates and etas (:mod:`pkpd.population`), build
+every subject's system, turn each regimen into events, solve subjects ×
+regimens in one kernel call (modal, dense fallback), then either keep the
+trajectories (``mode="full"``) or reduce them on the fly (``mode="streaming"``:
+per-subject metrics and per-time histograms for percentiles).  Memory in
+streaming mode is one chunk of trajectories plus the histograms, whatever the
+population size.
+"""
+from __future__ import annotations
+
+import sys
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from . import units
+from .dosing import Regimen, regimen_events
+from .errors import PkpdError
+from .model import Model
+from .pd import PDModel
+from .population import BLOCK, Population, individual_values, sample_covariates
+from .simulate import output_times, pad_events, simulate
+from .solver import solve
+from .streaming import METRICS, Histograms
+from .system import build_system
+
+QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
+#: Full-trajectory runs larger than this are refused (bytes); use streaming.
+FULL_MODE_LIMIT = 4 * 1024 ** 3
+
+
+@dataclass(frozen=True)
+class _Out:
+    name: str
+    species: str
+    quantity: str  # plasma | effect | readout
+    units: str
+    long_name: str
+    attrs: dict
+
+
+def _outputs(model: Model, pd, sysm) -> list[_Out]:
+    outs = []
+    for o in sysm.outputs:
+        if o.quantity == "amount":
+            continue
+        outs.append(_Out(o.name, o.species, o.quantity, "ng/mL", o.long_name,
+                         {"species": o.species, "quantity": o.quantity}))
+    return outs
+
+
+def estimate_full_bytes(n: int, n_regimens: int, n_models: int, n_out: int, n_times: int, itemsize: int) -> int:
+    return n * n_regimens * n_models * n_out * n_times * itemsize
+
+
+def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
+                        pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = BLOCK,
+                        thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
+                        method: str = "auto") -> xr.Dataset:
+    """Simulate a population under every regimen with every model.
+
+    Parameters
+    ----------
+    models, regimens, pd : as :func:`pkpd.simulate`.
+    population : Population
+    horizon, step : float
+        Output grid, h.
+    mode : {"streaming", "full"}
+        ``full`` keeps every trajectory (dims model × regimen × subject × time);
+        ``streaming`` keeps per-subject metrics and per-time percentiles only.
+    dtype : numpy dtype
+        Storage of full trajectories (float32 halves memory; computation is float64).
+    chunk : int
+        Subjects per chunk (rounded up to a multiple of the sampling block); results do
+        not depend on it.
+    thresholds : dict
+        Output name → threshold (ng/mL for concentrations) for the time-above metric.
+    progress : bool or None
+        Show a progress bar (default: when stderr is a terminal).
+
+    Returns
+    -------
+    xarray.Dataset
+        Per-subject metrics ``<output>_<metric>`` (model × regimen × subject),
+        percentiles ``<output>_percentiles`` (model × regimen × quantile × time), the
+        subjects' covariates and, in full mode, trajectories ``<output>``.
+    """
+    models = (models,) if isinstance(models, Model) else tuple(models)
+    regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
+    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
+    if mode not in ("streaming", "full"):
+        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
+    n = population.n
+    chunk = max(BLOCK, int(np.ceil(chunk / BLOCK)) * BLOCK)
+    thresholds = dict(thresholds or {})
+    dtype = np.dtype(dtype)
+    R = len(regimens)
+    typical = simulate(models, regimens, horizon=horizon, step=step,
+                       subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
+                       pd=pd)
+    times = typical.time.values
+    T = times.size
+    cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
+                       {c for p in pd for c in p.params.all_covariates()})
+
+    # output layout per model (concentrations + effect sites + readouts), union over models
+    per_model = []
+    all_outs: dict[str, _Out] = {}
+    for m in models:
+        v1 = m.params.individual()
+        links = [lk for p in pd for lk in p.links(p.params.individual(), m.species)]
+        sysm = build_system(m, v1, links)
+        outs = _outputs(m, pd, sysm)
+        reads = []
+        for p in pd:
+            for rd in p.readouts:
+                if all(p.effect_name(e) in {o.name for o in outs} for e in rd.inputs):
+                    name = f"{rd.name}_{p.name}"
+                    reads.append((p, rd))
+                    outs.append(_Out(name, "", "readout", rd.unit, f"{rd.name.replace('_', ' ')} ({p.name})",
+                                     {"category": rd.category, "pd_model": p.name, "direction": rd.direction}))
+        per_model.append((m, outs, reads))
+        for o in outs:
+            all_outs.setdefault(o.name, o)
+    names = list(all_outs)
+    n_out_all = len(names)
+    if mode == "full":
+        need = estimate_full_bytes(n, R, len(models), n_out_all, T, dtype.itemsize)
+        if need > FULL_MODE_LIMIT:
+            raise PkpdError(f"full trajectories would need {need / 1024 ** 3:.1f} GiB "
+                            f"({n:,} subjects × {R} regimens × {len(models)} models × {n_out_all} outputs × {T:,} "
+                            f"times); the limit is {FULL_MODE_LIMIT / 1024 ** 3:.0f} GiB: use mode = \"streaming\"",
+                            field="population.mode")
+        traj = {k: np.full((len(models), R, n, T), np.nan, dtype=dtype) for k in names}
+    metrics = {k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}
+    hists: dict[tuple[int, int], Histograms] = {}
+    covs_out = {k: np.empty(n) for k in cov_names}
+    n_dense = 0
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+        bar = tqdm(total=n * len(models), unit="subj", desc="population", file=sys.stderr, dynamic_ncols=True)
+    t0 = _time.perf_counter()
+    for mi, (m, outs, reads) in enumerate(per_model):
+        idx_out = [names.index(o.name) for o in outs]
+        for ri in range(R):
+            ranges = []
+            for o in outs:
+                if o.quantity == "readout":
+                    y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
+                    lo, hi = np.nanmin(y), np.nanmax(y)
+                    span = max(hi - lo, 1e-9)
+                    rd = next(rd for p, rd in reads if f"{rd.name}_{p.name}" == o.name)
+                    if rd.type == "sigmoid_emax":
+                        ranges.append(("linear", min(lo, 0.0) - 0.05 * span, max(hi * 2, 1.0)))
+                    else:
+                        ranges.append(("linear", lo - 3 * span, hi + 3 * span))
+                else:
+                    ranges.append(("log", float(np.nanmax(typical[o.name].values[mi, ri]))
+                                   if o.name in typical else 1.0, 0.0))
+            hists[(mi, ri)] = Histograms(T, ranges)
+        th = np.array([thresholds.get(o.name, np.inf) for o in outs])
+        ok_routes = [all(m.supports(rt) for rt in r.routes) for r in regimens]
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            S = stop - start
+            covs = sample_covariates(population, start, stop, cov_names)
+            if mi == 0:
+                for k in cov_names:
+                    covs_out[k][start:stop] = covs.get(k, np.full(S, m.params.all_covariates().get(k, ("", 0.0))[1]))
+            vals = individual_values(m.params, population, start, stop, covs, purpose=2)
+            pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i)
+                      for i, p in enumerate(pd)]
+            links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
+            sysm = build_system(m, vals, links)
+            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
+            W = sysm.W[:, keep] * 1000.0  # mg/L → ng/mL
+            wt = covs.get("WT", np.full(S, 70.0))
+            evs, rix = [], []
+            for ri, r in enumerate(regimens):
+                if ok_routes[ri]:
+                    evs.append(regimen_events(m, r, vals, wt))
+                    rix.append(ri)
+            if not evs:
+                continue
+            et, ek, ec, ev = pad_events(evs)
+            nr = len(rix)
+            K = np.tile(sysm.K, (nr, 1, 1))
+            Wt = np.tile(W, (nr, 1, 1))
+            y = np.empty((S * nr, len(keep), T))
+            dense = solve(K, Wt, times, step, et, ek, ec, ev, y, method=method)
+            n_dense += int(dense.sum())
+            y = y.reshape(nr, S, len(keep), T)
+            for j, ri in enumerate(rix):
+                yr = y[j]
+                if reads:
+                    ce = {}
+                    conc_names = [sysm.outputs[i].name for i in keep]
+                    extra = []
+                    for p, rd in reads:
+                        pv = pdvals[pd.index(p)]
+                        ce = {e.name: yr[:, conc_names.index(p.effect_name(e.name))] / 1000.0
+                              for e in p.effects if p.effect_name(e.name) in conc_names}
+                        extra.append(p.evaluate(rd, pv, ce))
+                    yr = np.concatenate([yr, np.stack(extra, axis=1)], axis=1)
+                met = hists[(mi, ri)].add(yr, times, th)
+                for oi, gi in enumerate(idx_out):
+                    metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
+                    if mode == "full":
+                        traj[names[gi]][mi, ri, start:stop] = yr[:, oi]
+            if bar is not None:
+                bar.update(S)
+    if bar is not None:
+        bar.close()
+    elapsed = _time.perf_counter() - t0
+
+    q = np.asarray(quantiles, dtype=float)
+    data = {}
+    for k in names:
+        o = all_outs[k]
+        for ii, mt in enumerate(METRICS):
+            unit = {"cmax": o.units, "tmax": "h", "auc": f"{o.units}*h", "time_above": "h"}[mt]
+            data[f"{k}_{mt}"] = (("model", "regimen", "subject"), metrics[k][..., ii],
+                                 {"units": unit, "long_name": f"{mt.replace('_', ' ')} of {o.long_name}",
+                                  **({"threshold": thresholds[k]} if mt == "time_above" and k in thresholds else {})})
+        pc = np.full((len(models), R, len(q), T), np.nan)
+        for mi, (m, outs, _) in enumerate(per_model):
+            if k not in [o.name for o in outs]:
+                continue
+            oi = [o.name for o in outs].index(k)
+            for ri in range(R):
+                if all(m.supports(rt) for rt in regimens[ri].routes):
+                    if mode == "full":
+                        pc[mi, ri] = np.nanpercentile(traj[k][mi, ri].astype(np.float64), q, axis=0)
+                    else:
+                        pc[mi, ri] = hists[(mi, ri)].percentiles(q)[oi]
+        method_note = ("exact (all trajectories)" if mode == "full" else
+                       "streaming histogram estimate; see pkpd.streaming for the error bound")
+        data[f"{k}_percentiles"] = (("model", "regimen", "quantile", "time"), pc,
+                                    {"units": o.units, "long_name": f"percentiles of {o.long_name}",
+                                     "method": method_note, **o.attrs})
+        if mode == "full":
+            data[k] = (("model", "regimen", "subject", "time"), traj[k],
+                       {"units": o.units, "long_name": o.long_name, **o.attrs})
+    for k in cov_names:
+        desc = dict(m.params.all_covariates()).get(k, ("", 0))[0] if models else ""
+        data[f"covariate_{k}"] = (("subject",), covs_out[k], {"units": "", "long_name": desc or k})
+    ds = xr.Dataset(
+        data,
+        coords={
+            "model": ("model", [m.name for m in models]),
+            "regimen": ("regimen", [r.name for r in regimens]),
+            "subject": ("subject", np.arange(n)),
+            "quantile": ("quantile", q, {"units": "percent"}),
+            "time": ("time", times, {"units": "h", "long_name": "time since first dose"}),
+            "route": ("regimen", ["+".join(r.routes) for r in regimens]),
+            "replicate": ("subject", population.replicate_of(0, n)),
+        },
+        attrs={"population_size": n, "seed": population.seed, "mode": mode, "iiv": int(population.iiv),
+               "uncertainty_replicates": population.replicates, "dense_fallback_subject_regimens": n_dense,
+               "elapsed_seconds": round(elapsed, 3)},
+    )
+    return ds
