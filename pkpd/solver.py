@@ -208,13 +208,21 @@ def modal_decomposition(K: np.ndarray, W: np.ndarray):
     lam, V = np.linalg.eig(K)
     ok = np.all(np.abs(lam.imag) <= 1e-12 * (1.0 + np.abs(lam.real)), axis=1)
     Vr = np.ascontiguousarray(V.real)
-    with np.errstate(all="ignore"):
-        cond = np.linalg.cond(Vr)
-    ok &= np.isfinite(cond) & (cond < _COND_MAX)
     lam_r = np.ascontiguousarray(lam.real)
     Vinv = np.zeros_like(Vr)
     if ok.any():
-        Vinv[ok] = np.linalg.inv(Vr[ok])
+        with np.errstate(all="ignore"):
+            try:
+                Vinv[ok] = np.linalg.inv(Vr[ok])
+            except np.linalg.LinAlgError:  # a singular V somewhere: decide subject by subject
+                for i in np.flatnonzero(ok):
+                    try:
+                        Vinv[i] = np.linalg.inv(Vr[i])
+                    except np.linalg.LinAlgError:
+                        ok[i] = False
+            # condition number in the max-row-sum norm (cheap; same order as the 2-norm one)
+            cond = np.abs(Vr).sum(axis=2).max(axis=1) * np.abs(Vinv).sum(axis=2).max(axis=1)
+        ok &= np.isfinite(cond) & (cond < _COND_MAX)
         recon = np.einsum("sij,sj,sjk->sik", Vr[ok], lam_r[ok], Vinv[ok])
         scale = np.abs(K[ok]).max(axis=(1, 2)) + 1e-300
         bad = np.abs(recon - K[ok]).max(axis=(1, 2)) > 1e-9 * scale
@@ -317,28 +325,39 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out):
                 out[s, o, j] = acc
 
 
-def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto") -> np.ndarray:
+def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto", repeats: int = 1) -> np.ndarray:
     """Solve a batch of subjects, modal where safe and dense elsewhere; returns the dense mask.
 
-    ``method``: ``auto`` (modal with dense fallback), ``dense`` or ``modal`` (modal where safe).
+    ``K`` and ``W`` hold ``S`` distinct subjects; the event arrays and ``out`` hold
+    ``repeats × S`` rows (regimen-major: row ``r·S + s`` is subject ``s`` under regimen ``r``),
+    so each subject's system is decomposed once whatever the number of regimens.
+    ``method``: ``auto`` (modal with dense fallback) or ``dense``.
     """
     S = K.shape[0]
     dense = np.ones(S, dtype=bool)
-    if method in ("auto", "modal"):
+    if method == "auto":
         lam, Vinv, WV, ok = modal_decomposition(K, W)
         dense = ~ok
-        if ok.all():
-            solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out)
-        elif ok.any():
-            sub = np.empty((int(ok.sum()),) + out.shape[1:], dtype=out.dtype)
-            solve_modal(lam[ok], Vinv[ok], WV[ok], times, dt, ev_t[ok], ev_k[ok], ev_c[ok], ev_v[ok], sub)
-            out[ok] = sub
+        rows = np.tile(ok, repeats)
+        if ok.any():
+            tile = lambda a: np.ascontiguousarray(np.tile(a[ok], (repeats,) + (1,) * (a.ndim - 1)))
+            if rows.all():
+                solve_modal(tile(lam), tile(Vinv), tile(WV), times, dt, ev_t, ev_k, ev_c, ev_v, out)
+            else:
+                sub = np.empty((int(rows.sum()),) + out.shape[1:], dtype=out.dtype)
+                solve_modal(tile(lam), tile(Vinv), tile(WV), times, dt, ev_t[rows], ev_k[rows], ev_c[rows],
+                            ev_v[rows], sub)
+                out[rows] = sub
+    elif method != "dense":
+        raise ValueError(f"unknown method {method!r}")
     if dense.any():
-        if dense.all():
-            solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out)
+        rows = np.tile(dense, repeats)
+        Kd = np.ascontiguousarray(np.tile(K[dense], (repeats, 1, 1)))
+        Wd = np.ascontiguousarray(np.tile(W[dense], (repeats, 1, 1)))
+        if rows.all():
+            solve_dense(Kd, times, dt, ev_t, ev_k, ev_c, ev_v, Wd, out)
         else:
-            sub = np.empty((int(dense.sum()),) + out.shape[1:], dtype=out.dtype)
-            solve_dense(np.ascontiguousarray(K[dense]), times, dt, ev_t[dense], ev_k[dense], ev_c[dense],
-                        ev_v[dense], np.ascontiguousarray(W[dense]), sub)
-            out[dense] = sub
-    return dense
+            sub = np.empty((int(rows.sum()),) + out.shape[1:], dtype=out.dtype)
+            solve_dense(Kd, times, dt, ev_t[rows], ev_k[rows], ev_c[rows], ev_v[rows], Wd, sub)
+            out[rows] = sub
+    return np.tile(dense, repeats)
