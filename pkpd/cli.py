@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> int:
-    from .run import run_scenario, write_outputs
+    from .run import run_population, run_scenario, write_outputs
     from .scenario import load_scenario
     sc = load_scenario(args.scenario, output_dir=args.output)
     for w in sc.warnings:
@@ -67,12 +67,19 @@ def _run(args) -> int:
         print(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
               f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", file=sys.stderr)
     ds = run_scenario(sc)
-    res = write_outputs(sc, ds, figures=not args.no_figures)
+    pop = run_population(sc, progress=None if not args.quiet else False)
+    res = write_outputs(sc, ds, figures=not args.no_figures, pop=pop)
     if not args.quiet:
         print()
+        print("Typical subject:")
         print(res.table)
+        if pop is not None:
+            print()
+            print("Population:", res.population_table)
         print()
-        print("Typical subject only; the evidence for ketamine is of low certainty — see the model citations.")
+        print(("Population: between-subject variability" + (" and parameter uncertainty" if pop is not None and
+               sc.population.population.replicates else "") if pop is not None else "Typical subject only")
+              + "; the evidence for ketamine is of low certainty: see the model citations and assumptions.")
     print("wrote:")
     for f in res.files:
         print(f"  {f}")

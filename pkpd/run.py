@@ -26,9 +26,25 @@ class RunResult:
     summary: xr.Dataset
     table: str
     files: tuple[Path, ...]
+    population: xr.Dataset | None = None
+    population_table: str = ""
 
 
-def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True) -> RunResult:
+def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Dataset | None:
+    """The scenario's ``[population]`` run (None without one), with provenance."""
+    spec = scenario.population
+    if spec is None:
+        return None
+    from .popsim import simulate_population
+    ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
+                             step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
+                             dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=spec.thresholds,
+                             progress=progress)
+    return with_provenance(ds, scenario, scenario.models, scenario.pd)
+
+
+def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
+                  pop: xr.Dataset | None = None) -> RunResult:
     """Compute the summary and figures, then write NetCDF, CSV and PNG files atomically."""
     s = summary(ds)
     header, rows = summary_rows(s)
@@ -45,15 +61,28 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True) -> R
                 if var in ds and not np.all(np.isnan(ds[var].values)):
                     figs.append((f"models_{var}", comparison_figure(ds, var, f"{scenario.title}: "
                                                                     f"{ds[var].attrs['long_name']}")))
+    ptable = ""
+    pcsv = None
+    if pop is not None:
+        from .popreport import band_figure, population_rows, population_table
+        ptable = population_table(pop)
+        pcsv = csv_text(*population_rows(pop))
+        if figures and "png" in scenario.formats:
+            for m in scenario.models:
+                figs.append((f"{m.name}_population", band_figure(pop, m.name)))
     out = scenario.output_dir
     stem = Path(scenario.path).stem if scenario.path else "pkpd"
     files = []
     if "netcdf" in scenario.formats:
         files.append(write_netcdf(ds, out / f"{stem}.nc"))
+        if pop is not None:
+            files.append(write_netcdf(pop, out / f"{stem}_population.nc"))
     if "csv" in scenario.formats:
         files.append(write_text(out / f"{stem}_summary.csv", csv_text(header, rows)))
+        if pcsv is not None:
+            files.append(write_text(out / f"{stem}_population_summary.csv", pcsv))
     import matplotlib.pyplot as plt
     for name, fig in figs:
         files.append(write_figure(fig, out / f"{stem}_{name}.png"))
         plt.close(fig)
-    return RunResult(ds, s, table, tuple(files))
+    return RunResult(ds, s, table, tuple(files), pop, ptable)

@@ -71,6 +71,7 @@ class Scenario:
     path: str = ""
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    population: object = None  # PopulationSpec or None
 
 
 def load_scenario(path, output_dir: str | Path | None = None) -> Scenario:
@@ -90,8 +91,8 @@ def _str(col, tbl, key, f, default=None):
 
 def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_dir=None) -> Scenario:
     col = Collector(path)
-    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output"}):
-        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, output)", k)
+    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population"}):
+        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, output)", k)
     sc = data.get("scenario")
     if not isinstance(sc, dict):
         col.add("missing [scenario] table (title, models)", "scenario")
@@ -255,6 +256,18 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         else:
             log_scale = out["log_scale"]
 
+    popspec = None
+    if "population" in data:
+        from .popscenario import parse_population
+        popspec = parse_population(data["population"], col, base, extra_covs)
+        if popspec is not None and grid is not None:
+            outs = {f"{sp}_plasma" for m in models for sp in m.species}
+            outs |= {p.effect_name(e.name) for p in pds for e in p.effects}
+            outs |= {f"{r.name}_{p.name}" for p in pds for r in p.readouts}
+            for k in popspec.thresholds:
+                if k not in outs:
+                    col.add(f"unknown output {k!r} (outputs: {', '.join(sorted(outs))})",
+                            f"population.thresholds.{k}")
     warnings = []
     for m in models:
         for r in regs:
@@ -280,7 +293,8 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         odir_p = Path("results") / Path(path).stem
     return Scenario(title=title, models=tuple(models), pd=tuple(pds), subject=subject, regimens=tuple(regs),
                     time=grid, output_dir=odir_p, formats=formats, description=description or "",
-                    source_text=text, path=path, log_scale=log_scale, warnings=tuple(warnings))
+                    source_text=text, path=path, log_scale=log_scale, warnings=tuple(warnings),
+                    population=popspec)
 
 
 _DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval"}
