@@ -105,8 +105,12 @@ class PDModel:
             ant, c100 = readout.antagonist
             c50 = c50 * (1.0 + np.maximum(ce[ant], 0.0) / col(c100))
         g = p.get("gamma", 1.0)
-        cg = np.power(np.maximum(c, 0.0), g)
-        return e0 + p.get("Emax", 1.0) * cg / (np.power(c50, g) + cg)
+        cpos = np.maximum(c, 0.0)
+        if np.all(g == 2.0):  # the common assumed Hill coefficient: a square is far cheaper than pow
+            cg, c50g = cpos * cpos, c50 * c50
+        else:
+            cg, c50g = np.power(cpos, g), np.power(c50, g)
+        return e0 + p.get("Emax", 1.0) * cg / (c50g + cg)
 
 
 def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDModel:

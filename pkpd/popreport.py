@@ -14,7 +14,7 @@ def population_rows(ds: xr.Dataset, outputs=None, short: bool = False) -> tuple[
     parameter-uncertainty replicates, also the 90 % interval of the median across replicates.
     ``short`` keeps the columns a terminal can show (peaks, ketamine AUC, threshold probabilities)."""
     outputs = outputs or [o for o in ("ketamine_plasma", "norketamine_plasma") if f"{o}_cmax" in ds]
-    outputs += [v[:-5] for v in ds.data_vars if v.endswith("_cmax") and "category" in ds[v[:-5] + "_percentiles"].attrs]
+    outputs += [v[:-5] for v in ds.data_vars if v.endswith("_cmax") and v[:-5] in _readouts(ds)]
     reps = int(ds.attrs.get("uncertainty_replicates", 0))
     header = ["model", "regimen"]
     cols = []
@@ -63,6 +63,11 @@ def population_rows(ds: xr.Dataset, outputs=None, short: bool = False) -> tuple[
     return header, rows
 
 
+def _readouts(ds: xr.Dataset) -> set[str]:
+    """Names of PD readouts in a population dataset (their metrics carry a category)."""
+    return {v[:-5] for v in ds.data_vars if v.endswith("_cmax") and "category" in ds[v].attrs}
+
+
 def short_name(o: str) -> str:
     return {"ketamine_plasma": "K", "norketamine_plasma": "NK"}.get(o, o.split("_")[0][:10])
 
@@ -86,8 +91,9 @@ def band_figure(ds: xr.Dataset, model: str, variable: str = "ketamine_plasma", t
     from .plot import ROUTE_COLORS, _style, _time_axis
     import matplotlib.pyplot as plt
     _style()
+    from .popsim import percentiles
+    pc = percentiles(ds, variable).sel(model=model)
     sub = ds.sel(model=model)
-    pc = sub[f"{variable}_percentiles"]
     regs = [r for r in sub.regimen.values if not np.all(np.isnan(pc.sel(regimen=r).values))]
     ncol = min(2, max(1, len(regs)))
     nrow = (len(regs) + ncol - 1) // ncol

@@ -22,10 +22,11 @@ from .dosing import Regimen, regimen_events
 from .errors import PkpdError
 from .model import Model
 from .pd import PDModel
+from .pdkernel import apply_readout
 from .population import BLOCK, Population, individual_values, sample_covariates
 from .simulate import output_times, pad_events, simulate
 from .solver import solve
-from .streaming import METRICS, Histograms
+from .streaming import LOG_REL_ERROR, METRICS, Histograms
 from .system import build_system
 
 QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
@@ -71,7 +72,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         Output grid, h.
     mode : {"streaming", "full"}
         ``full`` keeps every trajectory (dims model × regimen × subject × time);
-        ``streaming`` keeps per-subject metrics and per-time percentiles only.
+        ``streaming`` keeps per-subject metrics and per-time percentiles only.  In full mode,
+        take exact percentiles from the trajectories when needed
+        (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
     dtype : numpy dtype
         Storage of full trajectories (float32 halves memory; computation is float64).
     chunk : int
@@ -84,9 +87,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     Returns
     -------
     xarray.Dataset
-        Per-subject metrics ``<output>_<metric>`` (model × regimen × subject),
-        percentiles ``<output>_percentiles`` (model × regimen × quantile × time), the
-        subjects' covariates and, in full mode, trajectories ``<output>``.
+        Per-subject metrics ``<output>_<metric>`` (model × regimen × subject), the subjects'
+        covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
+        time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
     models = (models,) if isinstance(models, Model) else tuple(models)
     regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
@@ -134,12 +137,14 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                             f"({n:,} subjects × {R} regimens × {len(models)} models × {n_out_all} outputs × {T:,} "
                             f"times); the limit is {FULL_MODE_LIMIT / 1024 ** 3:.0f} GiB: use mode = \"streaming\"",
                             field="population.mode")
-        traj = {k: np.full((len(models), R, n, T), np.nan, dtype=dtype) for k in names}
+        # filled chunk by chunk; rows a model cannot produce are set to NaN below
+        traj = {k: np.empty((len(models), R, n, T), dtype=dtype) for k in names}
     metrics = {k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}
     hists: dict[tuple[int, int], Histograms] = {}
     covs_out = {k: np.empty(n) for k in cov_names}
     n_dense = 0
 
+    buf = None
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
@@ -163,7 +168,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                 else:
                     ranges.append(("log", float(np.nanmax(typical[o.name].values[mi, ri]))
                                    if o.name in typical else 1.0, 0.0))
-            hists[(mi, ri)] = Histograms(T, ranges)
+            hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, ranges)
         th = np.array([thresholds.get(o.name, np.inf) for o in outs])
         ok_routes = [all(m.supports(rt) for rt in r.routes) for r in regimens]
         for start in range(0, n, chunk):
@@ -190,23 +195,22 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                 continue
             et, ek, ec, ev = pad_events(evs)
             nr = len(rix)
-            y = np.empty((S * nr, len(keep), T))
+            # one buffer for the whole run: concentrations from the kernel, readouts after them
+            n_rows = len(keep) + len(reads)
+            if buf is None or buf.shape[0] < S * nr or buf.shape[1] != n_rows:
+                buf = np.empty((chunk * max(nr, 1), n_rows, T))
+            y = buf[:S * nr]
             dense = solve(sysm.K, np.ascontiguousarray(W), times, step, et, ek, ec, ev, y, method=method, repeats=nr)
             n_dense += int(dense.sum())
-            y = y.reshape(nr, S, len(keep), T)
+            y = y.reshape(nr, S, n_rows, T)
+            conc_names = [sysm.outputs[i].name for i in keep]
             for j, ri in enumerate(rix):
                 yr = y[j]
-                if reads:
-                    ce = {}
-                    conc_names = [sysm.outputs[i].name for i in keep]
-                    extra = []
-                    for p, rd in reads:
-                        pv = pdvals[pd.index(p)]
-                        ce = {e.name: yr[:, conc_names.index(p.effect_name(e.name))] / 1000.0
+                for ii, (p, rd) in enumerate(reads):
+                    row_of = {e.name: conc_names.index(p.effect_name(e.name))
                               for e in p.effects if p.effect_name(e.name) in conc_names}
-                        extra.append(p.evaluate(rd, pv, ce))
-                    yr = np.concatenate([yr, np.stack(extra, axis=1)], axis=1)
-                met = hists[(mi, ri)].add(yr, times, th)
+                    apply_readout(yr, len(keep) + ii, p, rd, pdvals[pd.index(p)], row_of)
+                met = hists[(mi, ri)].add(yr, times, th, histogram=mode == "streaming")
                 for oi, gi in enumerate(idx_out):
                     metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
                     if mode == "full":
@@ -215,6 +219,14 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                 bar.update(S)
     if bar is not None:
         bar.close()
+    if mode == "full":
+        for mi, (m, outs, _) in enumerate(per_model):
+            have = {o.name for o in outs}
+            for ri, r in enumerate(regimens):
+                supported = all(m.supports(rt) for rt in r.routes)
+                for k in names:
+                    if k not in have or not supported:
+                        traj[k][mi, ri] = np.nan
     elapsed = _time.perf_counter() - t0
 
     q = np.asarray(quantiles, dtype=float)
@@ -224,24 +236,22 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         for ii, mt in enumerate(METRICS):
             unit = {"cmax": o.units, "tmax": "h", "auc": f"{o.units}*h", "time_above": "h"}[mt]
             data[f"{k}_{mt}"] = (("model", "regimen", "subject"), metrics[k][..., ii],
-                                 {"units": unit, "long_name": f"{mt.replace('_', ' ')} of {o.long_name}",
+                                 {"units": unit, "long_name": f"{mt.replace('_', ' ')} of {o.long_name}", **o.attrs,
                                   **({"threshold": thresholds[k]} if mt == "time_above" and k in thresholds else {})})
-        pc = np.full((len(models), R, len(q), T), np.nan)
-        for mi, (m, outs, _) in enumerate(per_model):
-            if k not in [o.name for o in outs]:
-                continue
-            oi = [o.name for o in outs].index(k)
-            for ri in range(R):
-                if all(m.supports(rt) for rt in regimens[ri].routes):
-                    if mode == "full":
-                        pc[mi, ri] = np.nanpercentile(traj[k][mi, ri].astype(np.float64), q, axis=0)
-                    else:
+        if mode == "streaming":
+            pc = np.full((len(models), R, len(q), T), np.nan)
+            for mi, (m, outs, _) in enumerate(per_model):
+                if k not in [o.name for o in outs]:
+                    continue
+                oi = [o.name for o in outs].index(k)
+                for ri in range(R):
+                    if all(m.supports(rt) for rt in regimens[ri].routes):
                         pc[mi, ri] = hists[(mi, ri)].percentiles(q)[oi]
-        method_note = ("exact (all trajectories)" if mode == "full" else
-                       "streaming histogram estimate; see pkpd.streaming for the error bound")
-        data[f"{k}_percentiles"] = (("model", "regimen", "quantile", "time"), pc,
-                                    {"units": o.units, "long_name": f"percentiles of {o.long_name}",
-                                     "method": method_note, **o.attrs})
+            data[f"{k}_percentiles"] = (("model", "regimen", "quantile", "time"), pc,
+                                        {"units": o.units, "long_name": f"percentiles of {o.long_name}",
+                                         "method": "streaming histogram estimate; relative error < "
+                                                   f"{LOG_REL_ERROR:.2%} for concentrations (see pkpd.streaming)",
+                                         **o.attrs})
         if mode == "full":
             data[k] = (("model", "regimen", "subject", "time"), traj[k],
                        {"units": o.units, "long_name": o.long_name, **o.attrs})
@@ -264,3 +274,18 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                "elapsed_seconds": round(elapsed, 3)},
     )
     return ds
+
+
+def percentiles(ds: xr.Dataset, variable: str, q=QUANTILES) -> xr.DataArray:
+    """``<variable>_percentiles`` from a streaming run, or exact ones from full trajectories."""
+    if f"{variable}_percentiles" in ds:
+        return ds[f"{variable}_percentiles"]
+    x = ds[variable]
+    # exact; partitioning contiguous rows is far faster than along the subject axis
+    arr = np.moveaxis(x.values, 2, -1)  # model, regimen, time, subject
+    pc = np.percentile(np.ascontiguousarray(arr), q, axis=-1)  # quantile, model, regimen, time
+    return xr.DataArray(np.moveaxis(pc, 0, 2), dims=("model", "regimen", "quantile", "time"),
+                        coords={"model": ds.model, "regimen": ds.regimen, "quantile": np.asarray(q, float),
+                                "time": ds.time},
+                        attrs={**x.attrs, "long_name": f"percentiles of {x.attrs.get('long_name', variable)}",
+                               "method": "exact (all trajectories)"})

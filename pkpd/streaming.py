@@ -47,7 +47,7 @@ def _fast_log10(bits, table):
 
 
 @njit(parallel=True, cache=True)
-def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, table):
+def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, table, histogram):
     """Add chunk ``y`` (S, n_out, T) to ``counts`` (n_out, T, nbins+2) and write ``metrics`` (S, n_out, 4).
 
     Bin ``0`` is underflow, ``nbins + 1`` overflow.  For log bins, ``lo`` and
@@ -57,7 +57,7 @@ def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, ta
     """
     S, n_out, T = y.shape
     bits = y.view(np.int64)
-    n_tasks = min(T, 64)
+    n_tasks = min(T, 64) if histogram else 0
     tile = 64  # subjects per tile: a histogram row is reused across the tile while in cache
     for task in prange(n_tasks):
         j0 = task * T // n_tasks
@@ -147,13 +147,15 @@ class Histograms:
                 continue
             # linear outputs share nbins: stretch their width so the range is unchanged
             self.width[i] = self.width[i] * LINEAR_BINS / self.nbins
-        self.counts = np.zeros((n_out, n_times, self.nbins + 2), dtype=np.int64)
+        # int32: half the cache footprint of the hot rows; a count cannot exceed the population size
+        self.counts = np.zeros((n_out, n_times, self.nbins + 2), dtype=np.int32)
 
-    def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-        """Count chunk ``y`` (S, n_out, T); return its per-subject metrics (S, n_out, 4)."""
+    def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray, histogram: bool = True) -> np.ndarray:
+        """Count chunk ``y`` (S, n_out, T) (unless ``histogram`` is False); return its per-subject
+        metrics (S, n_out, 4)."""
         metrics = np.empty((y.shape[0], y.shape[1], len(METRICS)))
         reduce_chunk(np.ascontiguousarray(y, dtype=np.float64), times, self.lo, self.width, self.logbin,
-                     self.nbins, thresholds, self.counts, metrics, _LOG2_TABLE)
+                     self.nbins, thresholds, self.counts, metrics, _LOG2_TABLE, histogram)
         return metrics
 
     def edges(self, o: int) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import tomllib
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from pkpd.testing import reference_solution
 
 from pkpd.dosing import Dose, Regimen
 from pkpd.model import parse_model
@@ -96,45 +96,6 @@ def regimen(*doses, name="r"):
     return Regimen(name, tuple(parse_dose(d, f"dose[{i}]") for i, d in enumerate(doses)))
 
 
-def reference(K: np.ndarray, events, times: np.ndarray, rtol=1e-10, atol=1e-14) -> np.ndarray:
-    """Integrate dx/dt = K x + b(t) with scipy Radau, restarting at every event.
-
-    ``events`` is a :class:`pkpd.dosing.Events` for one subject.  Returns ``(n, n_times)``,
-    right-continuous at event times like the pkpd solver.
-    """
-    n = K.shape[0]
-    x = np.zeros(n)
-    b = np.zeros(n)
-    active = np.zeros(n, int)
-    ev = sorted(zip(events.time[0], events.kind[0], events.cmt[0], events.value[0]), key=lambda e: e[0])
-    out = np.zeros((n, times.size))
-    stops = sorted(set([e[0] for e in ev] + list(times)))
-    t = times[0]
-    ei = 0
-    ti = 0
-
-    def rhs(_, y, bb=None):
-        return K @ y + bb
-
-    for stop in stops:
-        if stop > t:
-            bb = b.copy()
-            sol = solve_ivp(rhs, (t, stop), x, method="Radau", rtol=rtol, atol=atol, args=(bb,),
-                            jac=lambda *_: K)
-            x = sol.y[:, -1]
-            t = stop
-        while ei < len(ev) and ev[ei][0] <= t:
-            _, kind, c, val = ev[ei]
-            if kind == 0:
-                x[c] += val
-            elif kind == 1:
-                b[c] += val
-                active[c] += 1
-            else:
-                active[c] -= 1
-                b[c] = 0.0 if active[c] == 0 else b[c] - val
-            ei += 1
-        while ti < times.size and times[ti] <= t:
-            out[:, ti] = x
-            ti += 1
-    return out
+def reference(K, events, times, rtol=1e-10, atol=1e-14):
+    """scipy Radau reference (see :func:`pkpd.testing.reference_solution`)."""
+    return reference_solution(K, events, times, rtol=rtol, atol=atol)

@@ -1,0 +1,307 @@
+"""Population-solver benchmark: pkpd against a scipy LSODA loop and libroadrunner (CVODE).
+
+Standard case (issue 4): Perez-Ruixo 2021 esketamine model with the Olofsen 2022 effect site
+(10 states: 3 disposition + liver + 3 depots + 2 noresketamine + effect site), 10,000 subjects
+× 3 regimens (IV 0.5 mg/kg over 40 min, intranasal 2 × 28 mg, oral 1 mg/kg) × 24 h on a 1-minute
+grid.  All numbers are measured in the same run on the same machine.
+
+    .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_population.py
+
+Options: --quick (smaller sizes, for a smoke run), --skip-million, --json FILE.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pkpd.dosing import regimen_events  # noqa: E402
+from pkpd.model import load_model  # noqa: E402
+from pkpd.population import CovariateDist, Population, individual_values, sample_covariates  # noqa: E402
+from pkpd.popsim import simulate_population  # noqa: E402
+from pkpd.scenario import parse_dose  # noqa: E402
+from pkpd.dosing import Regimen  # noqa: E402
+from pkpd.simulate import output_times  # noqa: E402
+from pkpd.system import build_system  # noqa: E402
+from pkpd.testing import max_rel_error, reference_solution  # noqa: E402
+
+HORIZON, STEP = 24.0, 1 / 60
+
+
+def regimens():
+    mk = lambda name, *d: Regimen(name, tuple(parse_dose(x, "dose") for x in d))
+    return [mk("IV 0.5 mg/kg over 40 min", {"route": "iv", "amount": "0.5 mg/kg", "duration": "40 min"}),
+            mk("IN 2 x 28 mg", {"route": "intranasal", "amount": "28 mg", "sprays": 2, "spray_interval": "5 min"}),
+            mk("oral 1 mg/kg", {"route": "oral", "amount": "1 mg/kg"})]
+
+
+def population(n):
+    return Population(n=n, seed=2026, covariates={"WT": CovariateDist("normal", 75, 12, 45, 130),
+                                                  "FEMALE": CovariateDist("bernoulli", 0.5)})
+
+
+MODEL, PD = load_model("perez_ruixo_2021"), load_model("olofsen_2022")
+
+
+def run_pkpd(n, mode="full", regs=None, **kw):
+    t0 = time.perf_counter()
+    ds = simulate_population(MODEL, regs or regimens(), population(n), horizon=HORIZON, step=STEP, pd=PD,
+                             mode=mode, dtype=np.float32, progress=False, **kw)
+    return time.perf_counter() - t0, ds
+
+
+def subject_systems(n_sub):
+    """K, events and output scaling of the first ``n_sub`` subjects × each regimen."""
+    pop = population(n_sub)
+    covs = sample_covariates(pop, 0, n_sub, sorted(MODEL.params.all_covariates()))
+    vals = individual_values(MODEL.params, pop, 0, n_sub, covs)
+    pdv = PD.params.individual(n=n_sub)
+    sysm = build_system(MODEL, vals, PD.links(pdv, MODEL.species))
+    cases = []
+    for reg in regimens():
+        ev = regimen_events(MODEL, reg, vals, covs["WT"])
+        for s in range(n_sub):
+            cases.append((sysm.K[s], ev, s, 1000.0 / vals["Vc"][s]))
+    return cases
+
+
+GRID = None  # the output grid of the pkpd run, shared by every method
+
+
+def times_for(ev, s):
+    return GRID if GRID is not None else output_times(HORIZON, STEP, ev.time[s][np.isfinite(ev.time[s])])
+
+
+class _Ev:  # one subject's events as a 1-row Events-like object
+    def __init__(self, ev, s):
+        self.time, self.kind, self.cmt, self.value = (a[s:s + 1] for a in (ev.time, ev.kind, ev.cmt, ev.value))
+
+
+def scipy_loop(cases, rtol=1e-8):
+    """Per subject-regimen scipy LSODA (rtol 1e-8, analytic Jacobian): one solve_ivp call per
+    interval between dose events, output through ``t_eval``; returns (seconds per case, states)."""
+    from scipy.integrate import solve_ivp
+    outs = []
+    t0 = time.perf_counter()
+    for K, ev, s, _ in cases:
+        tt = times_for(ev, s)
+        n = K.shape[0]
+        x, b, active = np.zeros(n), np.zeros(n), np.zeros(n, int)
+        out = np.zeros((n, tt.size))
+        evs = sorted(zip(ev.time[s], ev.kind[s], ev.cmt[s], ev.value[s]))
+        bounds = sorted(set([e[0] for e in evs if e[0] <= tt[-1]] + [tt[-1]]))
+        t, ei, ti = tt[0], 0, 0
+        for stop in bounds:
+            while ei < len(evs) and evs[ei][0] <= t:
+                _, kind, c, val = evs[ei]
+                if kind == 0:
+                    x[c] += val
+                elif kind == 1:
+                    b[c] += val
+                    active[c] += 1
+                else:
+                    active[c] -= 1
+                    b[c] = 0.0 if active[c] == 0 else b[c] - val
+                ei += 1
+            while ti < tt.size and tt[ti] <= t:
+                out[:, ti] = x
+                ti += 1
+            if stop > t:
+                te = tt[(tt > t) & (tt <= stop)]
+                bb = b.copy()
+                sol = solve_ivp(lambda _, y: K @ y + bb, (t, stop), x, method="LSODA", rtol=rtol, atol=1e-12,
+                                jac=lambda *_: K, t_eval=te)
+                out[:, ti:ti + te.size] = sol.y
+                ti += te.size
+                x = sol.y[:, -1] if te.size and te[-1] == stop else x
+                t = stop
+        outs.append(out)
+    return (time.perf_counter() - t0) / len(cases), outs
+
+
+def roadrunner_loop(cases, rtol=1e-8):
+    """Per subject-regimen libroadrunner CVODE on an SBML model of the same system."""
+    import antimony
+    import roadrunner
+    models = {}
+    outs = []
+    setup = 0.0
+    t_sim = 0.0
+    for K, ev, s, _ in cases:
+        e = _Ev(ev, s)
+        key = (e.kind.tobytes(), e.cmt.tobytes(), K.shape[0])
+        if key not in models:
+            t0 = time.perf_counter()
+            models[key] = _make_rr(K.shape[0], e, antimony, roadrunner, rtol)
+            setup += time.perf_counter() - t0
+        rr, names = models[key]
+        t0 = time.perf_counter()
+        rr.resetAll()
+        n = K.shape[0]
+        vals = {f"k_{i}_{j}": K[i, j] for i in range(n) for j in range(n)}
+        for j in range(e.time.shape[1]):
+            vals[f"te{j}"] = e.time[0, j]
+            vals[f"v{j}"] = e.value[0, j]
+        for k, v in vals.items():
+            if k in names:
+                rr[k] = float(v)
+        tt = times_for(ev, s)
+        # start just before 0 so that events at t = 0 fire as a trigger crossing after reset
+        res = rr.simulate(times=[-1e-9] + list(tt), selections=["time"] + [f"x{i}" for i in range(n)])
+        t_sim += time.perf_counter() - t0
+        outs.append(np.asarray(res)[1:, 1:].T)
+    return t_sim / len(cases), outs, setup
+
+
+def _make_rr(n, e, antimony, roadrunner, rtol):
+    lines = ["model m"]
+    lines += [f"  x{i} = 0" for i in range(n)]
+    lines += [f"  b{i} = 0" for i in range(n)]
+    lines += [f"  k_{i}_{j} = 0" for i in range(n) for j in range(n)]
+    for i in range(n):
+        terms = " + ".join(f"k_{i}_{j}*x{j}" for j in range(n))
+        lines.append(f"  x{i}' = {terms} + b{i}")
+    for j in range(e.time.shape[1]):
+        c, kind = int(e.cmt[0, j]), int(e.kind[0, j])
+        lines.append(f"  te{j} = 0; v{j} = 0")
+        act = {0: f"x{c} = x{c} + v{j}", 1: f"b{c} = b{c} + v{j}", 2: f"b{c} = b{c} - v{j}"}[kind]
+        lines.append(f"  E{j}: at (time >= te{j}), t0=false, fromTrigger=false: {act}")
+    lines.append("end")
+    antimony.clearPreviousLoads()
+    if antimony.loadAntimonyString("\n".join(lines)) < 0:
+        raise RuntimeError(antimony.getLastError())
+    rr = roadrunner.RoadRunner(antimony.getSBMLString("m"))
+    rr.integrator.relative_tolerance = rtol
+    rr.integrator.absolute_tolerance = 1e-12
+    names = set(rr.model.getGlobalParameterIds())
+    return rr, names
+
+
+def accuracy(cases, outs, pk_rows):
+    """Max relative error of central-compartment concentration against Radau rtol 1e-12."""
+    errs = []
+    for (K, ev, s, scale), o, pk in zip(cases, outs, pk_rows):
+        ref = reference_solution(K, _Ev(ev, s), times_for(ev, s), rtol=1e-12, atol=1e-16)
+        c_ref = ref[MODEL.index["central"]]
+        if o is not None:
+            errs.append(max_rel_error(o[MODEL.index["central"]], c_ref))
+        else:
+            errs.append(max_rel_error(pk, c_ref * scale))
+    return max(errs)
+
+
+def cold_start(cache_dir: str) -> float:
+    code = textwrap.dedent(f"""
+        import time, sys
+        t0 = time.perf_counter()
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import bench_population as b
+        b.run_pkpd(10000)
+        print(time.perf_counter() - t0)
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def scaling_run(n: int, threads: int | None = None) -> dict:
+    code = textwrap.dedent(f"""
+        import time, sys, resource
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import bench_population as b
+        b.run_pkpd(2000, mode="streaming", regs=b.regimens()[:1])
+        t, ds = b.run_pkpd({n}, mode="streaming", regs=b.regimens()[:1], chunk=2048)
+        print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    """)
+    env = dict(os.environ)
+    if threads:
+        env["NUMBA_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    t, rss = map(float, out.stdout.strip().splitlines()[-1].split())
+    return {"subjects": n, "threads": threads or os.cpu_count(), "seconds": round(t, 3), "peak_rss_MiB": round(rss)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--skip-million", action="store_true")
+    ap.add_argument("--json", default=str(Path(__file__).parent / "results.json"))
+    a = ap.parse_args()
+    n_std = 1000 if a.quick else 10000
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+           "python": platform.python_version(), "standard_case": f"{n_std} subjects x 3 regimens x 24 h @ 1 min"}
+    print("pkpd population benchmark —", res["machine"])
+
+    with tempfile.TemporaryDirectory() as cache:
+        res["cold_seconds_empty_cache"] = round(cold_start(cache), 2)
+        res["cold_seconds_warm_cache"] = round(cold_start(cache), 2)
+    print(f"cold start (empty numba cache): {res['cold_seconds_empty_cache']} s; warm cache: "
+          f"{res['cold_seconds_warm_cache']} s")
+
+    run_pkpd(500)  # warm up in this process
+    run_pkpd(500, mode="streaming")
+    t_full, ds = run_pkpd(n_std)
+    t_stream, _ = run_pkpd(n_std, mode="streaming")
+    res["warm_full_float32_seconds"] = round(t_full, 3)
+    res["warm_streaming_seconds"] = round(t_stream, 3)
+    per_case = t_full / (n_std * 3)
+    res["pkpd_us_per_subject_regimen"] = round(per_case * 1e6, 2)
+    print(f"warm, full trajectories (float32): {t_full:.2f} s  ({per_case * 1e6:.1f} µs per subject-regimen)")
+    print(f"warm, streaming (percentiles + metrics): {t_stream:.2f} s")
+
+    n_sub = 10 if a.quick else 20
+    cases = subject_systems(n_sub)  # regimen-major, subject-minor; the same subjects as the run
+    ds64 = simulate_population(MODEL, regimens(), population(n_sub), horizon=HORIZON, step=STEP, pd=PD,
+                               mode="full", dtype=np.float64, progress=False)
+    global GRID
+    GRID = ds64.time.values
+    pk_rows = [ds64.ketamine_plasma.values[0, ri, s] for ri in range(3) for s in range(n_sub)]
+    res["pkpd_max_rel_error"] = float(f"{accuracy(cases, [None] * len(cases), pk_rows):.2e}")
+    t_sc, outs_sc = scipy_loop(cases)
+    res["scipy_lsoda_ms_per_subject_regimen"] = round(t_sc * 1e3, 3)
+    res["scipy_subsample"] = len(cases)
+    res["scipy_max_rel_error"] = float(f"{accuracy(cases, outs_sc, pk_rows):.2e}")
+    res["ratio_vs_scipy"] = round(t_sc / per_case, 1)
+    print(f"scipy LSODA rtol 1e-8: {t_sc * 1e3:.2f} ms per subject-regimen (timed on {len(cases)}, scaled) "
+          f"→ pkpd is {res['ratio_vs_scipy']}× faster; max rel err scipy {res['scipy_max_rel_error']}, "
+          f"pkpd {res['pkpd_max_rel_error']}")
+    try:
+        t_rr, outs_rr, setup = roadrunner_loop(cases)
+        res["roadrunner_ms_per_subject_regimen"] = round(t_rr * 1e3, 3)
+        res["roadrunner_model_build_seconds"] = round(setup, 2)
+        res["roadrunner_max_rel_error"] = float(f"{accuracy(cases, outs_rr, pk_rows):.2e}")
+        res["ratio_vs_roadrunner"] = round(t_rr / per_case, 1)
+        print(f"libroadrunner CVODE rtol 1e-8: {t_rr * 1e3:.2f} ms per subject-regimen → pkpd is "
+              f"{res['ratio_vs_roadrunner']}× faster; max rel err {res['roadrunner_max_rel_error']}")
+    except ImportError:
+        print("libroadrunner not installed: pip install -e '.[bench]'")
+
+    sizes = [1000, 10000] if a.quick else [1000, 10000, 100000] + ([] if a.skip_million else [1000000])
+    res["scaling_streaming_1_regimen"] = [scaling_run(n) for n in sizes]
+    for r in res["scaling_streaming_1_regimen"]:
+        print(f"streaming, 1 regimen: {r['subjects']:>9,} subjects: {r['seconds']:8.2f} s, peak RSS "
+              f"{r['peak_rss_MiB']} MiB")
+    n_thr = 10000 if a.quick else 50000
+    res["threads"] = [scaling_run(n_thr, t) for t in (1, 2)]
+    print(f"threads ({n_thr:,} subjects, streaming): 1 → {res['threads'][0]['seconds']} s, "
+          f"2 → {res['threads'][1]['seconds']} s")
+    Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+    print(f"results: {a.json}")
+
+
+if __name__ == "__main__":
+    main()
