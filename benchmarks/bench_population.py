@@ -219,13 +219,15 @@ def cold_start(cache_dir: str) -> float:
 
 def scaling_run(n: int, threads: int | None = None) -> dict:
     code = textwrap.dedent(f"""
-        import time, sys, resource
+        import time, sys
         sys.path.insert(0, {str(ROOT)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import bench_population as b
         b.run_pkpd(2000, mode="streaming", regs=b.regimens()[:1])
         t, ds = b.run_pkpd({n}, mode="streaming", regs=b.regimens()[:1], chunk=2048)
-        print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # VmHWM: this process's own peak (ru_maxrss would include the forking parent's)
+        hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+        print(t, int(hwm) / 1024)
     """)
     env = dict(os.environ)
     if threads:
@@ -240,7 +242,17 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-million", action="store_true")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results.json"))
+    ap.add_argument("--only-scaling", action="store_true", help="rerun only the scaling/thread part, "
+                    "updating the JSON file in place")
     a = ap.parse_args()
+    if a.only_scaling:
+        res = json.loads(Path(a.json).read_text())
+        sizes = [1000, 10000, 100000] + ([] if a.skip_million else [1000000])
+        res["scaling_streaming_1_regimen"] = [scaling_run(n) for n in sizes]
+        res["threads"] = [scaling_run(50000, t) for t in (1, 2)]
+        Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+        print(json.dumps(res["scaling_streaming_1_regimen"] + res["threads"], indent=1))
+        return
     n_std = 1000 if a.quick else 10000
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "python": platform.python_version(), "standard_case": f"{n_std} subjects x 3 regimens x 24 h @ 1 min"}

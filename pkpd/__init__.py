@@ -16,6 +16,8 @@ from .pd import PDModel as PDModel
 from .dosing import Dose as Dose, Regimen as Regimen, regimen_events as regimen_events
 from .scenario import Scenario as Scenario, load_scenario as load_scenario, parse_dose as parse_dose
 from .simulate import simulate as simulate
+from .population import Population as Population, CovariateDist as CovariateDist
+from .popsim import simulate_population as simulate_population, percentiles as percentiles
 from .metrics import summary as summary, auc as auc
 from .run import run_scenario as run_scenario, write_outputs as write_outputs
 from . import units as units
