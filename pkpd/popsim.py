@@ -54,6 +54,13 @@ def _outputs(model: Model, pd, sysm) -> list[_Out]:
     return outs
 
 
+def _pair(th) -> tuple[float, float]:
+    """A threshold, or (lower, upper) thresholds, as a pair (upper inf when not given)."""
+    if isinstance(th, (tuple, list)):
+        return float(th[0]), float(th[1])
+    return float(th), np.inf
+
+
 def estimate_full_bytes(n: int, n_regimens: int, n_models: int, n_out: int, n_times: int, itemsize: int) -> int:
     return n * n_regimens * n_models * n_out * n_times * itemsize
 
@@ -80,7 +87,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     chunk : int
         Subjects per chunk (≥ 256); results do not depend on it.
     thresholds : dict
-        Output name → threshold (ng/mL for concentrations) for the time-above metric.
+        Output name → threshold (ng/mL for concentrations; readout units) for the time-above
+        and onset metrics, or (lower, upper) to also get the time above the upper one.
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
 
@@ -123,8 +131,11 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                 if all(p.effect_name(e) in {o.name for o in outs} for e in rd.inputs):
                     name = f"{rd.name}_{p.name}"
                     reads.append((p, rd))
-                    outs.append(_Out(name, "", "readout", rd.unit, f"{rd.name.replace('_', ' ')} ({p.name})",
-                                     {"category": rd.category, "pd_model": p.name, "direction": rd.direction}))
+                    flipped = rd.direction == "decrease"
+                    outs.append(_Out(name, "", "readout", rd.unit,
+                                     f"{rd.name.replace('_', ' ')} ({p.name})" + (", sign flipped" if flipped else ""),
+                                     {"category": rd.category, "pd_model": p.name, "direction": "increase",
+                                      "sign_flipped": int(flipped)}))
         per_model.append((m, outs, reads))
         for o in outs:
             all_outs.setdefault(o.name, o)
@@ -169,7 +180,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                     ranges.append(("log", float(np.nanmax(typical[o.name].values[mi, ri]))
                                    if o.name in typical else 1.0, 0.0))
             hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, ranges)
-        th = np.array([thresholds.get(o.name, np.inf) for o in outs])
+        th = np.array([_pair(thresholds.get(o.name, np.inf)) for o in outs]).reshape(len(outs), 2)
         ok_routes = [all(m.supports(rt) for rt in r.routes) for r in regimens]
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
@@ -210,6 +221,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                     row_of = {e.name: conc_names.index(p.effect_name(e.name))
                               for e in p.effects if p.effect_name(e.name) in conc_names}
                     apply_readout(yr, len(keep) + ii, p, rd, pdvals[pd.index(p)], row_of)
+                    if rd.direction == "decrease":  # population outputs: larger = more effect
+                        yr[:, len(keep) + ii] *= -1.0
                 met = hists[(mi, ri)].add(yr, times, th, histogram=mode == "streaming")
                 for oi, gi in enumerate(idx_out):
                     metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
@@ -234,10 +247,14 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     for k in names:
         o = all_outs[k]
         for ii, mt in enumerate(METRICS):
-            unit = {"cmax": o.units, "tmax": "h", "auc": f"{o.units}*h", "time_above": "h"}[mt]
+            unit = {"cmax": o.units, "tmax": "h", "auc": f"{o.units}*h", "time_above": "h", "onset": "h",
+                    "time_above_hi": "h"}[mt]
+            if mt in ("time_above", "onset", "time_above_hi") and k not in thresholds:
+                continue
             data[f"{k}_{mt}"] = (("model", "regimen", "subject"), metrics[k][..., ii],
                                  {"units": unit, "long_name": f"{mt.replace('_', ' ')} of {o.long_name}", **o.attrs,
-                                  **({"threshold": thresholds[k]} if mt == "time_above" and k in thresholds else {})})
+                                  **({"threshold": _pair(thresholds[k])[1 if mt == "time_above_hi" else 0]}
+                                     if k in thresholds and mt in ("time_above", "onset", "time_above_hi") else {})})
         if mode == "streaming":
             pc = np.full((len(models), R, len(q), T), np.nan)
             for mi, (m, outs, _) in enumerate(per_model):

@@ -23,7 +23,9 @@ BINS_PER_DECADE = 200
 LOG_DECADES_BELOW = 6.0
 LOG_DECADES_ABOVE = 3.0
 LINEAR_BINS = 4000
-METRICS = ("cmax", "tmax", "auc", "time_above")
+#: Per-subject metrics: peak, time of peak, AUC0–t, time at or above the threshold, first time the
+#: threshold is reached (NaN if never), time at or above the upper threshold (for windows).
+METRICS = ("cmax", "tmax", "auc", "time_above", "onset", "time_above_hi")
 
 #: Relative error bound of a streaming percentile of a concentration inside the bin range.
 LOG_REL_ERROR = 10 ** (1 / BINS_PER_DECADE) - 1
@@ -48,7 +50,8 @@ def _fast_log10(bits, table):
 
 @njit(parallel=True, cache=True)
 def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, table, histogram):
-    """Add chunk ``y`` (S, n_out, T) to ``counts`` (n_out, T, nbins+2) and write ``metrics`` (S, n_out, 4).
+    """Add chunk ``y`` (S, n_out, T) to ``counts`` (n_out, T, nbins+2) and write ``metrics``
+    (S, n_out, len(METRICS)); ``thresh`` is (n_out, 2): the threshold and an upper threshold.
 
     Bin ``0`` is underflow, ``nbins + 1`` overflow.  For log bins, ``lo`` and
     ``width`` are in log10 units.  NaN outputs are not counted.  Each parallel
@@ -96,6 +99,9 @@ def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, ta
             tmax = times[0]
             area = 0.0
             above = 0.0
+            above_hi = 0.0
+            th, th_hi = thresh[o, 0], thresh[o, 1]
+            onset = times[0] if y[s, o, 0] >= th else np.nan
             for j in range(T):
                 v = y[s, o, j]
                 if v > cmax:
@@ -108,16 +114,27 @@ def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, ta
                         area += (a - v) * dt / np.log(a / v)
                     else:
                         area += 0.5 * (a + v) * dt
-                    th = thresh[o]
-                    if a >= th and v >= th:
-                        above += dt
-                    elif a >= th or v >= th:
-                        f = (th - a) / (v - a)  # crossing within the step
-                        above += dt * (1.0 - f) if v >= th else dt * f
+                    above += _time_above(a, v, th, dt)
+                    above_hi += _time_above(a, v, th_hi, dt)
+                    if onset != onset and a < th <= v:
+                        onset = times[j - 1] + dt * (th - a) / (v - a)
             metrics[s, o, 0] = cmax
             metrics[s, o, 1] = tmax
             metrics[s, o, 2] = area
             metrics[s, o, 3] = above
+            metrics[s, o, 4] = onset
+            metrics[s, o, 5] = above_hi
+
+
+@njit(cache=True, inline="always")
+def _time_above(a, v, th, dt):
+    """Time within a step of length ``dt`` (values ``a`` → ``v``, linear) spent at or above ``th``."""
+    if a >= th and v >= th:
+        return dt
+    if a >= th or v >= th:
+        f = (th - a) / (v - a)  # crossing within the step
+        return dt * (1.0 - f) if v >= th else dt * f
+    return 0.0
 
 
 class Histograms:
@@ -152,7 +169,7 @@ class Histograms:
 
     def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray, histogram: bool = True) -> np.ndarray:
         """Count chunk ``y`` (S, n_out, T) (unless ``histogram`` is False); return its per-subject
-        metrics (S, n_out, 4)."""
+        metrics (S, n_out, len(METRICS)).  ``thresholds``: (n_out, 2), lower and upper."""
         metrics = np.empty((y.shape[0], y.shape[1], len(METRICS)))
         reduce_chunk(np.ascontiguousarray(y, dtype=np.float64), times, self.lo, self.width, self.logbin,
                      self.nbins, thresholds, self.counts, metrics, _LOG2_TABLE, histogram)
