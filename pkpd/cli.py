@@ -19,6 +19,8 @@ examples:
   pkpd check scenarios/routes.toml          only validate the scenario and its models
   pkpd models                               list the literature model library
   pkpd models show perez_ruixo_2021         parameters with units, sources and assumption flags
+  pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier of analgesia vs psychotomimetic effect
+  pkpd optimize scenarios/tradeoff.toml     largest dose per route under a psychotomimetic cap
 """
 
 
@@ -49,6 +51,24 @@ def _parser() -> argparse.ArgumentParser:
                        description="Load and check a scenario and its models without simulating.")
     c.add_argument("scenario")
 
+    t = sub.add_parser("tradeoff", help="sweep doses (or durations, sprays) and draw the Pareto frontier",
+                       description="For every regimen, sweep the [tradeoff] sweep parameters (default: dose × "
+                                   "0.25–4), simulate a population at each point and draw P(adequate analgesia) "
+                                   "against P(unacceptable psychotomimetic effect), one curve per regimen, one "
+                                   "panel per PD and PK model.  Writes <stem>_frontier.csv/.nc/.png.")
+    t.add_argument("scenario")
+    t.add_argument("-o", "--output", metavar="DIR", help="output folder")
+    t.add_argument("-q", "--quiet", action="store_true")
+    o = sub.add_parser("optimize", help="find the dose that maximises analgesia under a psychotomimetic cap",
+                       description="Per regimen, PD and PK model: the largest dose multiple keeping the fraction "
+                                   "of subjects with an unacceptable psychotomimetic effect at or below [tradeoff] "
+                                   "cap (default 10 %), found with scipy.optimize.brentq on the same simulated "
+                                   "subjects at every dose; reports the binding constraint and how the optimum "
+                                   "moves when the cap changes by ±5 points.  Writes <stem>_optimum.csv.")
+    o.add_argument("scenario")
+    o.add_argument("-o", "--output", metavar="DIR", help="output folder")
+    o.add_argument("-q", "--quiet", action="store_true")
+
     m = sub.add_parser("models", help="list the model library, or show one model",
                        description="Without arguments: list every PK and PD model. "
                                    "'pkpd models show NAME' prints its parameters with units and provenance.")
@@ -76,12 +96,28 @@ def _run(args) -> int:
         if pop is not None:
             print()
             print("Population:", res.population_table)
+        if res.tradeoff is not None:
+            print()
+            print("Analgesia vs psychotomimetic effect:", res.tradeoff_table)
         print()
         print(("Population: between-subject variability" + (" and parameter uncertainty" if pop is not None and
                sc.population.population.replicates else "") if pop is not None else "Typical subject only")
               + "; the evidence for ketamine is of low certainty: see the model citations and assumptions.")
     print("wrote:")
     for f in res.files:
+        print(f"  {f}")
+    return 0
+
+
+def _tradeoff(args) -> int:
+    from .scenario import load_scenario
+    from .tradeoff_cli import run_optimize, run_tradeoff
+    sc = load_scenario(args.scenario, output_dir=args.output)
+    for w in sc.warnings:
+        print(f"pkpd: warning: {w}", file=sys.stderr)
+    files = (run_tradeoff if args.command == "tradeoff" else run_optimize)(sc, quiet=args.quiet)
+    print("wrote:")
+    for f in files:
         print(f"  {f}")
     return 0
 
@@ -114,7 +150,8 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     try:
-        return {"run": _run, "check": _check, "models": _models}[args.command](args)
+        return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
+                "optimize": _tradeoff}[args.command](args)
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2

@@ -169,6 +169,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
             for o in outs:
                 if o.quantity == "readout":
                     y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
+                    if o.attrs.get("sign_flipped"):
+                        y = -y
                     lo, hi = np.nanmin(y), np.nanmax(y)
                     span = max(hi - lo, 1e-9)
                     rd = next(rd for p, rd in reads if f"{rd.name}_{p.name}" == o.name)

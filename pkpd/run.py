@@ -28,6 +28,22 @@ class RunResult:
     files: tuple[Path, ...]
     population: xr.Dataset | None = None
     population_table: str = ""
+    tradeoff: xr.Dataset | None = None
+    tradeoff_table: str = ""
+
+
+def tradeoff_setup(scenario: Scenario):
+    """(spec, pairs) for the analgesia/psychotomimetic trade-off, or None when the scenario's PD
+    models have no analgesia + psychotomimetic pair."""
+    from .errors import PkpdError
+    from .tradeoff import TradeoffSpec, pairs_for
+    spec = scenario.tradeoff or TradeoffSpec()
+    try:
+        return spec, pairs_for(tuple(scenario.pd), spec)
+    except PkpdError:
+        if scenario.tradeoff is not None:
+            raise
+        return None
 
 
 def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Dataset | None:
@@ -36,9 +52,15 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     if spec is None:
         return None
     from .popsim import simulate_population
+    thresholds = dict(spec.thresholds)
+    setup = tradeoff_setup(scenario)
+    if setup is not None:
+        from .tradeoff import thresholds_for
+        for k, v in thresholds_for(setup[1], setup[0]).items():
+            thresholds.setdefault(k, v)
     ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
                              step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
-                             dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=spec.thresholds,
+                             dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=thresholds,
                              progress=progress)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
@@ -63,6 +85,16 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
                                                                     f"{ds[var].attrs['long_name']}")))
     ptable = ""
     pcsv = None
+    tr, ttable, tcsv = None, "", None
+    setup = tradeoff_setup(scenario) if pop is not None else None
+    if setup is not None:
+        from .metrics import format_table
+        from .tradeoff import evaluate, table_rows
+        tr = evaluate(pop, setup[1], setup[0])
+        th, tro = table_rows(tr)
+        ttable = (f"{setup[0].describe()}\ncells: % of subjects [Wilson 95 % interval]\n"
+                  + format_table(th, tro, numeric_from=3))
+        tcsv = csv_text(th, tro)
     if pop is not None:
         from .popreport import band_figure, population_rows, population_table
         ptable = population_table(pop)
@@ -81,8 +113,12 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
         files.append(write_text(out / f"{stem}_summary.csv", csv_text(header, rows)))
         if pcsv is not None:
             files.append(write_text(out / f"{stem}_population_summary.csv", pcsv))
+        if tcsv is not None:
+            files.append(write_text(out / f"{stem}_tradeoff.csv", tcsv))
+    if tr is not None and "netcdf" in scenario.formats:
+        files.append(write_netcdf(tr, out / f"{stem}_tradeoff.nc"))
     import matplotlib.pyplot as plt
     for name, fig in figs:
         files.append(write_figure(fig, out / f"{stem}_{name}.png"))
         plt.close(fig)
-    return RunResult(ds, s, table, tuple(files), pop, ptable)
+    return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)

@@ -72,6 +72,7 @@ class Scenario:
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
     population: object = None  # PopulationSpec or None
+    tradeoff: object = None  # TradeoffSpec or None (defaults apply when PD readouts allow it)
 
 
 def load_scenario(path, output_dir: str | Path | None = None) -> Scenario:
@@ -91,8 +92,8 @@ def _str(col, tbl, key, f, default=None):
 
 def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_dir=None) -> Scenario:
     col = Collector(path)
-    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population"}):
-        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, output)", k)
+    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population", "tradeoff"}):
+        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, tradeoff, output)", k)
     sc = data.get("scenario")
     if not isinstance(sc, dict):
         col.add("missing [scenario] table (title, models)", "scenario")
@@ -268,6 +269,16 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
                 if k not in outs:
                     col.add(f"unknown output {k!r} (outputs: {', '.join(sorted(outs))})",
                             f"population.thresholds.{k}")
+    tspec = None
+    if "tradeoff" in data:
+        from .popscenario import parse_tradeoff
+        tspec = parse_tradeoff(data["tradeoff"], col)
+        if tspec is not None and pds:
+            from .tradeoff import pairs_for
+            try:
+                pairs_for(tuple(pds), tspec)
+            except PkpdError as e:
+                col.catch(e)
     warnings = []
     for m in models:
         for r in regs:
@@ -294,7 +305,7 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
     return Scenario(title=title, models=tuple(models), pd=tuple(pds), subject=subject, regimens=tuple(regs),
                     time=grid, output_dir=odir_p, formats=formats, description=description or "",
                     source_text=text, path=path, log_scale=log_scale, warnings=tuple(warnings),
-                    population=popspec)
+                    population=popspec, tradeoff=tspec)
 
 
 _DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval"}

@@ -1,0 +1,462 @@
+"""Analgesia against psychotomimetic exposure: per-subject outcomes, population summaries,
+dose sweeps with Pareto frontiers, and constrained dose finding.
+
+Definitions (defaults in :class:`TradeoffSpec`, all scenario inputs; printed with every result):
+
+* **adequate analgesia**: the analgesia readout stays at or above ``analgesia_level`` for at
+  least ``analgesia_duration`` in total;
+* **unacceptable psychotomimetic effect**: the psychotomimetic readout reaches
+  ``psychotomimetic_level`` at any time;
+* **success**: adequate analgesia without an unacceptable psychotomimetic effect;
+* **therapeutic window time**: time the effect-site concentration spends at or above the
+  concentration that gives ``analgesia_level`` but below the one that gives
+  ``psychotomimetic_level`` (typical PD parameters; zero when the psychotomimetic concentration
+  is the lower one — side effects come first).
+
+Probabilities are fractions of simulated subjects, with a Wilson 95 % interval for the finite
+population (sampling error only) and, with parameter-uncertainty replicates, the 5–95 % range of
+the replicate estimates (uncertainty about the typical subject).  Several PD models give several
+answers side by side (dimension ``pair``): the spread between them is model disagreement.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import xarray as xr
+
+from . import units
+from .dosing import Dose, Regimen
+from .errors import PkpdError
+from .pd import PDModel
+
+_Z = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An analgesia readout and a psychotomimetic readout (population output names)."""
+
+    analgesia: str
+    psychotomimetic: str
+    label: str
+    window_output: str | None = None  # effect-site output both readouts depend on
+    window: tuple[float, float] | None = None  # (analgesic Ce, psychotomimetic Ce), ng/mL
+
+
+@dataclass(frozen=True)
+class TradeoffSpec:
+    analgesia_level: float = 0.5
+    analgesia_duration: float = 0.5  # h
+    psychotomimetic_level: float = 0.5
+    cap: float = 0.10  # optimise: at most this fraction of subjects with unacceptable effects
+    pairs: tuple[tuple[str, str], ...] = ()  # explicit (analgesia, psychotomimetic) output names
+    sweep: dict = field(default_factory=dict)  # parameter → list of values
+    dose_bounds: tuple[float, float] = (0.05, 10.0)  # optimise: dose multiples searched
+    n: int | None = None  # subjects for sweeps/optimisation (default: the scenario's population)
+
+    def describe(self) -> str:
+        return (f"adequate analgesia = analgesia readout ≥ {self.analgesia_level:g} for ≥ "
+                f"{self.analgesia_duration * 60:g} min; unacceptable psychotomimetic effect = readout ≥ "
+                f"{self.psychotomimetic_level:g} at any time")
+
+
+def _invert(rd, values: dict, level: float) -> float:
+    """Effect-site concentration (ng/mL) at which a sigmoid Emax readout reaches ``level``."""
+    if rd.type != "sigmoid_emax" or rd.antagonist is not None:
+        return math.nan
+    g = float(np.ravel(rd.params["gamma"](values))[0]) if "gamma" in rd.params else 1.0
+    emax = float(np.ravel(rd.params["Emax"](values))[0]) if "Emax" in rd.params else 1.0
+    e0 = float(np.ravel(rd.params["E0"](values))[0]) if "E0" in rd.params else 0.0
+    c50 = float(np.ravel(rd.params["C50"](values))[0]) * 1000.0
+    f = (level - e0) / emax
+    if not 0 < f < 1:
+        return math.nan
+    return c50 * (f / (1 - f)) ** (1 / g)
+
+
+def pairs_for(pds: tuple[PDModel, ...], spec: TradeoffSpec) -> list[Pair]:
+    """The readout pairs to evaluate: explicit ones, else the first analgesia and first
+    psychotomimetic readout of each PD model that has both."""
+    by_name = {f"{r.name}_{p.name}": (p, r) for p in pds for r in p.readouts}
+    raw = list(spec.pairs)
+    if not raw:
+        for p in pds:
+            a = [r for r in p.readouts if r.category == "analgesia"]
+            s = [r for r in p.readouts if r.category == "psychotomimetic"]
+            if a and s:
+                raw.append((f"{a[0].name}_{p.name}", f"{s[0].name}_{p.name}"))
+    out = []
+    for a, s in raw:
+        for name, cat in ((a, "analgesia"), (s, "psychotomimetic")):
+            if name not in by_name:
+                raise PkpdError(f"unknown readout {name!r} (readouts: {', '.join(sorted(by_name)) or 'none'})",
+                                field="tradeoff.pairs")
+            if by_name[name][1].category != cat:
+                raise PkpdError(f"{name!r} is not a {cat} readout", field="tradeoff.pairs")
+        (pa, ra), (ps, rs) = by_name[a], by_name[s]
+        label = pa.name if pa is ps else f"{pa.name} + {ps.name}"
+        win_out, win = None, None
+        if pa is ps and ra.effect == rs.effect:
+            v = pa.params.individual()
+            lo, hi = _invert(ra, v, spec.analgesia_level), _invert(rs, v, spec.psychotomimetic_level)
+            if np.isfinite(lo) and np.isfinite(hi):
+                win_out, win = pa.effect_name(ra.effect), (lo, hi)
+        out.append(Pair(a, s, label, win_out, win))
+    if not out:
+        raise PkpdError("no PD model with both an analgesia and a psychotomimetic readout: add one under "
+                        "scenario.pd (e.g. olofsen_2022, simons_2022_pd) or name readout pairs in [tradeoff]")
+    return out
+
+
+def thresholds_for(pairs: list[Pair], spec: TradeoffSpec) -> dict:
+    """Population thresholds the trade-off needs (readout levels, window concentrations)."""
+    th = {}
+    for p in pairs:
+        th[p.analgesia] = spec.analgesia_level
+        th[p.psychotomimetic] = spec.psychotomimetic_level
+        if p.window_output:
+            th[p.window_output] = (p.window[0], p.window[1])
+    return th
+
+
+def wilson(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95 % interval of a proportion ``k/n``."""
+    p = k / n
+    den = 1 + _Z ** 2 / n
+    centre = (p + _Z ** 2 / (2 * n)) / den
+    half = _Z * np.sqrt(p * (1 - p) / n + _Z ** 2 / (4 * n * n)) / den
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def outcomes(ds: xr.Dataset, pair: Pair, spec: TradeoffSpec) -> dict[str, np.ndarray]:
+    """Per-subject outcomes (model × regimen × subject) for one pair."""
+    a_time = ds[f"{pair.analgesia}_time_above"].values
+    s_peak = ds[f"{pair.psychotomimetic}_cmax"].values
+    adequate = a_time >= spec.analgesia_duration - 1e-9
+    exceed = s_peak >= spec.psychotomimetic_level
+    nan = np.isnan(a_time) | np.isnan(s_peak)
+    out = {
+        "adequate": np.where(nan, np.nan, adequate),
+        "exceed": np.where(nan, np.nan, exceed),
+        "success": np.where(nan, np.nan, adequate & ~exceed),
+        "analgesia_time": a_time,
+        "analgesia_auec": ds[f"{pair.analgesia}_auc"].values,
+        "analgesia_onset": ds[f"{pair.analgesia}_onset"].values,
+        "analgesia_peak": ds[f"{pair.analgesia}_cmax"].values,
+        "psychotomimetic_peak": s_peak,
+        "psychotomimetic_time": ds[f"{pair.psychotomimetic}_time_above"].values,
+        "psychotomimetic_auec": ds[f"{pair.psychotomimetic}_auc"].values,
+    }
+    if pair.window_output:
+        lo, hi = pair.window
+        t_lo = ds[f"{pair.window_output}_time_above"].values
+        t_hi = ds[f"{pair.window_output}_time_above_hi"].values
+        out["window_time"] = np.clip(t_lo - t_hi, 0.0, None) if lo < hi else np.zeros_like(t_lo)
+    return out
+
+
+_PROBS = ("adequate", "exceed", "success")
+_CONT = {"analgesia_time": "h", "analgesia_auec": "effect*h", "analgesia_onset": "h", "analgesia_peak": "1",
+         "psychotomimetic_peak": "1", "psychotomimetic_time": "h", "psychotomimetic_auec": "effect*h",
+         "window_time": "h"}
+
+
+def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Dataset:
+    """Population trade-off summaries, dims ``pair × model × regimen``."""
+    M, R = ds.sizes["model"], ds.sizes["regimen"]
+    P = len(pairs)
+    n = ds.sizes["subject"]
+    reps = int(ds.attrs.get("uncertainty_replicates", 0))
+    rep = ds.replicate.values
+    data: dict[str, np.ndarray] = {}
+    for pi, pair in enumerate(pairs):
+        oc = outcomes(ds, pair, spec)
+        for k in _PROBS:
+            x = oc[k]
+            valid = ~np.all(np.isnan(x), axis=-1)
+            cnt = np.nansum(x, axis=-1)
+            lo, hi = wilson(cnt, n)
+            for name, val in ((f"p_{k}", cnt / n), (f"p_{k}_lo", lo), (f"p_{k}_hi", hi)):
+                data.setdefault(name, np.full((P, M, R), np.nan))[pi] = np.where(valid, val, np.nan)
+            if reps > 1:
+                per = np.stack([np.nanmean(x[..., rep == r], axis=-1) for r in range(reps)], axis=-1)
+                data.setdefault(f"p_{k}_unc_lo", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 5, axis=-1)
+                data.setdefault(f"p_{k}_unc_hi", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 95, axis=-1)
+        for k in _CONT:
+            if k not in oc:
+                continue
+            x = oc[k]
+            with np.errstate(all="ignore"), _quiet():
+                q = np.nanpercentile(x, [5, 50, 95], axis=-1)
+            for j, suffix in enumerate(("p5", "median", "p95")):
+                data.setdefault(f"{k}_{suffix}", np.full((P, M, R), np.nan))[pi] = q[j]
+        data.setdefault("onset_reached", np.full((P, M, R), np.nan))[pi] = np.mean(~np.isnan(oc["analgesia_onset"]), -1)
+    long = {"p_adequate": "probability of adequate analgesia", "p_exceed":
+            "probability of an unacceptable psychotomimetic effect", "p_success":
+            "probability of adequate analgesia without unacceptable psychotomimetic effect",
+            "onset_reached": "fraction of subjects whose analgesia reaches the level"}
+    variables = {}
+    for k, v in data.items():
+        base = k.split("_p5")[0].split("_median")[0].split("_p95")[0]
+        unit = "1" if k.startswith(("p_", "onset_reached")) else _CONT.get(base, "")
+        ln = long.get(k, k.replace("_", " "))
+        if k.endswith(("_lo", "_hi")) and k.startswith("p_"):
+            ln = f"{long.get(k.rsplit('_', 1)[0].replace('_unc', ''), k)} ({'uncertainty ' if '_unc_' in k else 'Wilson 95 % '}{'lower' if k.endswith('lo') else 'upper'})"
+        variables[k] = (("pair", "model", "regimen"), v, {"units": unit, "long_name": ln})
+    out = xr.Dataset(variables, coords={"pair": [p.label for p in pairs], "model": ds.model.values,
+                                        "regimen": ds.regimen.values, "route": ("regimen", ds.route.values),
+                                        "analgesia": ("pair", [p.analgesia for p in pairs]),
+                                        "psychotomimetic": ("pair", [p.psychotomimetic for p in pairs])})
+    out.attrs.update({"definitions": spec.describe(), "population_size": n,
+                      "uncertainty_replicates": reps,
+                      "windows": "; ".join(f"{p.label}: {p.window[0]:.1f}–{p.window[1]:.1f} ng/mL"
+                                           for p in pairs if p.window) or "none"})
+    return out
+
+
+class _quiet:
+    def __enter__(self):
+        import warnings
+        self._w = warnings.catch_warnings()
+        self._w.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *a):
+        self._w.__exit__(*a)
+
+
+def table_rows(tr: xr.Dataset) -> tuple[list[str], list[list[str]]]:
+    header = ["PD", "model", "regimen", "P(adequate)", "P(psychotomimetic)", "P(success)",
+              "analgesia h", "window h"]
+    rows = []
+    pc = lambda v, lo, hi: "—" if np.isnan(v) else f"{v:.0%} [{lo:.0%}–{hi:.0%}]"
+    for pi, pr in enumerate(tr.pair.values):
+        for mi, m in enumerate(tr.model.values):
+            for ri, r in enumerate(tr.regimen.values):
+                g = lambda k: float(tr[k].values[pi, mi, ri]) if k in tr else math.nan
+                row = [str(pr), str(m), str(r)]
+                for k in _PROBS:
+                    cell = pc(g(f"p_{k}"), g(f"p_{k}_lo"), g(f"p_{k}_hi"))
+                    if f"p_{k}_unc_lo" in tr and not np.isnan(g(f"p_{k}_unc_lo")):
+                        cell += f" (unc. {g(f'p_{k}_unc_lo'):.0%}–{g(f'p_{k}_unc_hi'):.0%})"
+                    row.append(cell)
+                at = g("analgesia_time_median")
+                row.append("—" if np.isnan(at) else f"{at:.2f} [{g('analgesia_time_p5'):.2f}–{g('analgesia_time_p95'):.2f}]")
+                w = g("window_time_median")
+                row.append("—" if np.isnan(w) else f"{w:.2f}")
+                rows.append(row)
+    return header, rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps and frontiers
+# ---------------------------------------------------------------------------------------------
+
+SWEEPABLE = ("dose", "duration", "sprays", "interval")
+
+
+def _scaled(q: units.Quantity, f: float) -> units.Quantity:
+    return units.Quantity(q.value * f, q.kind, q.per_kg, f"{q.text} × {f:g}")
+
+
+def vary(reg: Regimen, param: str, value) -> Regimen | None:
+    """``reg`` with one parameter changed (None when it does not apply to this regimen).
+
+    dose: multiple of every dose; duration: IV infusion duration, h (same amount);
+    sprays: intranasal sprays per administration; interval: time between sprays, h.
+    """
+    doses = []
+    hit = False
+    for d in reg.doses:
+        if param == "dose":
+            d = replace(d, amount=_scaled(d.amount, value) if d.amount else None,
+                        rate=_scaled(d.rate, value) if d.rate else None)
+            hit = True
+        elif param == "duration" and d.duration is not None:
+            if d.rate is not None:
+                d = replace(d, rate=_scaled(d.rate, d.duration / value), duration=value)
+            else:
+                d = replace(d, duration=value)
+            hit = True
+        elif param == "sprays" and d.route == "intranasal":
+            d = replace(d, sprays=int(value))
+            hit = True
+        elif param == "interval" and d.route == "intranasal":
+            d = replace(d, spray_interval=value)
+            hit = True
+        doses.append(d)
+    return Regimen(reg.name, tuple(doses)) if hit else None
+
+
+def _label(param, v):
+    return {"dose": f"×{v:g}", "duration": f"{v * 60:g} min", "sprays": f"{int(v)} sprays",
+            "interval": f"{v * 60:g} min apart"}[param]
+
+
+def sweep_regimens(regimens, sweep: dict) -> tuple[list[Regimen], list[dict]]:
+    """Every base regimen × the grid of sweep values that apply to it."""
+    import itertools
+    variants, meta = [], []
+    params = list(sweep)
+    for base in regimens:
+        for combo in itertools.product(*(sweep[p] for p in params)):
+            r, labels, applied = base, [], {}
+            for p, v in zip(params, combo):
+                nr = vary(r, p, v)
+                if nr is not None:
+                    r = nr
+                    labels.append(_label(p, v))
+                    applied[p] = v
+            name = f"{base.name} [{', '.join(labels)}]" if labels else base.name
+            if name in {x.name for x in variants}:
+                continue
+            variants.append(Regimen(name, r.doses))
+            meta.append({"base": base.name, **applied})
+    return variants, meta
+
+
+def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-dominated points when lower ``x`` (harm) and higher ``y`` (benefit) are better."""
+    n = len(x)
+    keep = np.ones(n, dtype=bool)
+    for i in range(n):
+        if np.isnan(x[i]) or np.isnan(y[i]):
+            keep[i] = False
+            continue
+        dom = (x <= x[i]) & (y >= y[i]) & ((x < x[i]) | (y > y[i]))
+        if dom.any():
+            keep[i] = False
+    return keep
+
+
+def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
+    """P(adequate analgesia) against P(unacceptable psychotomimetic effect), one panel per
+    PD pair × PK model, one curve per base regimen (frontier solid, other points faint)."""
+    from .plot import ROUTE_COLORS, _style
+    import matplotlib.pyplot as plt
+    _style()
+    P, M = tr.sizes["pair"], tr.sizes["model"]
+    # one column per PD pair (the disagreement to compare side by side), one row per PK model
+    fig, axes_t = plt.subplots(M, P, figsize=(5.6 * P, 4.6 * M + 0.6), squeeze=False)
+    axes = axes_t.T
+    bases = list(dict.fromkeys(m["base"] for m in meta))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for pi in range(P):
+        for mi in range(M):
+            ax = axes[pi, mi]
+            for bi, b in enumerate(bases):
+                idx = [i for i, m in enumerate(meta) if m["base"] == b]
+                x = tr.p_exceed.values[pi, mi, idx] * 100
+                y = tr.p_adequate.values[pi, mi, idx] * 100
+                if np.all(np.isnan(x)):
+                    continue
+                route = str(tr.route.values[idx[0]]).split("+")[0]
+                col = ROUTE_COLORS.get(route, palette[bi % len(palette)])
+                xlo, xhi = tr.p_exceed_lo.values[pi, mi, idx] * 100, tr.p_exceed_hi.values[pi, mi, idx] * 100
+                ylo, yhi = tr.p_adequate_lo.values[pi, mi, idx] * 100, tr.p_adequate_hi.values[pi, mi, idx] * 100
+                err = lambda a, lo, hi: [np.clip(a - lo, 0, None), np.clip(hi - a, 0, None)]
+                ax.errorbar(x, y, xerr=err(x, xlo, xhi), yerr=err(y, ylo, yhi), fmt="o", ms=3, color=col,
+                            alpha=0.35, lw=0.8)
+                mask = pareto_mask(x, y)
+                order = np.argsort(x[mask])
+                ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
+            ax.set_xlim(-2, 102)
+            ax.set_ylim(-2, 102)
+            ax.plot([0, 100], [0, 100], color="#999999", lw=0.8, ls=":")
+            ax.set_xlabel("subjects with unacceptable psychotomimetic effect (%)")
+            ax.set_ylabel("subjects with adequate analgesia (%)")
+            ax.set_title(f"{tr.pair.values[pi]} on {tr.model.values[mi]}", fontsize=9)
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.suptitle(title or "Analgesia vs psychotomimetic exposure: Pareto frontiers (bars: 95 % intervals)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Constrained dose finding
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Optimum:
+    regimen: str
+    pair: str
+    model: str
+    multiple: float  # dose multiple of the base regimen
+    dose_text: str
+    p_adequate: float
+    p_exceed: float
+    binding: str
+    sensitivity: str
+
+
+def optimize(models, regimens, pds, population, spec: TradeoffSpec, *, horizon: float, step: float,
+             progress: bool = False) -> list[Optimum]:
+    """Per base regimen, PD pair and PK model: the largest dose multiple with
+    P(unacceptable psychotomimetic effect) ≤ cap, which maximises P(adequate analgesia) because
+    both rise with dose in these models (linear PK, monotone readouts; the same simulated subjects
+    at every dose).  The boundary is found with :func:`scipy.optimize.brentq`."""
+    from scipy.optimize import brentq
+    from .popsim import simulate_population
+    pairs = pairs_for(tuple(pds), spec)
+    th = thresholds_for(pairs, spec)
+    results = []
+    lo_b, hi_b = spec.dose_bounds
+    for base in regimens:
+        for mi, m in enumerate(models):
+            if not all(m.supports(rt) for rt in base.routes):
+                continue
+            cache: dict[float, xr.Dataset] = {}
+
+            def at(mult):
+                key = round(float(mult), 10)
+                if key not in cache:
+                    ds = simulate_population(m, [vary(base, "dose", mult)], population, horizon=horizon, step=step,
+                                             pd=pds, mode="streaming", thresholds=th, progress=False)
+                    cache[key] = evaluate(ds, pairs, spec)
+                return cache[key]
+
+            for pi, pair in enumerate(pairs):
+                def excess(mult, cap=spec.cap):
+                    return float(at(mult).p_exceed.values[pi, 0, 0]) - cap
+
+                def solve_cap(cap):
+                    if excess(lo_b, cap) > 0:
+                        return lo_b, "infeasible: even the lowest dose multiple exceeds the cap"
+                    if excess(hi_b, cap) <= 0:
+                        return hi_b, "upper dose bound (the cap is never reached)"
+                    x = brentq(lambda v: excess(v, cap) - 1e-12, lo_b, hi_b, xtol=1e-3 * lo_b, rtol=1e-3)
+                    # brentq returns a point near the jump; step to its feasible side
+                    while excess(x, cap) > 0 and x > lo_b:
+                        x *= 1 - 1e-3
+                    return x, f"psychotomimetic cap ({cap:.0%} of subjects)"
+
+                x, binding = solve_cap(spec.cap)
+                tr = at(x)
+                sens = []
+                for dc in (-0.05, 0.05):
+                    c2 = spec.cap + dc
+                    if 0 <= c2 <= 1:
+                        x2, _ = solve_cap(c2)
+                        sens.append(f"cap {c2:.0%}: ×{x2:.3g}, P(adequate) {float(at(x2).p_adequate.values[pi, 0, 0]):.0%}")
+                results.append(Optimum(
+                    regimen=base.name, pair=pair.label, model=m.name, multiple=x,
+                    dose_text=_dose_text(base, x),
+                    p_adequate=float(tr.p_adequate.values[pi, 0, 0]), p_exceed=float(tr.p_exceed.values[pi, 0, 0]),
+                    binding=binding, sensitivity="; ".join(sens)))
+    return results
+
+
+def _dose_text(reg: Regimen, mult: float) -> str:
+    """Doses of ``reg`` times ``mult``, as written (``0.25 mg/kg`` × 1.6 → ``0.4 mg/kg (×1.6)``)."""
+    parts = []
+    for d in reg.doses:
+        q = d.amount or d.rate
+        num, _, unit = (q.text or "").partition(" ")
+        try:
+            parts.append(f"{float(num) * mult:.3g} {unit}")
+        except ValueError:
+            parts.append(f"{q.text} × {mult:.3g}")
+    return " + ".join(parts) + f" (×{mult:.3g})"
