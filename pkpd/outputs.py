@@ -44,6 +44,13 @@ def write_text(path: Path, text: str) -> Path:
     return write_atomic(path, w)
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    def w(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return write_atomic(path, w)
+
+
 def write_netcdf(ds: xr.Dataset, path: Path) -> Path:
     return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="netcdf4"))
 

@@ -146,3 +146,38 @@ def comparison_figure(ds: xr.Dataset, variable: str = "ketamine_plasma", title: 
     fig.suptitle(title or f"{ds[variable].attrs.get('long_name', variable)}: model comparison", fontsize=12)
     fig.tight_layout(rect=(0, 0.07, 1, 0.95))
     return fig
+
+
+def hysteresis_figure(ds: xr.Dataset, model: str, title: str = ""):
+    """Effect against plasma concentration, one loop per regimen and readout: the anticlockwise
+    loop is the blood–effect-site lag (typical subject)."""
+    _style()
+    sub = ds.sel(model=model)
+    readouts = [v for v in sub.data_vars if "category" in sub[v].attrs and not np.all(np.isnan(sub[v]))]
+    if not readouts or "ketamine_plasma" not in sub:
+        return None
+    fig, axes = plt.subplots(1, len(readouts), figsize=(4.8 * len(readouts), 4.2), squeeze=False)
+    styles = _regimen_styles(sub)
+    for ax, v in zip(axes[0], readouts):
+        for r in sub.regimen.values:
+            x = sub.ketamine_plasma.sel(regimen=r).values
+            y = sub[v].sel(regimen=r).values
+            if np.all(np.isnan(x)) or np.all(np.isnan(y)):
+                continue
+            col, ls = styles[str(r)]
+            ax.plot(x, y, color=col, ls=ls, lw=1.6, label=str(r))
+            # arrows in the direction of time, at the rising and the falling limb
+            ip = int(np.nanargmax(y))
+            for i in (max(1, ip // 2), min(len(x) - 2, ip + (len(x) - ip) // 6)):
+                if 0 < i < len(x) - 1 and (x[i + 1] != x[i] or y[i + 1] != y[i]):
+                    ax.annotate("", xy=(x[i + 1], y[i + 1]), xytext=(x[i], y[i]),
+                                arrowprops=dict(arrowstyle="->", color=col, lw=1.4))
+        ax.set_xlabel("ketamine plasma concentration (ng/mL)")
+        ax.set_ylabel(sub[v].attrs.get("units", ""))
+        ax.set_title(sub[v].attrs.get("long_name", v), fontsize=9)
+        ax.set_xlim(left=0)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 2), frameon=False)
+    fig.suptitle(title or f"Hysteresis: effect vs plasma concentration ({model})", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * ((len(labels) + 1) // 2), 1, 0.94))
+    return fig

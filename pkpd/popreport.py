@@ -69,7 +69,14 @@ def _readouts(ds: xr.Dataset) -> set[str]:
 
 
 def short_name(o: str) -> str:
-    return {"ketamine_plasma": "K", "norketamine_plasma": "NK"}.get(o, o.split("_")[0][:10])
+    """Column label: K / NK for concentrations, 'readout/pd' (both abbreviated) for readouts."""
+    if o in ("ketamine_plasma", "norketamine_plasma"):
+        return {"ketamine_plasma": "K", "norketamine_plasma": "NK"}[o]
+    for marker in ("_olofsen", "_simons", "_dahan", "_bowdle"):
+        if marker in o:
+            head, tail = o.split(marker, 1)
+            return f"{head.split('_')[0][:9]}/{(marker[1:] + tail).split('_')[0][:7]}{'+nk' if 'nk' in tail else ''}"
+    return o.split("_")[0][:10]
 
 
 def _fmt(v: float) -> str:
@@ -122,4 +129,37 @@ def band_figure(ds: xr.Dataset, model: str, variable: str = "ketamine_plasma", t
     name = pc.attrs.get("long_name", variable).replace("percentiles of ", "")
     fig.suptitle(title or f"{name[0].upper() + name[1:]}: {model}, {n:,} virtual subjects", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def effect_band_figure(ds: xr.Dataset, model: str, analgesia: str, psychotomimetic: str, title: str = ""):
+    """Analgesia and psychotomimetic readouts, median and 5–95 % band, on the same axes per regimen."""
+    from .plot import _style, _time_axis
+    from .popsim import percentiles
+    import matplotlib.pyplot as plt
+    _style()
+    pa = percentiles(ds, analgesia).sel(model=model)
+    ps = percentiles(ds, psychotomimetic).sel(model=model)
+    regs = [r for r in ds.regimen.values if not np.all(np.isnan(pa.sel(regimen=r).values))]
+    ncol = min(3, max(1, len(regs)))
+    nrow = (len(regs) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.8 * ncol, 3.4 * nrow + 0.8), squeeze=False, sharey=True)
+    axes = axes.ravel()
+    t, tlabel = _time_axis(ds.time.values)
+    q = list(pa["quantile"].values)
+    for ax, r in zip(axes, regs):
+        for arr, col, lab in ((pa, "#1e8449", "analgesia"), (ps, "#8e44ad", "psychotomimetic")):
+            y = arr.sel(regimen=r).values
+            if 5.0 in q and 95.0 in q:
+                ax.fill_between(t, y[q.index(5.0)], y[q.index(95.0)], color=col, alpha=0.2, lw=0)
+            ax.plot(t, y[q.index(50.0)], color=col, lw=2, label=f"{lab} (median, 5–95 %)")
+        ax.set_title(str(r) if len(str(r)) <= 40 else str(r)[:39] + "…", fontsize=9)
+        ax.set_xlabel(tlabel)
+        ax.set_ylabel(pa.attrs.get("units", ""))
+    for ax in axes[len(regs):]:
+        ax.set_visible(False)
+    if regs:
+        axes[0].legend(frameon=False, fontsize=7, loc="upper right")
+    fig.suptitle(title or f"{analgesia} vs {psychotomimetic} — {model}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .metrics import summary, summary_rows, terminal_table
-from .outputs import csv_text, with_provenance, write_figure, write_netcdf, write_text
+from .outputs import csv_text, with_provenance, write_bytes, write_netcdf, write_text
 from .scenario import Scenario
 from .simulate import simulate
 
@@ -65,43 +65,70 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 
+def _png(fig) -> bytes:
+    import io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
                   pop: xr.Dataset | None = None) -> RunResult:
-    """Compute the summary and figures, then write NetCDF, CSV and PNG files atomically."""
+    """Compute summaries, figures and the HTML report, then write every file atomically.
+
+    Everything is computed before the first file is written, so a failure leaves no files.
+    """
+    from .metrics import format_table
     s = summary(ds)
     header, rows = summary_rows(s)
     table = terminal_table(s)
-    figs = []
-    if figures and "png" in scenario.formats:
-        from .plot import concentration_figure
+    draw = figures and ("png" in scenario.formats or "html" in scenario.formats)
+    figs: list[tuple[str, str, bytes]] = []  # (file suffix, caption, png)
+    if draw:
+        from .plot import comparison_figure, concentration_figure, hysteresis_figure
         for m in scenario.models:
-            figs.append((m.name, concentration_figure(ds, m.name, f"{scenario.title} — {m.name}",
-                                                      scenario.log_scale)))
+            figs.append((m.name, f"Typical subject, {m.name}: concentrations and PD readouts",
+                         _png(concentration_figure(ds, m.name, f"{scenario.title} — {m.name}", scenario.log_scale))))
+            if scenario.pd:
+                f = hysteresis_figure(ds, m.name)
+                if f is not None:
+                    figs.append((f"{m.name}_hysteresis", f"Effect vs plasma concentration ({m.name}): "
+                                 "the loop is the blood–effect-site lag", _png(f)))
         if len(scenario.models) > 1:
-            from .plot import comparison_figure
             for var in ("ketamine_plasma", "norketamine_plasma"):
                 if var in ds and not np.all(np.isnan(ds[var].values)):
-                    figs.append((f"models_{var}", comparison_figure(ds, var, f"{scenario.title}: "
-                                                                    f"{ds[var].attrs['long_name']}")))
-    ptable = ""
-    pcsv = None
-    tr, ttable, tcsv = None, "", None
+                    figs.append((f"models_{var}", f"Model comparison: {ds[var].attrs['long_name']}",
+                                 _png(comparison_figure(ds, var, f"{scenario.title}: {ds[var].attrs['long_name']}"))))
+    ptable, pcsv, prows = "", None, None
+    tr, ttable, tcsv, trows, tdef = None, "", None, None, ""
     setup = tradeoff_setup(scenario) if pop is not None else None
     if setup is not None:
-        from .metrics import format_table
         from .tradeoff import evaluate, table_rows
         tr = evaluate(pop, setup[1], setup[0])
-        th, tro = table_rows(tr)
-        ttable = (f"{setup[0].describe()}\ncells: % of subjects [Wilson 95 % interval]\n"
-                  + format_table(th, tro, numeric_from=3))
-        tcsv = csv_text(th, tro)
+        trows = table_rows(tr)
+        tdef = setup[0].describe()
+        ttable = f"{tdef}\ncells: % of subjects [Wilson 95 % interval]\n" + format_table(*trows, numeric_from=3)
+        tcsv = csv_text(*trows)
     if pop is not None:
-        from .popreport import band_figure, population_rows, population_table
+        from .popreport import band_figure, effect_band_figure, population_rows, population_table
         ptable = population_table(pop)
-        pcsv = csv_text(*population_rows(pop))
-        if figures and "png" in scenario.formats:
+        prows = population_rows(pop)
+        pcsv = csv_text(*prows)
+        if draw:
             for m in scenario.models:
-                figs.append((f"{m.name}_population", band_figure(pop, m.name)))
+                figs.append((f"{m.name}_population", f"Population percentile bands, {m.name}",
+                             _png(band_figure(pop, m.name))))
+                for pair in (setup[1] if setup else []):
+                    if f"{pair.analgesia}_cmax" in pop:
+                        figs.append((f"{m.name}_effects_{pair.label.replace(' ', '')}",
+                                     f"Analgesia and psychotomimetic readouts ({pair.label}), median and 5–95 %",
+                                     _png(effect_band_figure(pop, m.name, pair.analgesia, pair.psychotomimetic))))
+    report = None
+    if "html" in scenario.formats:
+        from .report import build_report
+        report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
     out = scenario.output_dir
     stem = Path(scenario.path).stem if scenario.path else "pkpd"
     files = []
@@ -109,16 +136,17 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
         files.append(write_netcdf(ds, out / f"{stem}.nc"))
         if pop is not None:
             files.append(write_netcdf(pop, out / f"{stem}_population.nc"))
+        if tr is not None:
+            files.append(write_netcdf(tr, out / f"{stem}_tradeoff.nc"))
     if "csv" in scenario.formats:
         files.append(write_text(out / f"{stem}_summary.csv", csv_text(header, rows)))
         if pcsv is not None:
             files.append(write_text(out / f"{stem}_population_summary.csv", pcsv))
         if tcsv is not None:
             files.append(write_text(out / f"{stem}_tradeoff.csv", tcsv))
-    if tr is not None and "netcdf" in scenario.formats:
-        files.append(write_netcdf(tr, out / f"{stem}_tradeoff.nc"))
-    import matplotlib.pyplot as plt
-    for name, fig in figs:
-        files.append(write_figure(fig, out / f"{stem}_{name}.png"))
-        plt.close(fig)
+    if "png" in scenario.formats:
+        for suffix, _, png in figs:
+            files.append(write_bytes(out / f"{stem}_{suffix}.png", png))
+    if report is not None:
+        files.append(write_text(out / f"{stem}_report.html", report))
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)

@@ -40,7 +40,7 @@ from .errors import Collector, PkpdError
 from .model import ROUTES, Model, load_model, read_toml
 from .pd import PDModel
 
-FORMATS = ("netcdf", "csv", "png")
+FORMATS = ("netcdf", "csv", "png", "html")
 MAX_TIMES = 2_000_000
 
 

@@ -127,7 +127,10 @@ def wilson(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     den = 1 + _Z ** 2 / n
     centre = (p + _Z ** 2 / (2 * n)) / den
     half = _Z * np.sqrt(p * (1 - p) / n + _Z ** 2 / (4 * n * n)) / den
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # exact at the ends (0/n → lower 0, n/n → upper 1) instead of rounding residue
+    lo = np.where(k <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(k >= n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return lo, hi
 
 
 def outcomes(ds: xr.Dataset, pair: Pair, spec: TradeoffSpec) -> dict[str, np.ndarray]:
