@@ -160,6 +160,8 @@ def effect_band_figure(ds: xr.Dataset, model: str, analgesia: str, psychotomimet
         ax.set_visible(False)
     if regs:
         axes[0].legend(frameon=False, fontsize=7, loc="upper right")
-    fig.suptitle(title or f"{analgesia} vs {psychotomimetic} — {model}", fontsize=10)
+    name = lambda v: pa.attrs["long_name"] if v == analgesia else ps.attrs["long_name"]
+    clean = lambda v: name(v).replace("percentiles of ", "")
+    fig.suptitle(title or f"{clean(analgesia)} vs {clean(psychotomimetic)} — {model}", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
