@@ -9,7 +9,7 @@ is multiplied by the subject's weight where it is used.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import pint
@@ -54,7 +54,7 @@ class Quantity:
     value: float
     kind: str
     per_kg: bool = False
-    text: str = ""
+    text: str = field(default="", compare=False)  # as written; equality is by value
 
     def absolute(self, weight_kg: float) -> float:
         return self.value * weight_kg if self.per_kg else self.value
