@@ -129,7 +129,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         K = np.repeat(sysm.K, R, axis=0)
         W = np.repeat(sysm.W, R, axis=0)
         out = np.zeros((R, W.shape[1], T))
-        solve_dense(K, times, step, t, k, c, v, W, out)
+        solve_dense(K, times, step, t, k, c, v, W, np.zeros(K.shape[:2]), out)
         ce_by_effect: dict[str, np.ndarray] = {}
         for oi, o in enumerate(sysm.outputs):
             for j, ri in enumerate(ok):
@@ -194,5 +194,5 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     times = np.asarray(times, dtype=float)
     out = np.zeros((1, n, times.size))
     t, k, c, v = pad_events([ev])
-    solve_dense(sysm.K, times, float(step), t, k, c, v, W, out)
+    solve_dense(sysm.K, times, float(step), t, k, c, v, W, np.zeros(sysm.K.shape[:2]), out)
     return out[0], sysm, ev

@@ -103,7 +103,7 @@ def _advance(x, b, Phi, Gam, has_input, y):
 
 
 @njit(parallel=True, cache=True)
-def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
+def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
     """Solve every subject's system on the output times.
 
     Parameters
@@ -120,6 +120,8 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
         compartments and values (mg or mg/h); see :class:`pkpd.dosing.Events`.
     W : ndarray, shape (n_subjects, n_out, n)
         Output rows: ``y = W x``.
+    x0 : ndarray, shape (n_subjects, n)
+        State at ``times[0]`` before any event there (zeros, or a steady state).
     out : ndarray, shape (n_subjects, n_out, n_times)
         Written in place (float32 or float64).
     """
@@ -129,7 +131,7 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, out):
     n_out = W.shape[1]
     for s in prange(S):
         Kt = K[s]
-        x = np.zeros(n)
+        x = x0[s].copy()
         b = np.zeros(n)
         active = np.zeros(n, dtype=np.int64)
         y = np.zeros(n)
@@ -241,7 +243,7 @@ def _phi(lam, h):
 
 
 @njit(parallel=True, cache=True)
-def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out):
+def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, z0, out):
     """Like :func:`solve_dense`, in modal coordinates (see :func:`modal_decomposition`).
 
     Parameters
@@ -251,13 +253,15 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out):
     Vinv : ndarray, shape (n_subjects, n, n)
     WV : ndarray, shape (n_subjects, n_out, n)
         Output rows times eigenvectors.
+    z0 : ndarray, shape (n_subjects, n)
+        Initial state in modal coordinates (``V⁻¹ x0``).
     """
     S, n = lam.shape
     T = times.shape[0]
     E = ev_t.shape[1]
     n_out = WV.shape[1]
     for s in prange(S):
-        z = np.zeros(n)
+        z = z0[s].copy()
         u = np.zeros(n)
         b = np.zeros(n)
         active = np.zeros(n, dtype=np.int64)
@@ -325,15 +329,18 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, out):
                 out[s, o, j] = acc
 
 
-def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto", repeats: int = 1) -> np.ndarray:
+def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto", repeats: int = 1,
+          x0: np.ndarray | None = None) -> np.ndarray:
     """Solve a batch of subjects, modal where safe and dense elsewhere; returns the dense mask.
 
-    ``K`` and ``W`` hold ``S`` distinct subjects; the event arrays and ``out`` hold
-    ``repeats × S`` rows (regimen-major: row ``r·S + s`` is subject ``s`` under regimen ``r``),
-    so each subject's system is decomposed once whatever the number of regimens.
-    ``method``: ``auto`` (modal with dense fallback) or ``dense``.
+    ``K`` and ``W`` hold ``S`` distinct subjects; the event arrays, ``x0`` (initial states,
+    default zeros) and ``out`` hold ``repeats × S`` rows (regimen-major: row ``r·S + s`` is
+    subject ``s`` under regimen ``r``), so each subject's system is decomposed once whatever the
+    number of regimens.  ``method``: ``auto`` (modal with dense fallback) or ``dense``.
     """
-    S = K.shape[0]
+    S, n = K.shape[0], K.shape[1]
+    if x0 is None:
+        x0 = np.zeros((S * repeats, n))
     dense = np.ones(S, dtype=bool)
     if method == "auto":
         lam, Vinv, WV, ok = modal_decomposition(K, W)
@@ -341,12 +348,14 @@ def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto", re
         rows = np.tile(ok, repeats)
         if ok.any():
             tile = lambda a: np.ascontiguousarray(np.tile(a[ok], (repeats,) + (1,) * (a.ndim - 1)))
+            Vi = tile(Vinv)
+            z0 = np.ascontiguousarray(np.einsum("sij,sj->si", Vi, x0[rows]))
             if rows.all():
-                solve_modal(tile(lam), tile(Vinv), tile(WV), times, dt, ev_t, ev_k, ev_c, ev_v, out)
+                solve_modal(tile(lam), Vi, tile(WV), times, dt, ev_t, ev_k, ev_c, ev_v, z0, out)
             else:
                 sub = np.empty((int(rows.sum()),) + out.shape[1:], dtype=out.dtype)
-                solve_modal(tile(lam), tile(Vinv), tile(WV), times, dt, ev_t[rows], ev_k[rows], ev_c[rows],
-                            ev_v[rows], sub)
+                solve_modal(tile(lam), Vi, tile(WV), times, dt, ev_t[rows], ev_k[rows], ev_c[rows],
+                            ev_v[rows], z0, sub)
                 out[rows] = sub
     elif method != "dense":
         raise ValueError(f"unknown method {method!r}")
@@ -354,10 +363,11 @@ def solve(K, W, times, dt, ev_t, ev_k, ev_c, ev_v, out, method: str = "auto", re
         rows = np.tile(dense, repeats)
         Kd = np.ascontiguousarray(np.tile(K[dense], (repeats, 1, 1)))
         Wd = np.ascontiguousarray(np.tile(W[dense], (repeats, 1, 1)))
+        xd = np.ascontiguousarray(x0[rows])
         if rows.all():
-            solve_dense(Kd, times, dt, ev_t, ev_k, ev_c, ev_v, Wd, out)
+            solve_dense(Kd, times, dt, ev_t, ev_k, ev_c, ev_v, Wd, xd, out)
         else:
             sub = np.empty((int(rows.sum()),) + out.shape[1:], dtype=out.dtype)
-            solve_dense(Kd, times, dt, ev_t[rows], ev_k[rows], ev_c[rows], ev_v[rows], Wd, sub)
+            solve_dense(Kd, times, dt, ev_t[rows], ev_k[rows], ev_c[rows], ev_v[rows], Wd, xd, sub)
             out[rows] = sub
     return np.tile(dense, repeats)

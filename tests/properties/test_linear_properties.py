@@ -130,7 +130,7 @@ def test_non_negative_and_mass_balance(m, ds):
     Ke[0, n, :n] = -(K / mw[:, None]).sum(axis=0)  # mmol/h eliminated per mg in compartment j
     out = np.zeros((1, n + 1, TIMES.size))
     t, kk, c, v = pad_events([ev])
-    solve_dense(Ke, TIMES, STEP, t, kk, c, v, np.eye(n + 1)[None], out)
+    solve_dense(Ke, TIMES, STEP, t, kk, c, v, np.eye(n + 1)[None], np.zeros((1, n + 1)), out)
     moles = (out[0, :n] / mw[:, None]).sum(axis=0) + out[0, n]
     given_total = ev.total_in[0] / MOLAR_MASS["ketamine"]
     last_input = np.max(np.where(np.isfinite(ev.time), ev.time, 0))
