@@ -21,6 +21,8 @@ examples:
   pkpd models show perez_ruixo_2021         parameters with units, sources and assumption flags
   pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier of analgesia vs psychotomimetic effect
   pkpd optimize scenarios/tradeoff.toml     largest dose per route under a psychotomimetic cap
+  pkpd nmsim trial.csv --model fanta_otto_2021   simulate a NONMEM-style dataset, write DV back
+  pkpd nca trial_sim.csv                    non-compartmental analysis per ID
 """
 
 
@@ -68,6 +70,34 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("scenario")
     o.add_argument("-o", "--output", metavar="DIR", help="output folder")
     o.add_argument("-q", "--quiet", action="store_true")
+
+    n = sub.add_parser("nca", help="non-compartmental analysis of concentration data (CSV)",
+                       description="NCA per ID: Cmax, Tmax, AUC0-t and AUC0-inf (linear-up/log-down), lambda-z "
+                                   "(best adjusted R2, >= 3 points after Cmax), t1/2, MRT, CL(/F), Vz(/F).  Reads a "
+                                   "NONMEM-style CSV (dose rows give the dose) or plain TIME/DV columns.  Times in h, "
+                                   "concentrations in ng/mL, doses in mg.")
+    n.add_argument("data", help="CSV file")
+    n.add_argument("--time", default="TIME", help="time column (default TIME)")
+    n.add_argument("--conc", default="DV", help="concentration column (default DV)")
+    n.add_argument("--id", default="ID", help="subject column (default ID; absent → one subject)")
+    n.add_argument("--dose", type=float, help="dose in mg for CL and Vz (default: the AMT of dose rows)")
+    n.add_argument("--iv-bolus", action="store_true", help="include Cmax in the lambda-z fit (IV bolus data)")
+    n.add_argument("--lloq", type=float, default=0.0, help="concentrations at or below this are BLQ")
+    n.add_argument("-o", "--output", metavar="CSV", help="also write the table to this CSV")
+    s2 = sub.add_parser("nmsim", help="simulate a NONMEM-style dataset and write DV back",
+                        description="Reads dosing records (EVID 1) and observation rows (EVID 0) per ID, "
+                                    "simulates each ID (covariates WT/AGE/SEX from its first row) and writes the "
+                                    "same dataset with DV filled in (ng/mL).  Steady state (SS=1) is exact.")
+    s2.add_argument("data")
+    s2.add_argument("--model", required=True, help="PK model (see 'pkpd models')")
+    s2.add_argument("--pd", action="append", default=[], help="PD model(s) for effect-site outputs")
+    s2.add_argument("--output-variable", default="ketamine_plasma",
+                    help="what DV is: ketamine_plasma (default), norketamine_plasma or an effect site")
+    s2.add_argument("-o", "--output", metavar="CSV", help="output file (default: DATA_sim.csv)")
+    s2.add_argument("--iiv", action="store_true", help="draw between-subject variability per ID")
+    s2.add_argument("--seed", type=int, default=0)
+    s2.add_argument("--prop", type=float, default=0.0, help="proportional residual error (SD, e.g. 0.2)")
+    s2.add_argument("--add", type=float, default=0.0, help="additive residual error (SD, ng/mL)")
 
     m = sub.add_parser("models", help="list the model library, or show one model",
                        description="Without arguments: list every PK and PD model. "
@@ -122,6 +152,24 @@ def _tradeoff(args) -> int:
     return 0
 
 
+def _nca(args) -> int:
+    from .nm_cli import run_nca
+    print(run_nca(args.data, args.time, args.conc, args.id, args.dose, args.iv_bolus, args.lloq, args.output))
+    if args.output:
+        print(f"wrote:\n  {args.output}")
+    return 0
+
+
+def _nmsim(args) -> int:
+    from .nm_cli import run_nmsim
+    if args.prop < 0 or args.add < 0:
+        raise PkpdError("--prop and --add must be ≥ 0")
+    path = run_nmsim(args.data, args.model, args.pd, args.output_variable, args.output,
+                     args.iiv, args.seed, args.prop, args.add)
+    print(f"wrote:\n  {path}")
+    return 0
+
+
 def _check(args) -> int:
     from .scenario import load_scenario
     sc = load_scenario(args.scenario)
@@ -151,7 +199,7 @@ def main(argv=None) -> int:
         return 0
     try:
         return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
-                "optimize": _tradeoff}[args.command](args)
+                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim}[args.command](args)
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2

@@ -48,6 +48,9 @@ class Dose:
         Sprays (devices) per intranasal administration.
     spray_interval : float
         Time between sprays, h.
+    steady_state : bool
+        The subject is at steady state on this dose (every ``every`` h) before its first
+        administration, like NONMEM's SS=1.
     """
 
     route: str
@@ -59,6 +62,7 @@ class Dose:
     times: int = 1
     sprays: int = 1
     spray_interval: float = 0.0
+    steady_state: bool = False  # at steady state (dosing every ``every``) before the first dose
 
     def __post_init__(self):
         if (self.amount is None) == (self.rate is None):
@@ -78,6 +82,10 @@ class Dose:
             raise PkpdError("'times' must be ≥ 1")
         if self.times > 1 and not (self.every is not None and np.isfinite(self.every) and self.every > 0):
             raise PkpdError("repeated dosing ('times' > 1) needs 'every' > 0")
+        if self.steady_state and not (self.every is not None and np.isfinite(self.every) and self.every > 0):
+            raise PkpdError("steady state needs the dosing interval 'every' > 0")
+        if self.steady_state and self.duration is not None and self.duration > self.every:
+            raise PkpdError("steady state: an infusion cannot last longer than the dosing interval")
         if self.sprays < 1:
             raise PkpdError("'sprays' must be ≥ 1")
         if self.sprays > 1 and self.route != "intranasal":

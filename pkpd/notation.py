@@ -18,6 +18,7 @@ Grammar (tokens separated by spaces; case-insensitive)::
     clause   := ROUTE | "over" TIME | "for" TIME | "x" N "every" TIME     (sprays)
               | "every" TIME "x" N                                       (repeats)
               | "at" TIME                                                (start time)
+              | "ss"                          (at steady state on this dose before the first one)
     ROUTE    := iv | po | oral | in | intranasal | sl | sublingual | buccal | im
 
 A segment without a route takes the previous segment's (the first defaults to IV when it is an
@@ -36,7 +37,7 @@ from .errors import PkpdError
 ROUTE_WORDS = {"iv": "iv", "intravenous": "iv", "po": "oral", "oral": "oral", "in": "intranasal",
                "intranasal": "intranasal", "nasal": "intranasal", "sl": "sublingual", "sublingual": "sublingual",
                "buccal": "sublingual", "im": "im", "intramuscular": "im"}
-KEYWORDS = {"over", "for", "every", "at", "then", "bolus", "infusion"}
+KEYWORDS = {"over", "for", "every", "at", "then", "bolus", "infusion", "ss"}
 _X = re.compile(r"^[x×](\d+)?$")
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -124,6 +125,8 @@ def parse_regimen(text: str, name: str | None = None, field: str | None = None) 
                 seg_route = ROUTE_WORDS[tok]
             elif tok in ("bolus", "infusion"):
                 continue
+            elif tok == "ss":
+                kw["steady_state"] = True
             elif tok in ("over", "for"):
                 kw["duration"] = st.quantity("time").value
                 if kw["duration"] <= 0:
@@ -189,6 +192,8 @@ def format_regimen(reg: Regimen) -> str:
             s += f" x{d.sprays} every {d.spray_interval!r} h"
         if d.times > 1:
             s += f" every {d.every!r} h x{d.times}"
+        if d.steady_state:
+            s += " SS"
         if abs(d.start - implied) > 1e-12:
             s += f" at {d.start!r} h"
         parts.append(s)

@@ -105,6 +105,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     if mode not in ("streaming", "full"):
         raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
     n = population.n
+    if any(d.steady_state for r in regimens for d in r.doses):
+        raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
     chunk = max(256, int(chunk))
     thresholds = dict(thresholds or {})
     dtype = np.dtype(dtype)

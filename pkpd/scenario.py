@@ -209,15 +209,44 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         if not isinstance(r, dict):
             col.add("must be a table with name and doses", f)
             continue
-        for k in sorted(set(r) - {"name", "doses"}):
+        for k in sorted(set(r) - {"name", "doses", "text", "events", "id"}):
             col.add(f"unknown key '{k}'", f"{f}.{k}")
-        name = r.get("name")
+        name = r.get("name", r.get("text"))
         if not isinstance(name, str) or not name.strip():
             col.add("missing 'name'", f"{f}.name")
             continue
         if name in seen:
             col.add(f"duplicate regimen name {name!r}", f"{f}.name")
         seen.add(name)
+        if sum(k in r for k in ("doses", "text", "events")) != 1:
+            col.add("give exactly one of 'doses' (tables), 'text' (compact notation such as "
+                    "\"0.5 mg/kg over 40 min\") or 'events' (a NONMEM-style CSV file)", f)
+            continue
+        if "text" in r:
+            from .notation import parse_regimen
+            try:
+                regs.append(parse_regimen(r["text"], name, f"{f}.text"))
+            except PkpdError as e:
+                col.catch(e)
+            continue
+        if "events" in r:
+            from .events import read_events
+            ev_path = r["events"]
+            if not isinstance(ev_path, str):
+                col.add("must be a file name", f"{f}.events")
+                continue
+            try:
+                ed = read_events(base / ev_path)
+                ids = sorted(ed.regimens)
+                want = r.get("id", ids[0] if len(ids) == 1 else None)
+                if want not in ed.regimens:
+                    col.add(f"the file has IDs {ids[:10]}{'…' if len(ids) > 10 else ''}: choose one with 'id'",
+                            f"{f}.id")
+                    continue
+                regs.append(Regimen(name, ed.regimens[want].doses))
+            except PkpdError as e:
+                col.catch(e)
+            continue
         dl = r.get("doses")
         if isinstance(dl, dict):
             dl = [dl]
@@ -308,7 +337,8 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
                     population=popspec, tradeoff=tspec)
 
 
-_DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval"}
+_DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
+              "steady_state"}
 
 
 def parse_dose(d, f: str) -> Dose:
@@ -332,6 +362,10 @@ def parse_dose(d, f: str) -> Dose:
             raise PkpdError(f"rate cannot be negative ({d['rate']})", field=f"{f}.rate")
     if ("amount" in d) == ("rate" in d):
         raise PkpdError("give exactly one of 'amount' or 'rate'", field=f)
+    if "steady_state" in d:
+        if not isinstance(d["steady_state"], bool):
+            raise PkpdError("must be true or false", field=f"{f}.steady_state")
+        kw["steady_state"] = d["steady_state"]
     for k in ("duration", "start", "every", "spray_interval"):
         if k in d:
             kw[k] = units.parse(d[k], "time", f"{f}.{k}").value

@@ -56,6 +56,40 @@ def pad_events(evs: list[Events]) -> tuple[np.ndarray, ...]:
     return t, k, c, v
 
 
+def steady_state_x0(K: np.ndarray, model: Model, regimen: Regimen, values: dict, weight: np.ndarray) -> np.ndarray:
+    """State at time 0 just before the first dose for a regimen's steady-state doses (NONMEM SS=1).
+
+    For a dose repeated every τ, the pre-dose steady state solves ``x = Φ(τ) x + y`` where ``y`` is
+    the state τ after one administration from zero and ``Φ(τ) = exp(K τ)``: exact, no washing-in.
+    ``K`` is one subject's matrix (n × n); returns ``(n,)`` (zeros without steady-state doses).
+    """
+    from dataclasses import replace as _replace
+    import scipy.linalg
+    n = K.shape[0]
+    x0 = np.zeros(n)
+    for d in regimen.doses:
+        if not d.steady_state:
+            continue
+        if d.start != 0.0:
+            raise PkpdError(f"regimen {regimen.name!r}: a steady-state dose must start at time 0")
+        tau = float(d.every)
+        single = Regimen("ss", (_replace(d, times=1, every=None, steady_state=False, start=0.0),))
+        ev = regimen_events(model, single, values, weight)
+        t, k, c, v = pad_events([ev])
+        out = np.zeros((1, n, 2))
+        solve_dense(K[None].copy(), np.array([0.0, tau]), 0.0, t, k, c, v, np.eye(n)[None], np.zeros((1, n)), out)
+        A = np.eye(n) - scipy.linalg.expm(K * tau)
+        y = out[0, :, 1]
+        # least squares: compartments the dose never reaches (an unused depot) may have no
+        # elimination, which makes A singular there; that is harmless, drug accumulating is not
+        x = np.linalg.lstsq(A, y, rcond=None)[0]
+        if np.linalg.norm(A @ x - y) > 1e-9 * max(np.linalg.norm(y), 1e-300):
+            raise PkpdError(f"regimen {regimen.name!r}: no steady state (drug accumulates in a compartment "
+                            f"without elimination)")
+        x0 += x
+    return x0
+
+
 @dataclass(frozen=True)
 class _Var:
     name: str
@@ -129,7 +163,8 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         K = np.repeat(sysm.K, R, axis=0)
         W = np.repeat(sysm.W, R, axis=0)
         out = np.zeros((R, W.shape[1], T))
-        solve_dense(K, times, step, t, k, c, v, W, np.zeros(K.shape[:2]), out)
+        x0 = np.stack([steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
+        solve_dense(K, times, step, t, k, c, v, W, x0, out)
         ce_by_effect: dict[str, np.ndarray] = {}
         for oi, o in enumerate(sysm.outputs):
             for j, ri in enumerate(ok):
@@ -194,5 +229,6 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     times = np.asarray(times, dtype=float)
     out = np.zeros((1, n, times.size))
     t, k, c, v = pad_events([ev])
-    solve_dense(sysm.K, times, float(step), t, k, c, v, W, np.zeros(sysm.K.shape[:2]), out)
+    x0 = steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
+    solve_dense(sysm.K, times, float(step), t, k, c, v, W, x0, out)
     return out[0], sysm, ev
