@@ -276,5 +276,5 @@ def records_csv(rows: list[dict], columns: list[str] | None = None) -> str:
 
 def _fmt(v):
     if isinstance(v, float):
-        return f"{v:.10g}"
+        return str(int(v)) if v.is_integer() else repr(v)  # shortest text that reads back exactly
     return "." if v is None else v

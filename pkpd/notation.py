@@ -104,13 +104,15 @@ def parse_regimen(text: str, name: str | None = None, field: str | None = None) 
         try:
             q = st.quantity("amount", allow_per_kg=True)
             kind = "amount"
-        except PkpdError:
+        except PkpdError as first:
             st.i = mark
             try:
                 q = st.quantity("rate", allow_per_kg=True)
                 kind = "rate"
             except PkpdError:
                 st.i = mark
+                if "unknown unit" in first.problem or "finite" in first.problem:
+                    raise st.error(first.problem.split(";")[0]) from None
                 raise st.error("expected a dose such as '28 mg', '0.5 mg/kg' or a rate such as '20 mg/h'") from None
         if q.value < 0:
             raise st.error("a dose cannot be negative")

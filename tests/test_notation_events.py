@@ -1,0 +1,153 @@
+"""Compact notation, NONMEM-style event records, steady state, nmsim and nca commands."""
+import numpy as np
+import pytest
+
+from pkpd.cli import main
+from pkpd.errors import PkpdError
+from pkpd.events import parse_events, records_csv, records_to_regimen, regimen_to_records
+from pkpd.model import load_model
+from pkpd.notation import format_regimen, parse_regimen
+from pkpd.simulate import simulate
+
+from helpers import one_cmt, regimen
+
+EXAMPLES = {
+    "0.5 mg/kg over 40 min": [dict(route="iv", duration=40 / 60, start=0.0, times=1)],
+    "28 mg IN x2 every 5 min": [dict(route="intranasal", sprays=2, spray_interval=5 / 60)],
+    "100 mg PO every 24 h x7 then 50 mg every 12 h x20": [dict(route="oral", times=7, every=24.0, start=0.0),
+                                                           dict(route="oral", times=20, every=12.0, start=168.0)],
+    "0.1 mg/kg IV then 10 mg/h for 2 h": [dict(route="iv", duration=None, start=0.0),
+                                         dict(route="iv", duration=2.0, start=0.0)],
+    "0.25 mg/kg/h for 20 min then 0.1 mg/kg/h for 100 min": [dict(start=0.0, duration=1 / 3),
+                                                             dict(start=1 / 3, duration=100 / 60)],
+    "50 mg PO every 12 h x5 SS": [dict(steady_state=True, every=12.0, times=5)],
+}
+
+
+@pytest.mark.parametrize("text", list(EXAMPLES))
+def test_notation_examples(text):
+    reg = parse_regimen(text)
+    assert len(reg.doses) == len(EXAMPLES[text])
+    for d, want in zip(reg.doses, EXAMPLES[text]):
+        for k, v in want.items():
+            got = getattr(d, k)
+            assert got == pytest.approx(v) if isinstance(v, float) else got == v, (k, got, v)
+    # round trips: text → regimen → text → regimen, and regimen → records → regimen
+    assert parse_regimen(format_regimen(reg)).doses == reg.doses
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("28 mg", "route"), ("28 mg IN x2", "every"), ("100 mg PO every 24 h", "how many"), ("28 mg IV IN", "two routes"),
+    ("-3 mg IV", "negative"), ("5 min IV", "dose"), ("28 mg PO over 4 h", "iv route"), ("28 mg IV then", "after 'then'"),
+    ("20 mg/h IV", "for TIME"), ("28 mgg IV", "unknown unit"), ("import os", "dose"),
+])
+def test_notation_errors_point_at_the_problem(text, msg):
+    with pytest.raises(PkpdError, match=msg) as e:
+        parse_regimen(text, field="regimens[0].text")
+    assert e.value.field == "regimens[0].text"
+
+
+@pytest.mark.parametrize("text", ["0.5 mg/kg over 40 min", "28 mg IN x3 every 5 min every 72 h x2",
+                                  "100 mg PO every 24 h x7 then 50 mg every 12 h x20", "10 mg IV then 20 mg/h for 1 h"])
+def test_records_round_trip(text):
+    reg = parse_regimen(text)
+    rows = regimen_to_records(reg, weight=70.0)
+    csv = records_csv(rows)
+    back = parse_events(csv).regimens[1]
+    m = load_model("perez_ruixo_2021")
+    a = simulate(m, reg, horizon=200, step=0.25).ketamine_plasma.values
+    b = simulate(m, back, horizon=200, step=0.25).ketamine_plasma.values
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+
+
+def test_steady_state_is_exact():
+    """IV bolus every τ at steady state: C(0+) = D/V / (1 − e^{−kτ}), periodic; oral likewise periodic."""
+    m = one_cmt(V=50, CL=10, ka=1.2, F=0.6)
+    ds = simulate(m, parse_regimen("100 mg IV every 12 h x3 SS"), horizon=36, step=0.5)
+    c = ds.ketamine_plasma.values[0, 0] / 1000
+    assert c[0] == pytest.approx(2.0 / (1 - np.exp(-0.2 * 12)), rel=1e-12)
+    np.testing.assert_allclose(c[:24], c[24:48], rtol=1e-10)
+    ds = simulate(m, parse_regimen("100 mg PO every 8 h x4 SS"), horizon=32, step=0.25)
+    c = ds.ketamine_plasma.values[0, 0]
+    np.testing.assert_allclose(c[:32], c[32:64], rtol=1e-10)
+    # steady state = the limit of many doses without it
+    many = simulate(m, parse_regimen("100 mg PO every 8 h x40"), horizon=320, step=0.25).ketamine_plasma.values[0, 0]
+    np.testing.assert_allclose(c[:32], many[39 * 32:40 * 32], rtol=1e-8)
+
+
+GOOD = "ID,TIME,AMT,RATE,CMT,EVID,II,ADDL,SS,SPRAY,DV,WT\n1,0,10,0,1,1,0,0,0,1,.,70\n1,1,.,.,.,0,.,.,.,.,.,70\n"
+
+
+@pytest.mark.parametrize("edit,words", [
+    (("1,0,10,0,1,1", "1,0,-10,0,1,1"), ["row 2", "AMT > 0"]),
+    (("1,0,10,0,1,1", "1,0,10,-1,1,1"), ["row 2", "RATE"]),
+    (("1,0,10,0,1,1", "1,0,10,0,9,1"), ["row 2", "CMT"]),
+    (("1,0,10,0,1,1", "1,0,10,0,1,3"), ["row 2", "EVID 3"]),
+    (("1,1,.", "1,-1,."), ["row 3", "TIME"]),
+    (("1,0,10,0,1,1,0,0,0", "1,0,10,0,1,1,0,3,0"), ["II > 0"]),
+    (("1,0,10", "1,zero,10"), ["row 2", "TIME must be a number"]),
+    (("ID,TIME,AMT", "ID,T,AMT"), ["missing column TIME"]),
+    (("1,1,.,.,.,0", "1,1,nan,.,.,0"), ["AMT must be finite"]),
+])
+def test_event_reader_errors(edit, words):
+    old, new = edit
+    assert old in GOOD
+    with pytest.raises(PkpdError) as e:
+        parse_events(GOOD.replace(old, new), "trial.csv")
+    msg = e.value.message
+    assert "trial.csv" in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_time_order_within_id_and_spray_grouping():
+    bad = GOOD + "1,0.5,.,.,.,0,.,.,.,.,.,70\n"
+    with pytest.raises(PkpdError, match="must not decrease"):
+        parse_events(bad)
+    sprays = ("ID,TIME,AMT,CMT,EVID,SPRAY\n1,0,28,3,1,1\n1,0.0833333333333,28,3,1,2\n1,0.166666666667,28,3,1,3\n")
+    reg = parse_events(sprays).regimens[1]
+    assert len(reg.doses) == 1 and reg.doses[0].sprays == 3
+    assert reg.doses[0].spray_interval == pytest.approx(5 / 60)
+
+
+def test_nmsim_and_nca_commands(root, tmp_path, capsys):
+    src = root / "scenarios" / "data" / "trial.csv"
+    out = tmp_path / "sim.csv"
+    assert main(["nmsim", str(src), "--model", "perez_ruixo_2021", "-o", str(out)]) == 0
+    ed = parse_events(out.read_text())
+    rows = [r for r in ed.rows if r["ID"] == 1 and r["EVID"] == 0]
+    # DV equals the typical-subject simulation at those times
+    m = load_model("perez_ruixo_2021")
+    ds = simulate(m, ed.regimens[1], horizon=24, step=1 / 60)
+    for r in rows:
+        dv = float(r["_raw"]["DV"])
+        i = int(np.argmin(np.abs(ds.time.values - r["TIME"])))
+        if abs(ds.time.values[i] - r["TIME"]) < 1e-9:
+            assert dv == pytest.approx(ds.ketamine_plasma.values[0, 0, i], rel=1e-5)
+    capsys.readouterr()
+    assert main(["nca", str(out), "-o", str(tmp_path / "nca.csv")]) == 0
+    table = capsys.readouterr().out
+    assert "half_life" in table and (tmp_path / "nca.csv").is_file()
+    assert main(["nca", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_scenario_regimens_from_text_and_events(root, tmp_path, capsys):
+    sc = tmp_path / "s.toml"
+    (tmp_path / "trial.csv").write_text((root / "scenarios" / "data" / "trial.csv").read_text())
+    sc.write_text('''
+[scenario]
+models = ["perez_ruixo_2021"]
+[time]
+horizon = "24 h"
+step = "5 min"
+[[regimens]]
+text = "0.5 mg/kg over 40 min"
+[[regimens]]
+name = "subject 2 of the trial"
+events = "trial.csv"
+id = 2
+''')
+    assert main(["check", str(sc)]) == 0
+    sc.write_text(sc.read_text().replace("id = 2", "id = 9"))
+    assert main(["check", str(sc)]) == 2
+    assert "choose one with 'id'" in capsys.readouterr().err
