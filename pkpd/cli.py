@@ -191,12 +191,22 @@ def _models(args) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    # SIGTERM (kill) unwinds like Ctrl-C, so a file being written is removed, not left half-written
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    import signal
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 0
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
+        pass
     try:
         return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
                 "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim}[args.command](args)
@@ -204,7 +214,9 @@ def main(argv=None) -> int:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("pkpd: interrupted; no partial files were left (each file is written whole or not at all)",
+        from .outputs import WRITTEN
+        saved = "; saved: " + ", ".join(str(p) for p in WRITTEN) if WRITTEN else "; nothing was saved"
+        print(f"pkpd: interrupted — no partial file was left (each file is written whole or not at all){saved}",
               file=sys.stderr)
         return 130
 

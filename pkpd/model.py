@@ -200,7 +200,7 @@ def _s(col: Collector, tbl: dict, key: str, f: str, required: bool = True, choic
     if not isinstance(v, str):
         col.add("must be text", f"{f}.{key}" if f else key)
         return ""
-    if choices and v not in choices:
+    if choices and v not in choices:  # v is a str here
         col.add(f"must be one of {', '.join(choices)} (got {v!r})", f"{f}.{key}" if f else key)
     return v
 

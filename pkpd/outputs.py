@@ -19,6 +19,10 @@ import xarray as xr
 from . import __version__
 
 
+#: Files completed in this process, in order (so an interrupted run can say what was saved).
+WRITTEN: list[Path] = []
+
+
 def write_atomic(path: Path, write) -> Path:
     """Call ``write(tmp_path)`` then rename the result to ``path``; remove it on failure."""
     path = Path(path)
@@ -28,6 +32,7 @@ def write_atomic(path: Path, write) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
+        WRITTEN.append(path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -118,7 +118,7 @@ def load_parameters(table, col: Collector, section: str = "parameters",
         if q.value < 0 and kind not in ("fraction", "per_concentration"):
             col.add(f"a {kind.replace('_', ' ')} cannot be negative ({value} {unit})", f"{f}.value")
         grade = spec.get("grade", "")
-        if grade not in GRADES:
+        if not isinstance(grade, str) or grade not in GRADES:
             col.add(f"'grade' must be one of {', '.join(GRADES)} (got {grade!r})", f"{f}.grade")
         source = spec.get("source", "")
         if not isinstance(source, str) or (not source.strip() and grade != "assumption"):
@@ -175,7 +175,7 @@ def _convert(value, unit, species, f):
     except Exception:
         raise PkpdError(f"unknown unit {unit!r}", field=f"{f}.unit") from None
     if u is not None and u.dimensionality == ureg.Quantity(1, "mol/L").dimensionality:
-        if species not in units.MOLAR_MASS:
+        if not isinstance(species, str) or species not in units.MOLAR_MASS:
             raise PkpdError(f"a molar concentration needs 'species' = one of {', '.join(units.MOLAR_MASS)}",
                             field=f"{f}.species")
         factor = u.to("mmol/L").magnitude * units.MOLAR_MASS[species]  # mmol/L · g/mol = mg/L

@@ -202,12 +202,14 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
             eff = spec.get("effect", next(iter(sl)))
         else:
             eff = spec.get("effect")
-        if eff not in enames:
+        if not isinstance(eff, str) or eff not in enames:
+            eff = None
             col.add(f"'effect' must name an effect compartment ({', '.join(enames) or 'none defined'})", f"{f}.effect")
         ant = None
         if "antagonist" in spec:
             a = spec["antagonist"]
-            if typ != "sigmoid_emax" or not (isinstance(a, dict) and a.get("effect") in enames and "C100" in a):
+            if typ != "sigmoid_emax" or not (isinstance(a, dict) and isinstance(a.get("effect"), str)
+                                             and a.get("effect") in enames and "C100" in a):
                 col.add("'antagonist' must be { effect = NAME, C100 = PARAM } on a sigmoid_emax readout",
                         f"{f}.antagonist")
             else:

@@ -349,7 +349,7 @@ def parse_dose(d, f: str) -> Dose:
     if unknown:
         raise PkpdError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(_DOSE_KEYS))})", field=f"{f}.{unknown[0]}")
     route = d.get("route")
-    if route not in ROUTES:
+    if not isinstance(route, str) or route not in ROUTES:
         raise PkpdError(f"unknown route {route!r} (known: {', '.join(ROUTES)})", field=f"{f}.route")
     kw = {"route": route}
     if "amount" in d:

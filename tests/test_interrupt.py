@@ -1,0 +1,44 @@
+"""Outputs are atomic: an interrupted or failing run leaves no partial file and says what was saved."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pkpd import outputs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    target = tmp_path / "x.nc"
+
+    def boom(tmp):
+        Path(tmp).write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        outputs.write_atomic(target, boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_leaves_no_partial_file(tmp_path, sig):
+    text = (ROOT / "scenarios" / "population.toml").read_text().replace("n = 2000", "n = 400000")
+    sc = tmp_path / "big.toml"
+    sc.write_text(text)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "pkpd.cli", "run", str(sc), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    time.sleep(8)  # well into the population run
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    leftovers = [p.name for p in out.rglob("*")] if out.exists() else []
+    assert not [p for p in leftovers if p.endswith(".tmp")], leftovers
+    # whatever exists is complete (the run writes nothing before its results are computed)
+    assert leftovers == [] or "saved:" in err
