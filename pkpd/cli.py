@@ -99,6 +99,25 @@ def _parser() -> argparse.ArgumentParser:
     s2.add_argument("--prop", type=float, default=0.0, help="proportional residual error (SD, e.g. 0.2)")
     s2.add_argument("--add", type=float, default=0.0, help="additive residual error (SD, ng/mL)")
 
+    w = sub.add_parser("sweep", help="parameter sweep (grid, LHS, Sobol; Sobol indices), locally or on Dask",
+                       description="Runs the scenario's [sweep]: one population run per design point, reduced to "
+                                   "metrics (median Cmax/AUC, P(adequate), P(psychotomimetic), P(success)).  Points "
+                                   "are saved one by one in <stem>_sweep/ so an interrupted sweep resumes where it "
+                                   "stopped.  Writes <stem>_sweep.nc (and, for design = \"saltelli\", Sobol "
+                                   "indices and <stem>_sobol.png).",
+                       epilog="Dask: --workers N starts a local cluster for the run; --scheduler tcp://HOST:8786 "
+                              "uses an existing one (start it with 'dask scheduler' and 'dask worker "
+                              "tcp://HOST:8786' on each machine; every worker needs pkpd installed and the "
+                              "scenario and model files at the same path).",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    w.add_argument("scenario")
+    w.add_argument("-o", "--output", metavar="DIR", help="output folder")
+    g = w.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler")
+    w.add_argument("--fresh", action="store_true", help="discard saved points and start over")
+    w.add_argument("-q", "--quiet", action="store_true")
+
     m = sub.add_parser("models", help="list the model library, or show one model",
                        description="Without arguments: list every PK and PD model. "
                                    "'pkpd models show NAME' prints its parameters with units and provenance.")
@@ -146,6 +165,44 @@ def _tradeoff(args) -> int:
     for w in sc.warnings:
         print(f"pkpd: warning: {w}", file=sys.stderr)
     files = (run_tradeoff if args.command == "tradeoff" else run_optimize)(sc, quiet=args.quiet)
+    print("wrote:")
+    for f in files:
+        print(f"  {f}")
+    return 0
+
+
+def _sweep(args) -> int:
+    from pathlib import Path
+    from .outputs import write_bytes, write_netcdf
+    from .scenario import load_scenario
+    from .sweep import run_sweep, tornado_figure
+    sc = load_scenario(args.scenario, output_dir=args.output)
+    if sc.sweep is None:
+        raise PkpdError("the scenario has no [sweep] table (see 'pkpd sweep --help' and scenarios/sweep.toml)",
+                        file=str(sc.path))
+    if args.workers is not None and not 1 <= args.workers <= 512:
+        raise PkpdError("--workers must be from 1 to 512")
+    ds = run_sweep(sc, sc.sweep, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                   progress=None if not args.quiet else False)
+    stem = Path(sc.path).stem
+    files = [write_netcdf(ds, sc.output_dir / f"{stem}_sweep.nc")]
+    if "S1" in ds:
+        import io
+        import matplotlib.pyplot as plt
+        fig = tornado_figure(ds, f"{sc.title}: Sobol indices of {sc.sweep.sensitivity}")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        plt.close(fig)
+        files.append(write_bytes(sc.output_dir / f"{stem}_sobol.png", buf.getvalue()))
+        if not args.quiet:
+            for mi, m in enumerate(ds.model.values):
+                for ri, r in enumerate(ds.regimen.values):
+                    print(f"{m} / {r}: " + ", ".join(
+                        f"{p} S1 {ds.S1.values[mi, ri, k]:.2f}±{ds.S1_conf.values[mi, ri, k]:.2f} "
+                        f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)))
+    if not args.quiet:
+        print(f"{ds.sizes['point']} points ({ds.attrs['points_run_now']} run now, "
+              f"{ds.attrs['elapsed_seconds_now']:.1f} s, {ds.attrs['executor']})")
     print("wrote:")
     for f in files:
         print(f"  {f}")
@@ -209,7 +266,7 @@ def main(argv=None) -> int:
         pass
     try:
         return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
-                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim}[args.command](args)
+                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim, "sweep": _sweep}[args.command](args)
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2

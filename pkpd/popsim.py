@@ -68,7 +68,7 @@ def estimate_full_bytes(n: int, n_regimens: int, n_models: int, n_out: int, n_ti
 def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
                         pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = 1024,
                         thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
-                        method: str = "auto") -> xr.Dataset:
+                        method: str = "auto", overrides: dict | None = None) -> xr.Dataset:
     """Simulate a population under every regimen with every model.
 
     Parameters
@@ -91,6 +91,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         and onset metrics, or (lower, upper) to also get the time above the upper one.
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
+    overrides : dict, optional
+        Model name → {parameter: typical value in internal units} (PK or PD models).
 
     Returns
     -------
@@ -193,8 +195,10 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
             if mi == 0:
                 for k in cov_names:
                     covs_out[k][start:stop] = covs.get(k, np.full(S, m.params.all_covariates().get(k, ("", 0.0))[1]))
-            vals = individual_values(m.params, population, start, stop, covs, purpose=2)
-            pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i)
+            ov = overrides or {}
+            vals = individual_values(m.params, population, start, stop, covs, purpose=2, overrides=ov.get(m.name))
+            pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i,
+                                        overrides=ov.get(p.name))
                       for i, p in enumerate(pd)]
             links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
             sysm = build_system(m, vals, links)

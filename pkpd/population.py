@@ -169,12 +169,23 @@ def uncertain_typicals(pset: ParameterSet, pop: Population, purpose: int = 3) ->
 
 
 def individual_values(pset: ParameterSet, pop: Population, start: int, stop: int,
-                      covariates: dict[str, np.ndarray], purpose: int = 2) -> dict[str, np.ndarray]:
-    """Individual parameters of subjects ``start..stop`` (internal units)."""
+                      covariates: dict[str, np.ndarray], purpose: int = 2,
+                      overrides: dict[str, float] | None = None) -> dict[str, np.ndarray]:
+    """Individual parameters of subjects ``start..stop`` (internal units).
+
+    ``overrides``: parameter name → typical value (internal units) replacing the file's, e.g. a
+    point of a parameter sweep (it also replaces that parameter's uncertainty draws).
+    """
     n = stop - start
     etas = sample_etas(pset, pop, start, stop, purpose)
     typ = uncertain_typicals(pset, pop, purpose + 100)
     typical = {k: v[pop.replicate_of(start, stop)] for k, v in typ.items()} if typ else None
+    if overrides:
+        typical = dict(typical or {})
+        for k, v in overrides.items():
+            if k not in pset.parameters:
+                raise PkpdError(f"unknown parameter {k!r}")
+            typical[k] = np.full(n, float(v))
     return pset.individual(covariates=covariates, etas=etas or None, typical=typical, n=n)
 
 

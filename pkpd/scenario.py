@@ -72,6 +72,7 @@ class Scenario:
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
     population: object = None  # PopulationSpec or None
+    sweep: object = None  # SweepSpec or None
     tradeoff: object = None  # TradeoffSpec or None (defaults apply when PD readouts allow it)
 
 
@@ -92,8 +93,10 @@ def _str(col, tbl, key, f, default=None):
 
 def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_dir=None) -> Scenario:
     col = Collector(path)
-    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population", "tradeoff"}):
-        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, tradeoff, output)", k)
+    for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population", "tradeoff",
+                                 "sweep"}):
+        col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, tradeoff, sweep, "
+                f"output)", k)
     sc = data.get("scenario")
     if not isinstance(sc, dict):
         col.add("missing [scenario] table (title, models)", "scenario")
@@ -308,6 +311,10 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
                 pairs_for(tuple(pds), tspec)
             except PkpdError as e:
                 col.catch(e)
+    sweep = None
+    if "sweep" in data:
+        from .sweep import parse_sweep
+        sweep = parse_sweep(data["sweep"], col, models, pds, popspec.population.n if popspec else None)
     warnings = []
     for m in models:
         for r in regs:
@@ -334,7 +341,7 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
     return Scenario(title=title, models=tuple(models), pd=tuple(pds), subject=subject, regimens=tuple(regs),
                     time=grid, output_dir=odir_p, formats=formats, description=description or "",
                     source_text=text, path=path, log_scale=log_scale, warnings=tuple(warnings),
-                    population=popspec, tradeoff=tspec)
+                    population=popspec, tradeoff=tspec, sweep=sweep)
 
 
 _DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
