@@ -118,6 +118,21 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--fresh", action="store_true", help="discard saved points and start over")
     w.add_argument("-q", "--quiet", action="store_true")
 
+    x = sub.add_parser("explore", help="interactive explorer in the browser (teaching)",
+                       description="Starts a local web app (Panel/Bokeh) and opens it: sliders for model, route, "
+                                   "dose, infusion duration, sprays, weight and PD model; concentrations with a "
+                                   "200-subject band and the therapeutic window, effects over time, and the "
+                                   "hysteresis loop, re-simulated on every change.  In Jupyter: "
+                                   "'import panel as pn; pn.extension(); from pkpd.explore import app; app()'.",
+                       epilog="Needs the optional 'explore' extra (installed by the README's set-up command).")
+    x.add_argument("--port", type=int, default=5006)
+    x.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    x.add_argument("--save", metavar="DIR", help="render the panels to PNG in DIR instead of serving")
+    x.add_argument("--model", default="perez_ruixo_2021")
+    x.add_argument("--pd", default="olofsen_2022")
+    x.add_argument("--route", default="intranasal")
+    x.add_argument("--dose", type=float, default=28.0, help="mg per administration (per spray)")
+
     m = sub.add_parser("models", help="list the model library, or show one model",
                        description="Without arguments: list every PK and PD model. "
                                    "'pkpd models show NAME' prints its parameters with units and provenance.")
@@ -209,6 +224,24 @@ def _sweep(args) -> int:
     return 0
 
 
+def _explore(args) -> int:
+    from .explore import State, save_panels, serve
+    s = State(model=args.model, pd=args.pd, route=args.route, dose_mg=args.dose)
+    if args.save:
+        files = save_panels(s, args.save)
+        print("wrote:")
+        for f in files:
+            print(f"  {f}")
+        return 0
+    try:
+        import panel  # noqa: F401
+    except ImportError:
+        raise PkpdError("the explorer needs Panel: pip install -e '.[explore]'") from None
+    print(f"pkpd explorer on http://localhost:{args.port}/  (Ctrl-C to stop)", file=sys.stderr)
+    serve(args.port, show=not args.no_browser)
+    return 0
+
+
 def _nca(args) -> int:
     from .nm_cli import run_nca
     print(run_nca(args.data, args.time, args.conc, args.id, args.dose, args.iv_bolus, args.lloq, args.output))
@@ -266,7 +299,7 @@ def main(argv=None) -> int:
         pass
     try:
         return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
-                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim, "sweep": _sweep}[args.command](args)
+                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim, "sweep": _sweep, "explore": _explore}[args.command](args)
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2
