@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import numpy as np
 import textwrap
 
 from . import __version__
@@ -133,6 +135,28 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--route", default="intranasal")
     x.add_argument("--dose", type=float, default=28.0, help="mg per administration (per spray)")
 
+    dm = sub.add_parser("demo", help="teaching gallery: classic figures with explanations",
+                        description="Reproduces a classic teaching figure (route comparison, bolus vs infusion, "
+                                    "effect-site lag, context-sensitive half-time, population variability, the "
+                                    "trade-off, TCI), prints its explanation and writes NAME.png.")
+    dm.add_argument("name", nargs="?", help="demo name (see --list)")
+    dm.add_argument("--list", action="store_true", help="list the demos")
+    dm.add_argument("--all", action="store_true", help="render every demo (and docs/gallery.md with -o docs/gallery)")
+    dm.add_argument("-o", "--output", metavar="DIR", default="results/demos")
+    tc = sub.add_parser("tci", help="target-controlled infusion profile (plasma or effect-site targeting)",
+                        description="Computes the infusion profile that reaches and holds a target ketamine "
+                                    "concentration (pump update every --interval), prints it per minute and writes "
+                                    "tci.csv and tci.png.")
+    tc.add_argument("--model", default="domino")
+    tc.add_argument("--target", required=True, help="e.g. '300 ng/mL' or '1 ug/mL'")
+    tc.add_argument("--duration", default="60 min")
+    tc.add_argument("--mode", choices=["plasma", "effect"], default="plasma")
+    tc.add_argument("--pd", default="olofsen_2022", help="PD model giving the effect site (effect mode)")
+    tc.add_argument("--weight", default="70 kg")
+    tc.add_argument("--interval", default="10 s", help="pump update interval")
+    tc.add_argument("--max-rate", default="1200 mg/h")
+    tc.add_argument("-o", "--output", metavar="DIR", default="results/tci")
+
     m = sub.add_parser("models", help="list the model library, or show one model",
                        description="Without arguments: list every PK and PD model. "
                                    "'pkpd models show NAME' prints its parameters with units and provenance.")
@@ -242,6 +266,65 @@ def _explore(args) -> int:
     return 0
 
 
+def _demo(args) -> int:
+    from pathlib import Path
+    from .demos import DEMOS, gallery_markdown, run_demo
+    from .outputs import write_text
+    if args.list or (not args.name and not args.all):
+        for name, d in DEMOS.items():
+            print(f"  {name:<28} {d.title}")
+        return 0
+    names = list(DEMOS) if args.all else [args.name]
+    files = []
+    for n in names:
+        text, path = run_demo(n, args.output)
+        print(f"{DEMOS[n].title}: {text}\n")
+        files.append(path)
+    if args.all and Path(args.output).name == "gallery":
+        files.append(write_text(Path(args.output).parent / "gallery.md", gallery_markdown({})))
+    print("wrote:")
+    for f in files:
+        print(f"  {f}")
+    return 0
+
+
+def _tci(args) -> int:
+    import io
+    from pathlib import Path
+    from . import units
+    from .model import Model, load_model
+    from .outputs import csv_text, write_bytes, write_text
+    from .tci import tci, tci_figure
+    m = load_model(args.model)
+    if not isinstance(m, Model):
+        raise PkpdError(f"{args.model!r} is not a PK model", field="--model")
+    target = units.parse(args.target, "concentration", "--target").value * 1000.0
+    dur = units.parse(args.duration, "time", "--duration").value
+    dt = units.parse(args.interval, "time", "--interval").value
+    wt = units.parse(args.weight, "weight", "--weight").value
+    mx = units.parse(args.max_rate, "rate", "--max-rate").value
+    pd = load_model(args.pd) if args.mode == "effect" else None
+    r = tci(m, target, dur, mode=args.mode, pd=pd, subject={"WT": wt}, interval_h=dt, max_rate_mg_h=mx)
+    rows = [[f"{t * 60:.2f}", f"{rate:.3f}", f"{c:.2f}", "" if np.isnan(e) else f"{e:.2f}"]
+            for t, rate, c, e in zip(r.time[:-1], r.rate, r.plasma[:-1], r.effect[:-1])]
+    per_min = [row for row, t in zip(rows, r.time[:-1]) if abs(t * 60 - round(t * 60)) < 1e-9][:15]
+    from .metrics import format_table
+    header = ["min", "rate mg/h", "plasma ng/mL", "effect ng/mL"]
+    print(format_table(header, per_min, numeric_from=0))
+    print(f"total {r.total_mg:.1f} mg over {dur * 60:g} min ({args.mode} targeting, {m.name})")
+    import matplotlib.pyplot as plt
+    fig = tci_figure([r], f"TCI {m.name}, {args.mode} target {target:g} ng/mL")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    out = Path(args.output)
+    files = [write_text(out / "tci.csv", csv_text(header, rows)), write_bytes(out / "tci.png", buf.getvalue())]
+    print("wrote:")
+    for f in files:
+        print(f"  {f}")
+    return 0
+
+
 def _nca(args) -> int:
     from .nm_cli import run_nca
     print(run_nca(args.data, args.time, args.conc, args.id, args.dose, args.iv_bolus, args.lloq, args.output))
@@ -299,7 +382,8 @@ def main(argv=None) -> int:
         pass
     try:
         return {"run": _run, "check": _check, "models": _models, "tradeoff": _tradeoff,
-                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim, "sweep": _sweep, "explore": _explore}[args.command](args)
+                "optimize": _tradeoff, "nca": _nca, "nmsim": _nmsim, "sweep": _sweep, "explore": _explore, "demo": _demo,
+                "tci": _tci}[args.command](args)
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2

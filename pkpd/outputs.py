@@ -19,6 +19,9 @@ import xarray as xr
 from . import __version__
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: Files completed in this process, in order (so an interrupted run can say what was saved).
 WRITTEN: list[Path] = []
 
@@ -31,6 +34,7 @@ def write_atomic(path: Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file gets the usual mode
         os.replace(tmp, path)
         WRITTEN.append(path)
     except BaseException:

@@ -1,0 +1,74 @@
+"""Target-controlled infusion and the demonstration gallery."""
+import numpy as np
+import pytest
+
+from pkpd.cli import main
+from pkpd.demos import DEMOS, context_sensitive_half_times, run_demo
+from pkpd.errors import PkpdError
+from pkpd.model import load_model
+from pkpd.notation import parse_regimen
+from pkpd.simulate import simulate
+from pkpd.tci import tci
+
+DOMINO = load_model("domino")
+OLO = load_model("olofsen_2022")
+
+
+def test_plasma_tci_reaches_and_holds_the_target():
+    r = tci(DOMINO, 300.0, 1.0, max_rate_mg_h=1e6)
+    assert r.plasma[1] == pytest.approx(300.0, rel=1e-9)  # at the end of the first pump interval
+    np.testing.assert_allclose(r.plasma[1:], 300.0, rtol=1e-9)
+    assert np.all(r.rate >= 0)
+    # the profile, replayed through the ordinary simulator as consecutive infusions, gives the same curve
+    from pkpd import units
+    from pkpd.dosing import Dose, Regimen
+    dt = float(r.time[1] - r.time[0])
+    reg = Regimen("tci", tuple(Dose("iv", rate=units.Quantity(float(rate), "rate"), duration=dt, start=k * dt)
+                               for k, rate in enumerate(r.rate[:30]) if rate > 0))
+    ds = simulate(DOMINO, reg, horizon=float(r.time[30]), step=dt)
+    np.testing.assert_allclose(ds.ketamine_plasma.values[0, 0][1:31], r.plasma[1:31], rtol=1e-8)
+
+
+def test_effect_tci_reaches_the_target_without_overshoot_and_respects_the_pump():
+    r = tci(DOMINO, 300.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=1200.0)
+    assert np.nanmax(r.effect) <= 300.0 * (1 + 1e-6)
+    t_reach = r.time[np.argmax(r.effect >= 299.0)]
+    assert t_reach < 10 / 60  # within 10 minutes at this pump limit
+    assert r.plasma.max() > 2 * 300  # plasma overshoots on purpose
+    assert np.all((r.rate >= 0) & (r.rate <= 1200.0))
+    np.testing.assert_allclose(r.effect[r.time > 0.5], 300.0, rtol=2e-3)  # held
+    slow = tci(DOMINO, 300.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=100.0)
+    assert slow.time[np.argmax(slow.effect >= 299.0)] > t_reach  # a slower pump gets there later
+
+
+def test_tci_errors():
+    with pytest.raises(PkpdError, match="PD model"):
+        tci(DOMINO, 300.0, 1.0, mode="effect")
+    with pytest.raises(PkpdError, match="positive"):
+        tci(DOMINO, -1.0, 1.0)
+
+
+def test_context_sensitive_half_time_rises_with_duration():
+    cs = context_sensitive_half_times(DOMINO, [0.25, 1, 4, 12])
+    assert np.all(np.diff(cs) > 0)
+    # a one-compartment drug's CSHT is its half-life whatever the duration
+    from helpers import one_cmt
+    cs1 = context_sensitive_half_times(one_cmt(V=50, CL=10), [0.5, 3])
+    np.testing.assert_allclose(cs1, np.log(2) / 0.2, atol=1 / 60)
+
+
+def test_demo_list_and_render(tmp_path, capsys):
+    assert main(["demo", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in DEMOS)
+    for name in ("effect_site_lag", "tci"):
+        text, path = run_demo(name, tmp_path)
+        assert len(text) > 80 and path.stat().st_size > 30_000
+    assert main(["demo", "nope"]) == 2
+
+
+def test_tci_command(tmp_path, capsys):
+    assert main(["tci", "--target", "300 ng/mL", "--duration", "20 min", "--mode", "effect", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "effect targeting" in out and (tmp_path / "tci.png").is_file()
+    assert main(["tci", "--target", "300 mg", "-o", str(tmp_path)]) == 2
