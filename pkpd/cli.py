@@ -155,6 +155,8 @@ def _parser() -> argparse.ArgumentParser:
     tc.add_argument("--weight", default="70 kg")
     tc.add_argument("--interval", default="10 s", help="pump update interval")
     tc.add_argument("--max-rate", default="1200 mg/h")
+    tc.add_argument("--population", type=int, default=0, metavar="N",
+                    help="also give the profile to N simulated subjects and draw their 5–95 %% band")
     tc.add_argument("-o", "--output", metavar="DIR", default="results/tci")
 
     m = sub.add_parser("models", help="list the model library, or show one model",
@@ -313,7 +315,19 @@ def _tci(args) -> int:
     print(format_table(header, per_min, numeric_from=0))
     print(f"total {r.total_mg:.1f} mg over {dur * 60:g} min ({args.mode} targeting, {m.name})")
     import matplotlib.pyplot as plt
-    fig = tci_figure([r], f"TCI {m.name}, {args.mode} target {target:g} ng/mL")
+    bands = None
+    if args.population:
+        from .population import CovariateDist, Population
+        from .tci import tci_population
+        if not 10 <= args.population <= 100_000:
+            raise PkpdError("--population must be from 10 to 100000")
+        pop = Population(n=args.population, seed=0, covariates={"WT": CovariateDist("constant", wt)})
+        bands = [tci_population(m, r, pop, pd=pd)]
+        late = bands[0]["time"] >= min(dur, 0.25)
+        p5, p50, p95 = bands[0]["plasma"][:, late]
+        print(f"{args.population} subjects given this profile: plasma 5–95 % {np.nanmin(p5):.0f}–{np.nanmax(p95):.0f}"
+              f" ng/mL (median {np.nanmedian(p50):.0f}) after the first 15 min")
+    fig = tci_figure([r], f"TCI {m.name}, {args.mode} target {target:g} ng/mL", bands)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)

@@ -135,10 +135,14 @@ def _tradeoff():
 
 def _tci():
     from .model import load_model
-    from .tci import tci, tci_figure
-    m, pd = load_model("domino"), load_model("olofsen_2022")
-    return tci_figure([tci(m, 300.0, 1.0), tci(m, 300.0, 1.0, mode="effect", pd=pd)],
-                      "TCI, Domino model, target 300 ng/mL: plasma vs effect-site targeting")
+    from .population import CovariateDist, Population
+    from .tci import tci, tci_figure, tci_population
+    m, pd = load_model("herd_anderson_2007"), load_model("olofsen_2022")
+    res = [tci(m, 300.0, 1.0), tci(m, 300.0, 1.0, mode="effect", pd=pd)]
+    pop = Population(n=300, seed=2, covariates={"WT": CovariateDist("constant", 70.0)})
+    bands = [tci_population(m, r, pop, pd=pd) for r in res]
+    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 ng/mL: the profile for the typical "
+                      "subject, given to 300 subjects", bands)
 
 
 DEMOS = {d.name: d for d in [
@@ -169,7 +173,8 @@ DEMOS = {d.name: d for d in [
     Demo("tci", "Target-controlled infusion",
          "A TCI pump recomputes the rate every 10 s. Plasma targeting holds plasma at the target; effect-site "
          "targeting overshoots plasma on purpose so that the effect site reaches the target sooner, without "
-         "overshooting it.", _tci),
+         "overshooting it. The pump only knows the typical subject: given to 300 simulated subjects with the "
+         "model's between-subject variability, the same profile spreads widely around the target.", _tci),
 ]}
 
 

@@ -140,12 +140,18 @@ def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "pl
     return TCIResult(np.arange(steps + 1) * interval_h, rates, pl, ce, target_ng_ml, mode)
 
 
-def tci_figure(results: list[TCIResult], title: str = ""):
+def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None):
+    """Concentrations and pump rates; ``bands`` (from :func:`tci_population`, one per result or None)
+    add the 5–95 % range of simulated subjects given the same profile."""
     from .plot import _style
     import matplotlib.pyplot as plt
     _style()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for r, col in zip(results, ("#c0392b", "#2874a6", "#1e8449")):
+    for i, (r, col) in enumerate(zip(results, ("#c0392b", "#2874a6", "#1e8449"))):
+        b = bands[i] if bands else None
+        if b is not None:
+            axes[0].fill_between(b["time"] * 60, b["plasma"][0], b["plasma"][2], color=col, alpha=0.15,
+                                 label=f"plasma 5–95 % of subjects ({r.mode} targeting)")
         t = r.time * 60
         axes[0].plot(t, r.plasma, color=col, lw=2, label=f"plasma ({r.mode} targeting)")
         if not np.all(np.isnan(r.effect)):
@@ -159,3 +165,32 @@ def tci_figure(results: list[TCIResult], title: str = ""):
     fig.suptitle(title or "Target-controlled infusion", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
+
+
+def tci_regimen(result: TCIResult, name: str = "TCI profile"):
+    """The pump profile as a regimen of consecutive IV infusions (rates as computed for the
+    typical subject), to give to real — simulated — subjects."""
+    from . import units
+    from .dosing import Dose, Regimen
+    dt = np.diff(result.time)
+    doses = tuple(Dose("iv", rate=units.Quantity(float(r), "rate", False, f"{r:.6g} mg/h"), duration=float(d),
+                       start=float(t)) for t, d, r in zip(result.time[:-1], dt, result.rate) if r > 0)
+    if not doses:
+        raise PkpdError("the TCI profile gives no drug")
+    return Regimen(name, doses)
+
+
+def tci_population(model: Model, result: TCIResult, population, *, pd: PDModel | None = None,
+                   step_h: float = 1 / 60):
+    """Percentiles (5, 50, 95) over ``population`` of plasma (and effect-site) concentrations when the
+    typical subject's TCI profile is given to everyone: how far real subjects stray from the target."""
+    from .popsim import simulate_population
+    reg = tci_regimen(result)
+    horizon = float(result.time[-1])
+    ds = simulate_population(model, [reg], population, horizon=horizon, step=step_h, pd=[pd] if pd else (),
+                             mode="streaming", progress=False, quantiles=(5.0, 50.0, 95.0))
+    out = {"time": ds.time.values, "plasma": ds.ketamine_plasma_percentiles.values[0, 0]}
+    ce = [v for v in ds.data_vars if v.startswith("ce_") and v.endswith("_percentiles")]
+    if ce:
+        out["effect"] = ds[ce[0]].values[0, 0]
+    return out
