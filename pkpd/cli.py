@@ -260,7 +260,7 @@ def _explore(args) -> int:
             print(f"  {f}")
         return 0
     try:
-        import panel  # noqa: F401
+        import panel  # noqa: F401  (only to check that the optional extra is installed)
     except ImportError:
         raise PkpdError("the explorer needs Panel: pip install -e '.[explore]'") from None
     print(f"pkpd explorer on http://localhost:{args.port}/  (Ctrl-C to stop)", file=sys.stderr)

@@ -123,7 +123,8 @@ def _population():
 def _tradeoff():
     from .popsim import simulate_population
     from .population import Population
-    from .tradeoff import TradeoffSpec, evaluate, frontier_figure, pairs_for, sweep_regimens, thresholds_for
+    from .dosefinding import frontier_figure, sweep_regimens
+    from .tradeoff import TradeoffSpec, evaluate, pairs_for, thresholds_for
     sc = _scenario("tradeoff.toml")
     spec = TradeoffSpec(analgesia_level=0.3, analgesia_duration=1 / 3)
     pairs = pairs_for(sc.pd, spec)

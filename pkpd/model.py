@@ -35,14 +35,13 @@ prints it back; add a test that checks it against the published numbers.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import expr, units
 from .errors import Collector, PkpdError
-from .parameters import (STANDARD_COVARIATES, Parameter, ParameterSet, load_covariances, load_derived,
-                         load_parameters)
+from .modelfile import DRUGS, checked_expression, parse_common, read_toml, text_field  # noqa: F401 (DRUGS re-exported)
+from .parameters import Parameter, ParameterSet
 
 #: Routes a model may support, with their long names.
 ROUTES = {
@@ -52,7 +51,6 @@ ROUTES = {
     "sublingual": "sublingual / buccal (oral mucosal)",
     "im": "intramuscular",
 }
-DRUGS = ("S-ketamine", "racemic ketamine")
 SPECIES = tuple(units.MOLAR_MASS)
 
 
@@ -163,20 +161,6 @@ def available_models() -> dict[str, Path]:
     return out
 
 
-def read_toml(path: Path, what: str = "file") -> tuple[dict, str]:
-    """Read a TOML file; any problem becomes a :class:`PkpdError` naming the file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PkpdError(f"{what} not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PkpdError(f"cannot read {what}: {e}", file=str(path)) from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as e:
-        raise PkpdError(f"not valid TOML: {e}", file=str(path)) from None
-
-
 def load_model(name_or_path: str | os.PathLike, relative_to: Path | None = None):
     """Load a PK or PD model by library name or file path and check it.
 
@@ -191,53 +175,6 @@ def load_model(name_or_path: str | os.PathLike, relative_to: Path | None = None)
     return parse_model(data, text, str(path))
 
 
-def _s(col: Collector, tbl: dict, key: str, f: str, required: bool = True, choices=None) -> str:
-    v = tbl.get(key)
-    if v is None:
-        if required:
-            col.add(f"missing '{key}'", f"{f}.{key}" if f else key)
-        return ""
-    if not isinstance(v, str):
-        col.add("must be text", f"{f}.{key}" if f else key)
-        return ""
-    if choices and v not in choices:  # v is a str here
-        col.add(f"must be one of {', '.join(choices)} (got {v!r})", f"{f}.{key}" if f else key)
-    return v
-
-
-def parse_meta(data: dict, col: Collector, kind: str) -> dict:
-    meta = data.get("model")
-    if not isinstance(meta, dict):
-        col.add("missing [model] table (name, title, drug, citation, …)", "model")
-        return {}
-    for k in ("name", "title", "citation"):
-        _s(col, meta, k, "model")
-    _s(col, meta, "drug", "model", choices=DRUGS)
-    _s(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
-    for k in ("population", "doi", "notes"):
-        _s(col, meta, k, "model", required=False)
-    if meta.get("kind", kind) != kind:
-        col.add(f"'kind' must be {kind!r}", "model.kind")
-    return meta
-
-
-def load_covariates(data: dict, col: Collector) -> dict[str, tuple[str, float]]:
-    covs = {}
-    tbl = data.get("covariates", {})
-    if not isinstance(tbl, dict):
-        col.add("must be a table", "covariates")
-        return covs
-    for k, v in tbl.items():
-        f = f"covariates.{k}"
-        if k in STANDARD_COVARIATES or not k.isidentifier():
-            col.add("names a standard covariate or is not an identifier", f)
-        elif not isinstance(v, dict) or not isinstance(v.get("default"), (int, float)):
-            col.add("must be { description = \"…\", default = number }", f)
-        else:
-            covs[k] = (str(v.get("description", "")), float(v["default"]))
-    return covs
-
-
 def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     """Check a parsed PK model document; raise every problem found at once."""
     col = Collector(path)
@@ -248,29 +185,11 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
                            "routes"}
     for k in sorted(unknown):
         col.add(f"unknown section [{k}]", k)
-    meta = parse_meta(data, col, "pk")
-    covs = load_covariates(data, col)
-    params = load_parameters(data.get("parameters", {}), col, covariates=covs)
-    known = set(params) | set(STANDARD_COVARIATES) | set(covs)
-    derived = load_derived(data.get("derived"), col, known)
-    names = known | set(derived) | {"spray"}
-    pset = ParameterSet(params, derived, covs, load_covariances(data.get("covariances"), col, params))
+    meta, pset, names = parse_common(data, col, "pk", extra_names={"spray"})
+    params = pset.parameters
 
     def expression(v, f, required=True):
-        if v is None:
-            if required:
-                col.add("missing", f)
-            return None
-        try:
-            e = expr.parse(v, f)
-        except PkpdError as err:
-            col.catch(err)
-            return None
-        bad = sorted(e.names - names)
-        if bad:
-            col.add(f"unknown name(s) {', '.join(bad)} in {e.text!r}", f)
-            return None
-        return e
+        return checked_expression(v, f, names, col, required)
 
     # compartments
     comps: list[Compartment] = []
@@ -285,7 +204,7 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
             continue
         for k in sorted(set(spec) - {"species", "volume", "description"}):
             col.add(f"unknown key '{k}'", f"{f}.{k}")
-        sp = _s(col, spec, "species", f, choices=SPECIES)
+        sp = text_field(col, spec, "species", f, choices=SPECIES)
         vol = spec.get("volume")
         if vol is not None and (not isinstance(vol, str) or vol not in names):
             col.add(f"'volume' must name a parameter or derived value (got {vol!r})", f"{f}.volume")

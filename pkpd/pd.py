@@ -22,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import expr
-from .errors import Collector, PkpdError
-from .model import SPECIES, load_covariates, parse_meta, _s
-from .parameters import STANDARD_COVARIATES, ParameterSet, load_covariances, load_derived, load_parameters
+from .errors import Collector, PkpdError  # noqa: F401
+from .model import SPECIES
+from .modelfile import checked_expression, parse_common, text_field as _s
+from .parameters import ParameterSet
 from .system import EffectLink
 
 CATEGORIES = ("analgesia", "psychotomimetic", "other")
@@ -118,24 +119,10 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
     for k in sorted(set(data) - {"model", "covariates", "parameters", "covariances", "derived", "effects",
                                  "readouts"}):
         col.add(f"unknown section [{k}]", k)
-    meta = parse_meta(data, col, "pd")
-    covs = load_covariates(data, col)
-    params = load_parameters(data.get("parameters", {}), col, covariates=covs)
-    known = set(params) | set(STANDARD_COVARIATES) | set(covs)
-    derived = load_derived(data.get("derived"), col, known)
-    names = known | set(derived)
+    meta, pset, names = parse_common(data, col, "pd")
 
     def expression(v, f):
-        try:
-            e = expr.parse(v, f)
-        except PkpdError as err:
-            col.catch(err)
-            return None
-        bad = sorted(e.names - names)
-        if bad:
-            col.add(f"unknown name(s) {', '.join(bad)} in {e.text!r}", f)
-            return None
-        return e
+        return checked_expression(v, f, names, col)
 
     effects = []
     etbl = data.get("effects", {})
@@ -218,8 +205,6 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
         if name and cat and eff in enames:
             readouts.append(Readout(name, cat, typ, eff, ps, ant, str(spec.get("unit", "1")),
                                     str(spec.get("description", "")), tuple(slopes), direction))
-    col.raise_if_any()
-    pset = ParameterSet(params, derived, covs, load_covariances(data.get("covariances"), col, params))
     col.raise_if_any()
     m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path)
     v = pset.individual()

@@ -187,7 +187,8 @@ def parse_tradeoff(tbl, col: Collector):
         pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
         sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
     """
-    from .tradeoff import SWEEPABLE, TradeoffSpec
+    from .dosefinding import SWEEPABLE
+    from .tradeoff import TradeoffSpec
     f = "tradeoff"
     if not isinstance(tbl, dict):
         col.add("must be a table", f)

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from . import units
 from .dosing import Regimen, regimen_events
 from .errors import PkpdError
 from .model import Model
 from .pd import PDModel
 from .pdkernel import apply_readout
-from .population import BLOCK, Population, individual_values, sample_covariates
-from .simulate import output_times, pad_events, simulate
+from .population import Population, individual_values, sample_covariates
+from .simulate import pad_events, simulate
 from .solver import solve
 from .streaming import LOG_REL_ERROR, METRICS, Histograms
 from .system import build_system

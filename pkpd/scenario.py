@@ -37,7 +37,8 @@ from pathlib import Path
 from . import units
 from .dosing import Dose, Regimen
 from .errors import Collector, PkpdError
-from .model import ROUTES, Model, load_model, read_toml
+from .model import ROUTES, Model, load_model
+from .modelfile import read_toml
 from .pd import PDModel
 
 FORMATS = ("netcdf", "csv", "png", "html")

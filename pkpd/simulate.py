@@ -8,7 +8,6 @@ result.  Dims are ``model × regimen × time`` (the population solver adds
 """
 from __future__ import annotations
 
-import warnings as _warnings
 from dataclasses import dataclass
 
 import numpy as np

@@ -102,6 +102,22 @@ def _advance(x, b, Phi, Gam, has_input, y):
         x[i] = y[i]
 
 
+@njit(cache=True, inline="always")
+def _rate_event(kind, c, v, b, active):
+    """Zero-order input switching on (kind 1) or off (kind 2) in compartment ``c``; returns whether
+    any input is still running.  A compartment's rate returns to exactly 0 when its last input ends."""
+    if kind == 1:
+        b[c] += v
+        active[c] += 1
+    else:
+        active[c] -= 1
+        b[c] = 0.0 if active[c] == 0 else b[c] - v
+    for i in range(b.shape[0]):
+        if active[i] > 0:
+            return True
+    return False
+
+
 @njit(parallel=True, cache=True)
 def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
     """Solve every subject's system on the output times.
@@ -170,16 +186,8 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
                     k = ev_k[s, e]
                     if k == 0:
                         x[c] += ev_v[s, e]
-                    elif k == 1:
-                        b[c] += ev_v[s, e]
-                        active[c] += 1
                     else:
-                        active[c] -= 1
-                        b[c] = 0.0 if active[c] == 0 else b[c] - ev_v[s, e]
-                    has_input = False
-                    for i in range(n):
-                        if active[i] > 0:
-                            has_input = True
+                        has_input = _rate_event(k, c, ev_v[s, e], b, active)
                     e += 1
                 else:
                     break
@@ -303,22 +311,13 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, z0, out):
                         for k in range(n):
                             z[k] += Vinv[s, k, c] * v
                     else:
-                        if kind == 1:
-                            b[c] += v
-                            active[c] += 1
-                        else:
-                            active[c] -= 1
-                            b[c] = 0.0 if active[c] == 0 else b[c] - v
-                        has_input = False
-                        for k in range(n):
+                        has_input = _rate_event(kind, c, v, b, active)
+                        for k in range(n):  # modal input rates u = V⁻¹ b, from the exact b
                             acc = 0.0
                             for m in range(n):
                                 if active[m] > 0:
                                     acc += Vinv[s, k, m] * b[m]
                             u[k] = acc
-                        for m in range(n):
-                            if active[m] > 0:
-                                has_input = True
                     e += 1
                 else:
                     break

@@ -187,7 +187,8 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
     from .population import Population
     from .popsim import simulate_population
     from .run import tradeoff_setup
-    from .tradeoff import evaluate, thresholds_for, vary
+    from .dosefinding import vary
+    from .tradeoff import evaluate, thresholds_for
     overrides: dict[str, dict] = {}
     regs = list(sc.regimens)
     by_model = {m.name: m for m in list(sc.models) + list(sc.pd)}

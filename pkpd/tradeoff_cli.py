@@ -33,7 +33,8 @@ def _setup(sc):
 
 def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     from .popsim import simulate_population
-    from .tradeoff import evaluate, frontier_figure, pareto_mask, sweep_regimens, thresholds_for
+    from .dosefinding import frontier_figure, pareto_mask, sweep_regimens
+    from .tradeoff import evaluate, thresholds_for
     spec, pairs = _setup(sc)
     sweep = spec.sweep or DEFAULT_SWEEP
     variants, meta = sweep_regimens(sc.regimens, sweep)
@@ -77,7 +78,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
 
 
 def run_optimize(sc, quiet: bool = False) -> list[Path]:
-    from .tradeoff import optimize
+    from .dosefinding import optimize
     spec, pairs = _setup(sc)
     pop = _population(sc, spec)
     if not quiet:

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import tomllib
 
-import numpy as np
 from pkpd.testing import reference_solution
 
-from pkpd.dosing import Dose, Regimen
+from pkpd.dosing import Regimen
 from pkpd.model import parse_model
 from pkpd.scenario import parse_dose
 

@@ -1,6 +1,5 @@
 """Bad input: one clear message naming file, field and problem; exit 2; no traceback; no files."""
 import textwrap
-from pathlib import Path
 
 import pytest
 

@@ -1,5 +1,4 @@
 """Outputs are atomic: an interrupted or failing run leaves no partial file and says what was saved."""
-import os
 import signal
 import subprocess
 import sys

@@ -4,12 +4,12 @@ import pytest
 
 from pkpd.cli import main
 from pkpd.errors import PkpdError
-from pkpd.events import parse_events, records_csv, records_to_regimen, regimen_to_records
+from pkpd.events import parse_events, records_csv, regimen_to_records
 from pkpd.model import load_model
 from pkpd.notation import format_regimen, parse_regimen
 from pkpd.simulate import simulate
 
-from helpers import one_cmt, regimen
+from helpers import one_cmt
 
 EXAMPLES = {
     "0.5 mg/kg over 40 min": [dict(route="iv", duration=40 / 60, start=0.0, times=1)],

@@ -1,5 +1,4 @@
 """Sweeps: designs, Sobol indices (Ishigami; a parameter that cannot matter), resume, Dask."""
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 import xarray as xr
 
 from pkpd.cli import main
-from pkpd.errors import Collector
 from pkpd.scenario import load_scenario
 from pkpd.sweep import SweepParam, SweepSpec, design_matrix, run_sweep, sobol_indices
 

@@ -6,7 +6,6 @@ from pkpd.cli import main
 from pkpd.demos import DEMOS, context_sensitive_half_times, run_demo
 from pkpd.errors import PkpdError
 from pkpd.model import load_model
-from pkpd.notation import parse_regimen
 from pkpd.simulate import simulate
 from pkpd.tci import tci
 

@@ -13,8 +13,8 @@ from pkpd.model import load_model
 from pkpd.population import CovariateDist, Population
 from pkpd.popsim import simulate_population
 from pkpd.streaming import METRICS, Histograms
-from pkpd.tradeoff import (TradeoffSpec, _invert, evaluate, optimize, pairs_for, pareto_mask, thresholds_for,
-                           vary, wilson)
+from pkpd.dosefinding import optimize, pareto_mask, vary
+from pkpd.tradeoff import TradeoffSpec, _invert, evaluate, pairs_for, thresholds_for, wilson
 
 from helpers import regimen
 

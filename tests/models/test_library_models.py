@@ -5,7 +5,6 @@ parameters; checking them here checks that the model file encodes the published 
 """
 import numpy as np
 import pytest
-import scipy.linalg
 
 from pkpd.metrics import auc
 from pkpd.model import available_models, load_model
