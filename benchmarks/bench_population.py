@@ -35,7 +35,7 @@ from pkpd.scenario import parse_dose  # noqa: E402
 from pkpd.dosing import Regimen  # noqa: E402
 from pkpd.simulate import output_times  # noqa: E402
 from pkpd.system import build_system  # noqa: E402
-from pkpd.testing import max_rel_error, reference_solution  # noqa: E402
+from pkpd.testing import apply_event, max_rel_error, reference_solution  # noqa: E402
 
 HORIZON, STEP = 24.0, 1 / 60
 
@@ -105,15 +105,7 @@ def scipy_loop(cases, rtol=1e-8):
         t, ei, ti = tt[0], 0, 0
         for stop in bounds:
             while ei < len(evs) and evs[ei][0] <= t:
-                _, kind, c, val = evs[ei]
-                if kind == 0:
-                    x[c] += val
-                elif kind == 1:
-                    b[c] += val
-                    active[c] += 1
-                else:
-                    active[c] -= 1
-                    b[c] = 0.0 if active[c] == 0 else b[c] - val
+                apply_event(x, b, active, *evs[ei][1:])
                 ei += 1
             while ti < tt.size and tt[ti] <= t:
                 out[:, ti] = x

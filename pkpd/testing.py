@@ -10,6 +10,18 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 
+def apply_event(x: np.ndarray, b: np.ndarray, active: np.ndarray, kind: int, c: int, val: float) -> None:
+    """Apply one event in place: a bolus (kind 0) to ``x``, or an input switching on/off (1/2) in ``b``."""
+    if kind == 0:
+        x[c] += val
+    elif kind == 1:
+        b[c] += val
+        active[c] += 1
+    else:
+        active[c] -= 1
+        b[c] = 0.0 if active[c] == 0 else b[c] - val
+
+
 def reference_solution(K: np.ndarray, events, times: np.ndarray, rtol: float = 1e-10, atol: float = 1e-14,
                        method: str = "Radau", subject: int = 0) -> np.ndarray:
     """States at ``times`` for ``dx/dt = K x + b(t)`` with scipy, event by event.
@@ -52,15 +64,7 @@ def reference_solution(K: np.ndarray, events, times: np.ndarray, rtol: float = 1
             x = sol.y[:, -1]
             t = stop
         while ei < len(ev) and ev[ei][0] <= t:
-            _, kind, c, val = ev[ei]
-            if kind == 0:
-                x[c] += val
-            elif kind == 1:
-                b[c] += val
-                active[c] += 1
-            else:
-                active[c] -= 1
-                b[c] = 0.0 if active[c] == 0 else b[c] - val
+            apply_event(x, b, active, *ev[ei][1:])
             ei += 1
         while ti < times.size and times[ti] <= t:
             out[:, ti] = x
