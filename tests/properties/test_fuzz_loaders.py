@@ -57,6 +57,8 @@ def mutate(doc, data):
         try:
             for k in p[:-1]:
                 parent = parent[k]
+            if isinstance(parent, dict) != isinstance(p[-1], str):
+                continue  # an earlier mutation changed the shape: TOML tables only have text keys
             action = data.draw(st.sampled_from(["replace", "delete", "wrap"]))
             if action == "delete" and isinstance(parent, dict):
                 del parent[p[-1]]
