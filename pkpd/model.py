@@ -102,6 +102,7 @@ class Model:
     source_text: str = ""
     path: str = ""
     index: dict[str, int] = field(default_factory=dict)
+    nonlinear: object = None  # nlmodel.NonlinearSpec
 
     @property
     def drug(self) -> str:
@@ -182,7 +183,7 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
         col.add("a model file must be a TOML table")
         col.raise_if_any()
     unknown = set(data) - {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows",
-                           "routes"}
+                           "routes", "states"}
     for k in sorted(unknown):
         col.add(f"unknown section [{k}]", k)
     meta, pset, names = parse_common(data, col, "pk", extra_names={"spray"})
@@ -244,6 +245,8 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
         if not isinstance(spec, dict):
             col.add("must be a table", f)
             continue
+        if "vmax" in spec or "km" in spec:
+            continue  # a Michaelis–Menten flow: see nlmodel
         for k in sorted(set(spec) - {"between", "from", "to", "rate", "clearance", "fraction", "description"}):
             col.add(f"unknown key '{k}'", f"{f}.{k}")
         if "between" in spec:
@@ -343,9 +346,11 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
             continue
         if c.volume is None and c.name in plasma.values():
             col.add("a plasma compartment needs a volume", f"compartments.{c.name}.volume")
+    from .nlmodel import parse_nonlinear
+    nl = parse_nonlinear(data, col, names, comps, text)
     col.raise_if_any()
     m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows),
-              routes=routes, plasma=dict(plasma), source_text=text, path=path, index=cidx)
+              routes=routes, plasma=dict(plasma), source_text=text, path=path, index=cidx, nonlinear=nl)
     _check_values(m, col)
     col.raise_if_any()
     return m
@@ -359,6 +364,19 @@ def _check_values(m: Model, col: Collector) -> None:
     except PkpdError as e:
         col.catch(e)
         return
+    nl = m.nonlinear
+    if nl is not None and nl.active:
+        # right-hand sides at the typical values, 1 mg everywhere, states at their start: a division
+        # by a parameter that is zero (or any other non-finite value) is refused here, not mid-run
+        env = {**v, **{f"A_{c.name}": np.ones(1) for c in m.compartments}, "t": np.zeros(1)}
+        env.update({s.name: np.broadcast_to(s.initial({**env, **{x.name: np.zeros(1) for x in nl.states}}), (1,))
+                    for s in nl.states})
+        for what, e in [(f"states.{s.name}.rhs", s.rhs) for s in nl.states] + \
+                       [(f"flows ({f.source} → {f.dest or 'elimination'})", f.rate) for f in nl.mm_flows]:
+            with np.errstate(all="ignore"):
+                val = np.asarray(e(env), dtype=float)
+            if not np.all(np.isfinite(val)):
+                col.add(f"{e.text!r} is not finite at the typical parameter values (division by zero?)", what)
     for c in m.compartments:
         if c.volume and not (np.all(v[c.volume] > 0) and np.all(np.isfinite(v[c.volume]))):
             col.add(f"volume {c.volume} evaluates to {v[c.volume][0]:g} L; must be > 0",

@@ -49,7 +49,7 @@ def parse_meta(data: dict, col: Collector, kind: str) -> dict:
         text_field(col, meta, k, "model")
     text_field(col, meta, "drug", "model", choices=DRUGS)
     text_field(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
-    for k in ("population", "doi", "notes"):
+    for k in ("population", "doi", "notes", "solver"):
         text_field(col, meta, k, "model", required=False)
     if meta.get("kind", kind) != kind:
         col.add(f"'kind' must be {kind!r}", "model.kind")

@@ -46,7 +46,7 @@ class _Out:
 def _outputs(model: Model, pd, sysm) -> list[_Out]:
     outs = []
     for o in sysm.outputs:
-        if o.quantity == "amount":
+        if o.quantity in ("amount", "state"):
             continue
         outs.append(_Out(o.name, o.species, o.quantity, "ng/mL", o.long_name,
                          {"species": o.species, "quantity": o.quantity}))
@@ -201,7 +201,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                       for i, p in enumerate(pd)]
             links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
             sysm = build_system(m, vals, links)
-            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
+            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity not in ("amount", "state")]
             W = sysm.W[:, keep] * 1000.0  # mg/L → ng/mL
             wt = covs.get("WT", np.full(S, 70.0))
             evs, rix = [], []
@@ -218,8 +218,13 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
             if buf is None or buf.shape[0] < S * nr or buf.shape[1] != n_rows:
                 buf = np.empty((chunk * max(nr, 1), n_rows, T))
             y = buf[:S * nr]
-            dense = solve(sysm.K, np.ascontiguousarray(W), times, step, et, ek, ec, ev, y, method=method, repeats=nr)
-            n_dense += int(dense.sum())
+            if sysm.nonlinear is not None:
+                from .simulate import run_nonlinear
+                run_nonlinear(sysm, nr, times, (et, ek, ec, ev), np.tile(W, (nr, 1, 1)), y)
+            else:
+                dense = solve(sysm.K, np.ascontiguousarray(W), times, step, et, ek, ec, ev, y, method=method,
+                              repeats=nr)
+                n_dense += int(dense.sum())
             y = y.reshape(nr, S, n_rows, T)
             conc_names = [sysm.outputs[i].name for i in keep]
             for j, ri in enumerate(rix):

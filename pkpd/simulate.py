@@ -55,6 +55,19 @@ def pad_events(evs: list[Events]) -> tuple[np.ndarray, ...]:
     return t, k, c, v
 
 
+def run_nonlinear(sysm, repeats: int, times, events, W, out) -> np.ndarray:
+    """Solve a system with nonlinear terms for ``repeats`` regimens (regimen-major rows);
+    returns per-row (steps, rejected steps)."""
+    from .nonlinear import solve_nonlinear
+    nl = sysm.nonlinear
+    tile = lambda a: np.ascontiguousarray(np.tile(a, (repeats,) + (1,) * (a.ndim - 1)))
+    t, k, c, v = events
+    stats = np.zeros((out.shape[0], 2), dtype=np.int64)
+    solve_nonlinear(tile(sysm.K), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off, nl.consts, tile(nl.y0),
+                    times, t, k, c, v, np.ascontiguousarray(W), nl.method, nl.rtol, nl.atol, out, stats)
+    return stats
+
+
 def steady_state_x0(K: np.ndarray, model: Model, regimen: Regimen, values: dict, weight: np.ndarray) -> np.ndarray:
     """State at time 0 just before the first dose for a regimen's steady-state doses (NONMEM SS=1).
 
@@ -71,6 +84,8 @@ def steady_state_x0(K: np.ndarray, model: Model, regimen: Regimen, values: dict,
             continue
         if d.start != 0.0:
             raise PkpdError(f"regimen {regimen.name!r}: a steady-state dose must start at time 0")
+        if model.nonlinear is not None and model.nonlinear.active:
+            raise PkpdError(f"regimen {regimen.name!r}: steady state (SS) is exact only for linear models")
         tau = float(d.every)
         single = Regimen("ss", (_replace(d, times=1, every=None, steady_state=False, start=0.0),))
         ev = regimen_events(model, single, values, weight)
@@ -162,14 +177,19 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         K = np.repeat(sysm.K, R, axis=0)
         W = np.repeat(sysm.W, R, axis=0)
         out = np.zeros((R, W.shape[1], T))
-        x0 = np.stack([steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
-        solve_dense(K, times, step, t, k, c, v, W, x0, out)
+        if sysm.nonlinear is not None:
+            run_nonlinear(sysm, R, times, (t, k, c, v), W, out)
+        else:
+            x0 = np.stack([steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
+            solve_dense(K, times, step, t, k, c, v, W, x0, out)
         ce_by_effect: dict[str, np.ndarray] = {}
         for oi, o in enumerate(sysm.outputs):
             for j, ri in enumerate(ok):
                 y = out[j, oi]
                 if o.quantity == "amount":
                     put(o.name, mi, ri, y, "mg", o.long_name, species=o.species)
+                elif o.quantity == "state":
+                    put(o.name, mi, ri, y, "1", o.long_name, quantity="state")
                 else:
                     ng = y * 1000.0  # mg/L → ng/mL
                     put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity)
@@ -228,6 +248,9 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     times = np.asarray(times, dtype=float)
     out = np.zeros((1, n, times.size))
     t, k, c, v = pad_events([ev])
-    x0 = steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
-    solve_dense(sysm.K, times, float(step), t, k, c, v, W, x0, out)
+    if sysm.nonlinear is not None:
+        run_nonlinear(sysm, 1, times, (t, k, c, v), W, out)
+    else:
+        x0 = steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
+        solve_dense(sysm.K, times, float(step), t, k, c, v, W, x0, out)
     return out[0], sysm, ev
