@@ -50,6 +50,7 @@ class Readout:
     description: str = ""
     slopes: tuple[tuple[str, expr.Expression], ...] = ()
     direction: str = "increase"
+    c50_scale: expr.Expression | None = None  # time-varying C50 multiplier (e.g. "1 + T", tolerance)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -67,6 +68,7 @@ class PDModel:
     readouts: tuple[Readout, ...]
     source_text: str = ""
     path: str = ""
+    states: tuple = ()  # nlmodel.ExtraState: PD states (tolerance, turnover) with their own ODEs
 
     @property
     def drug(self) -> str:
@@ -88,16 +90,23 @@ class PDModel:
         return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (len(values["WT"]),)))
                 for e in self.effects if e.species in species]
 
-    def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray]) -> np.ndarray:
-        """Readout value from effect-site concentrations ``ce`` (effect name → mg/L array).
+    def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray],
+                 states: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Readout value from effect-site concentrations ``ce`` (effect name → mg/L array) and,
+        for a readout with ``c50_scale``, this model's state trajectories ``states``.
 
-        ``values`` are arrays ``(n,)``; ``ce`` arrays ``(n, ..., n_times)``.
+        ``values`` are arrays ``(n,)``; ``ce`` and ``states`` arrays ``(n, ..., n_times)``.
         """
         c = ce[readout.effect]
         shape = (-1,) + (1,) * (c.ndim - 1)
         n = len(values["WT"])
         col = lambda e: np.reshape(np.broadcast_to(e(values), (n,)), shape)
         p = {k: col(e) for k, e in readout.params.items()}
+        if readout.c50_scale is not None:
+            env = {k: np.reshape(np.broadcast_to(v, (n,)), shape) for k, v in values.items()}
+            env.update({f"Ce_{k}": v for k, v in ce.items()})
+            env.update(states or {})
+            p["C50"] = p["C50"] * np.asarray(readout.c50_scale(env))
         e0 = p.get("E0", 0.0)
         if readout.type == "linear":
             return e0 + sum(col(sl) * ce[eff] for eff, sl in readout.slopes)
@@ -117,9 +126,13 @@ class PDModel:
 def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDModel:
     col = Collector(path)
     for k in sorted(set(data) - {"model", "covariates", "parameters", "covariances", "derived", "effects",
-                                 "readouts"}):
+                                 "readouts", "states"}):
         col.add(f"unknown section [{k}]", k)
     meta, pset, names = parse_common(data, col, "pd")
+    stbl = data.get("states", {}) if isinstance(data.get("states", {}), dict) else {}
+    etbl0 = data.get("effects", {}) if isinstance(data.get("effects", {}), dict) else {}
+    state_names = {k for k in stbl if isinstance(k, str) and k.isidentifier()}
+    dyn_names = names | state_names | {f"Ce_{e}" for e in etbl0} | {"t"}
 
     def expression(v, f):
         return checked_expression(v, f, names, col)
@@ -171,7 +184,7 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
             elif role in need:
                 col.add(f"a {typ} readout needs '{role}'", f"{f}.{role}")
         for k in sorted(set(spec) - need - opt - {"name", "category", "type", "effect", "antagonist", "unit",
-                                                   "description", "slopes", "direction"}):
+                                                   "description", "slopes", "direction", "c50_scale"}):
             col.add(f"unknown key '{k}'", f"{f}.{k}")
         slopes = []
         if typ == "linear":
@@ -202,11 +215,30 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
             else:
                 c100 = expression(a["C100"], f"{f}.antagonist.C100")
                 ant = (a["effect"], c100) if c100 is not None else None
+        scale = None
+        if "c50_scale" in spec:
+            if typ != "sigmoid_emax":
+                col.add("'c50_scale' is for sigmoid_emax readouts", f"{f}.c50_scale")
+            else:
+                scale = checked_expression(spec["c50_scale"], f"{f}.c50_scale", dyn_names, col)
         if name and cat and eff in enames:
             readouts.append(Readout(name, cat, typ, eff, ps, ant, str(spec.get("unit", "1")),
-                                    str(spec.get("description", "")), tuple(slopes), direction))
+                                    str(spec.get("description", "")), tuple(slopes), direction, scale))
+    from .nlmodel import ExtraState
+    pd_states = []
+    for sname, sspec in stbl.items():
+        f = f"states.{sname}"
+        if not isinstance(sspec, dict) or sname not in state_names or sname in names:
+            col.add("must be a table with 'rhs' (and 'initial', 'unit'); the name must be new", f)
+            continue
+        for k in sorted(set(sspec) - {"rhs", "initial", "unit", "description"}):
+            col.add(f"unknown key '{k}'", f"{f}.{k}")
+        rhs = checked_expression(sspec.get("rhs"), f"{f}.rhs", dyn_names, col)
+        ini = checked_expression(sspec.get("initial", 0.0), f"{f}.initial", dyn_names, col)
+        if rhs is not None and ini is not None:
+            pd_states.append(ExtraState(sname, rhs, ini, str(sspec.get("unit", "1"))))
     col.raise_if_any()
-    m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path)
+    m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path, tuple(pd_states))
     v = pset.individual()
     for e in m.effects:
         k = e.ke0(v)

@@ -46,9 +46,9 @@ class _Out:
 def _outputs(model: Model, pd, sysm) -> list[_Out]:
     outs = []
     for o in sysm.outputs:
-        if o.quantity in ("amount", "state"):
+        if o.quantity == "amount":
             continue
-        outs.append(_Out(o.name, o.species, o.quantity, "ng/mL", o.long_name,
+        outs.append(_Out(o.name, o.species, o.quantity, "1" if o.quantity == "state" else "ng/mL", o.long_name,
                          {"species": o.species, "quantity": o.quantity}))
     return outs
 
@@ -125,8 +125,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     all_outs: dict[str, _Out] = {}
     for m in models:
         v1 = m.params.individual()
-        links = [lk for p in pd for lk in p.links(p.params.individual(), m.species)]
-        sysm = build_system(m, v1, links)
+        pdv1 = [(p, p.params.individual()) for p in pd]
+        links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species)]
+        sysm = build_system(m, v1, links, pdv1)
         outs = _outputs(m, pd, sysm)
         reads = []
         for p in pd:
@@ -170,7 +171,12 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         for ri in range(R):
             ranges = []
             for o in outs:
-                if o.quantity == "readout":
+                if o.quantity == "state":
+                    y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
+                    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+                    span = max(hi - lo, 1e-9)
+                    ranges.append(("linear", lo - span, hi + span))
+                elif o.quantity == "readout":
                     y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
                     if o.attrs.get("sign_flipped"):
                         y = -y
@@ -200,9 +206,12 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                                         overrides=ov.get(p.name))
                       for i, p in enumerate(pd)]
             links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-            sysm = build_system(m, vals, links)
-            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity not in ("amount", "state")]
-            W = sysm.W[:, keep] * 1000.0  # mg/L → ng/mL
+            sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
+            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
+            if [sysm.outputs[i].name for i in keep] != [o.name for o in outs if o.quantity != "readout"]:
+                raise AssertionError("population output layout changed between set-up and a chunk")
+            scale = np.array([1.0 if sysm.outputs[i].quantity == "state" else 1000.0 for i in keep])
+            W = sysm.W[:, keep] * scale[None, :, None]  # concentrations mg/L → ng/mL; states as they are
             wt = covs.get("WT", np.full(S, 70.0))
             evs, rix = [], []
             for ri, r in enumerate(regimens):
@@ -232,7 +241,13 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                 for ii, (p, rd) in enumerate(reads):
                     row_of = {e.name: conc_names.index(p.effect_name(e.name))
                               for e in p.effects if p.effect_name(e.name) in conc_names}
-                    apply_readout(yr, len(keep) + ii, p, rd, pdvals[pd.index(p)], row_of)
+                    if rd.c50_scale is not None:  # time-varying C50 (PD states): numpy path
+                        ce = {e: yr[:, r] / 1000.0 for e, r in row_of.items()}
+                        st = {s.name: yr[:, conc_names.index(f"{p.name}_{s.name}")] for s in p.states
+                              if f"{p.name}_{s.name}" in conc_names}
+                        yr[:, len(keep) + ii] = p.evaluate(rd, pdvals[pd.index(p)], ce, st)
+                    else:
+                        apply_readout(yr, len(keep) + ii, p, rd, pdvals[pd.index(p)], row_of)
                     if rd.direction == "decrease":  # population outputs: larger = more effect
                         yr[:, len(keep) + ii] *= -1.0
                 met = hists[(mi, ri)].add(yr, times, th, histogram=mode == "streaming")

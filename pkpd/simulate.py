@@ -147,7 +147,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         vals = m.params.individual(covariates=subject)
         pdvals = [p.params.individual(covariates=subject) for p in pd]
         links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-        sysm = build_system(m, vals, links)
+        sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
         evs = []
         for r in regimens:
             if all(m.supports(rt) for rt in r.routes):
@@ -197,14 +197,16 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
                         o.long_name + " (molar)", species=o.species, quantity=o.quantity)
             if o.quantity == "effect":
                 ce_by_effect[o.name] = out[:, oi]
+        state_rows = {o.name: out[:, oi] for oi, o in enumerate(sysm.outputs) if o.quantity == "state"}
         for p, pv in zip(pd, pdvals):
             ce = {e.name: ce_by_effect[p.effect_name(e.name)] for e in p.effects
                   if p.effect_name(e.name) in ce_by_effect}
+            pst = {s.name: state_rows[f"{p.name}_{s.name}"] for s in p.states if f"{p.name}_{s.name}" in state_rows}
             for rd in p.readouts:
                 if not all(e in ce for e in rd.inputs):
                     continue
                 pv1 = {kk: np.repeat(vv, R) for kk, vv in pv.items()}
-                y = p.evaluate(rd, pv1, ce)
+                y = p.evaluate(rd, pv1, ce, pst)
                 for j, ri in enumerate(ok):
                     put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit,
                         f"{rd.name.replace('_', ' ')} ({p.name})", category=rd.category, pd_model=p.name,
@@ -240,8 +242,9 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     subject = dict(subject or {})
     vals = values if values is not None else model.params.individual(covariates=subject)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
-    links = [lk for p in pd for lk in p.links(p.params.individual(covariates=subject), model.species)]
-    sysm = build_system(model, vals, links)
+    pdvals = [p.params.individual(covariates=subject) for p in pd]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, model.species)]
+    sysm = build_system(model, vals, links, list(zip(pd, pdvals)))
     ev = regimen_events(model, regimen, vals, np.array([subject.get("WT", 70.0)]))
     n = sysm.K.shape[1]
     W = np.eye(n)[None]

@@ -192,3 +192,31 @@ def test_generated_turnover_models_match_radau(kin_scale, kout, ec50):
     f = lambda t, y: [kin * (1 + 100 / V * np.exp(-k * t) / ec50) - kout * y[0]]
     ref = solve_ivp(f, (0, 12), [kin / kout], method="Radau", rtol=1e-11, atol=1e-12, t_eval=times).y[0]
     np.testing.assert_allclose(z, ref, rtol=1e-6)
+
+
+def test_tolerance_model_attenuates_dissociation_not_analgesia():
+    from pkpd.notation import parse_regimen
+    pk, tol, olo = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation"), load_model("olofsen_2022")
+    reg = parse_regimen("28 mg IN x3 every 5 min every 84 h x4", "IN twice weekly")
+    ds = simulate(pk, reg, horizon=14 * 24, step=5 / 60, pd=[tol, olo])
+    t = ds.time.values
+    d = ds.dissociation_tolerance_dissociation.values[0, 0]
+    a = ds.antinociception_tolerance_dissociation.values[0, 0]
+    peaks = [(d[(t >= k * 84) & (t < k * 84 + 12)].max(), a[(t >= k * 84) & (t < k * 84 + 12)].max()) for k in range(4)]
+    assert all(p1[0] < p0[0] for p0, p1 in zip(peaks, peaks[1:]))  # dissociation attenuates dose after dose
+    np.testing.assert_allclose([p[1] for p in peaks], peaks[0][1], rtol=1e-3)  # analgesia does not
+    # the effect site, integrated by the adaptive path, equals the exact linear solution (Olofsen, same ke0)
+    np.testing.assert_allclose(ds.ce_tolerance_dissociation_ketamine.values, ds.ce_olofsen_2022_ketamine.values,
+                               rtol=1e-6, atol=1e-9)
+    T = ds.tolerance_dissociation_T.values[0, 0]
+    assert T.max() > 0.2 and T[-1] < T.max()  # builds up, then decays after the last dose
+
+
+def test_tolerance_model_in_a_population():
+    from pkpd.notation import parse_regimen
+    pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
+    reg = parse_regimen("28 mg IN x2 every 5 min every 84 h x2", "IN")
+    ds = simulate_population(pk, reg, Population(n=64, seed=2), horizon=7 * 24, step=10 / 60, pd=[tol],
+                             progress=False)
+    assert np.all(np.isfinite(ds.dissociation_tolerance_dissociation_cmax.values))
+    assert np.all(ds.tolerance_dissociation_T_cmax.values > 0)
