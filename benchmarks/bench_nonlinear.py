@@ -1,0 +1,142 @@
+"""Nonlinear benchmark: Michaelis–Menten Domino model (domino_mm), IV 2 mg/kg bolus + 1 mg/kg/h for
+2 h, 24 h on a 1-minute grid; pkpd's adaptive Dormand–Prince kernel (rtol 1e-8) for a population
+against a per-subject scipy LSODA loop (rtol 1e-8) and libroadrunner CVODE (rtol 1e-8), and
+each against Radau at rtol 1e-12.  Weights vary across subjects (V1 is per kg).
+
+    .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_nonlinear.py
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pkpd.model import load_model  # noqa: E402
+from pkpd.notation import parse_regimen  # noqa: E402
+from pkpd.population import CovariateDist, Population, sample_covariates  # noqa: E402
+from pkpd.popsim import simulate_population  # noqa: E402
+from pkpd.simulate import solve_states  # noqa: E402
+from pkpd.testing import apply_event, max_rel_error  # noqa: E402
+
+M = load_model("domino_mm")
+REG = parse_regimen("2 mg/kg IV then 1 mg/kg/h for 2 h", "bolus + infusion")
+N = 2000
+GRID = np.arange(24 * 60 + 1) / 60
+
+
+def subject(wt):
+    v = M.params.individual(covariates={"WT": wt})
+    x, sysm, ev = solve_states(M, REG, np.array([0.0, 1e-9]), subject={"WT": wt})
+    K = sysm.K[0].copy()
+    return K, ev, float(v["V1"][0]), float(v["Vmax"][0]), float(v["Km"][0])
+
+
+def rhs(K, V1, Vmax, Km):
+    def f(t, y, b):
+        dy = K @ y + b
+        c = y[0] / V1
+        dy[0] -= Vmax * c / (Km + c)
+        return dy
+    return f
+
+
+def scipy_run(wt, method="LSODA", rtol=1e-8, atol=1e-12):
+    K, ev, V1, Vmax, Km = subject(wt)
+    f = rhs(K, V1, Vmax, Km)
+    n = K.shape[0]
+    y, b, act = np.zeros(n), np.zeros(n), np.zeros(n, int)
+    evs = sorted(zip(ev.time[0], ev.kind[0], ev.cmt[0], ev.value[0]))
+    out = np.zeros(GRID.size)
+    bounds = sorted(set([e[0] for e in evs] + [GRID[-1]]))
+    t, ei, ti = 0.0, 0, 0
+    for stop in bounds:
+        while ei < len(evs) and evs[ei][0] <= t:
+            apply_event(y, b, act, *evs[ei][1:])
+            ei += 1
+        while ti < GRID.size and GRID[ti] <= t:
+            out[ti] = y[0] / V1 * 1000
+            ti += 1
+        if stop > t:
+            te = GRID[(GRID > t) & (GRID <= stop)]
+            bb = b.copy()
+            sol = solve_ivp(f, (t, stop), y, method=method, rtol=rtol, atol=atol, t_eval=te, args=(bb,))
+            out[ti:ti + te.size] = sol.y[0] / V1 * 1000
+            ti += te.size
+            y = sol.y[:, -1]
+            t = stop
+    return out
+
+
+def roadrunner_run(wt, rtol=1e-8):
+    import antimony
+    import roadrunner
+    K, ev, V1, Vmax, Km = subject(wt)
+    n = K.shape[0]
+    lines = ["model m"] + [f"  x{i} = 0" for i in range(n)] + [f"  b{i} = 0" for i in range(n)]
+    lines.append(f"  V1 = {V1!r}; Vmax = {Vmax!r}; Km = {Km!r}")
+    for i in range(n):
+        terms = " + ".join(f"({float(K[i, j])!r})*x{j}" for j in range(n))
+        mm = " - Vmax*(x0/V1)/(Km + x0/V1)" if i == 0 else ""
+        lines.append(f"  x{i}' = {terms} + b{i}{mm}")
+    # events at t = 0 become initial values (roadrunner would otherwise see them at reset and again)
+    init = np.zeros(n)
+    rate0 = np.zeros(n)
+    for j in range(ev.time.shape[1]):
+        c, kind, v, te = int(ev.cmt[0, j]), int(ev.kind[0, j]), float(ev.value[0, j]), float(ev.time[0, j])
+        if te == 0.0 and kind == 0:
+            init[c] += v
+            continue
+        if te == 0.0 and kind == 1:
+            rate0[c] += v
+            continue
+        act = {0: f"x{c} = x{c} + {v!r}", 1: f"b{c} = b{c} + {v!r}", 2: f"b{c} = b{c} - {v!r}"}[kind]
+        lines.append(f"  E{j}: at (time >= {te!r}), t0=false, fromTrigger=false: {act}")
+    lines[1:1 + 2 * n] = ([f"  x{i} = {float(init[i])!r}" for i in range(n)]
+                         + [f"  b{i} = {float(rate0[i])!r}" for i in range(n)])
+    lines.append("end")
+    antimony.clearPreviousLoads()
+    antimony.loadAntimonyString("\n".join(lines))
+    rr = roadrunner.RoadRunner(antimony.getSBMLString("m"))
+    rr.integrator.relative_tolerance = rtol
+    rr.integrator.absolute_tolerance = 1e-12
+    t0 = time.perf_counter()
+    res = rr.simulate(times=list(GRID), selections=["time", "x0"])
+    return np.asarray(res)[:, 1] / V1 * 1000, time.perf_counter() - t0
+
+
+def main():
+    pop = Population(n=N, seed=1, covariates={"WT": CovariateDist("normal", 75, 12, 45, 130)})
+    wts = sample_covariates(pop, 0, N, ["WT"])["WT"]
+    simulate_population(M, [REG], Population(n=16, seed=1), horizon=24, step=1 / 60, progress=False)  # warm
+    t0 = time.perf_counter()
+    ds = simulate_population(M, [REG], pop, horizon=24, step=1 / 60, mode="full", dtype=np.float64, progress=False)
+    t_pk = (time.perf_counter() - t0) / N
+    sub = 20
+    refs = [scipy_run(w, "Radau", 1e-12, 1e-14) for w in wts[:sub]]
+    err_pk = max(max_rel_error(ds.ketamine_plasma.values[0, 0, i], refs[i]) for i in range(sub))
+    t0 = time.perf_counter()
+    outs = [scipy_run(w) for w in wts[:sub]]
+    t_sc = (time.perf_counter() - t0) / sub
+    err_sc = max(max_rel_error(o, r) for o, r in zip(outs, refs))
+    res = {"case": f"domino_mm, {N} subjects, {REG.name}, 24 h @ 1 min", "pkpd_ms_per_subject": round(t_pk * 1e3, 3),
+           "pkpd_max_rel_error": float(f"{err_pk:.2e}"), "scipy_lsoda_ms_per_subject": round(t_sc * 1e3, 2),
+           "scipy_max_rel_error": float(f"{err_sc:.2e}"), "ratio_vs_scipy": round(t_sc / t_pk, 1),
+           "scipy_subsample": sub}
+    try:
+        rr = [roadrunner_run(w) for w in wts[:sub]]
+        res["roadrunner_ms_per_subject"] = round(np.mean([t for _, t in rr]) * 1e3, 3)
+        res["roadrunner_max_rel_error"] = float(f"{max(max_rel_error(o, r) for (o, _), r in zip(rr, refs)):.2e}")
+        res["ratio_vs_roadrunner"] = round(res["roadrunner_ms_per_subject"] / 1e3 / t_pk, 1)
+    except ImportError:
+        pass
+    print(json.dumps(res, indent=1))
+    (Path(__file__).parent / "results_nonlinear.json").write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
