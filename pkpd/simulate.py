@@ -57,15 +57,36 @@ def pad_events(evs: list[Events]) -> tuple[np.ndarray, ...]:
 
 def run_nonlinear(sysm, repeats: int, times, events, W, out) -> np.ndarray:
     """Solve a system with nonlinear terms for ``repeats`` regimens (regimen-major rows);
-    returns per-row (steps, rejected steps)."""
-    from .nonlinear import solve_nonlinear
+    returns per-row (steps, rejected steps).
+
+    When the nonlinear terms only feed extra states (no flow writes back into the compartments),
+    the explicit method runs on the hybrid path: the linear part exact (modal), only the extra
+    states integrated — for every subject whose eigen-decomposition is safe.
+    """
+    from .nonlinear import solve_hybrid, solve_nonlinear
+    from .solver import modal_decomposition
     nl = sysm.nonlinear
     tile = lambda a: np.ascontiguousarray(np.tile(a, (repeats,) + (1,) * (a.ndim - 1)))
     t, k, c, v = events
     stats = np.zeros((out.shape[0], 2), dtype=np.int64)
+    n_lin = int(np.argmax(_extra_mask(sysm))) if _extra_mask(sysm).any() else sysm.K.shape[1]
+    if nl.method == 0 and nl.tgt.size and np.all(nl.tgt >= n_lin) and n_lin > 0:
+        Kl = np.ascontiguousarray(sysm.K[:, :n_lin, :n_lin])
+        lam, Vinv, _, ok = modal_decomposition(Kl, np.zeros((Kl.shape[0], 0, n_lin)))
+        if ok.all():
+            Vm = np.ascontiguousarray(np.linalg.inv(Vinv))
+            solve_hybrid(tile(lam), tile(Vm), tile(Vinv), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off,
+                         nl.consts, tile(np.ascontiguousarray(nl.y0[:, n_lin:])), times, t, k, c, v,
+                         np.ascontiguousarray(W), nl.rtol, nl.atol, out, stats)
+            return stats
     solve_nonlinear(tile(sysm.K), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off, nl.consts, tile(nl.y0),
                     times, t, k, c, v, np.ascontiguousarray(W), nl.method, nl.rtol, nl.atol, out, stats)
     return stats
+
+
+def _extra_mask(sysm) -> np.ndarray:
+    """Which states are extra (ODE) states: those with no compartment or effect-site name."""
+    return np.array([any(o.name == s and o.quantity == "state" for o in sysm.outputs) for s in sysm.states])
 
 
 def steady_state_x0(K: np.ndarray, model: Model, regimen: Regimen, values: dict, weight: np.ndarray) -> np.ndarray:

@@ -220,3 +220,30 @@ def test_tolerance_model_in_a_population():
                              progress=False)
     assert np.all(np.isfinite(ds.dissociation_tolerance_dissociation_cmax.values))
     assert np.all(ds.tolerance_dissociation_T_cmax.values > 0)
+
+
+def test_hybrid_path_equals_the_full_integration():
+    """Extra states that only read concentrations run on the hybrid path (linear part exact);
+    integrating the whole system with Dormand–Prince must give the same answer."""
+    from pkpd.nonlinear import solve_nonlinear
+    from pkpd.simulate import pad_events, run_nonlinear
+    from pkpd.dosing import regimen_events
+    from pkpd.system import build_system
+    pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
+    v = pk.params.individual()
+    pv = tol.params.individual()
+    sysm = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
+    reg = regimen({"route": "intranasal", "amount": "28 mg", "sprays": 2, "spray_interval": "5 min"},
+                  {"route": "iv", "amount": "10 mg", "duration": "30 min", "start": "6 h"})
+    ev = pad_events([regimen_events(pk, reg, v, np.array([70.0]))])
+    times = np.linspace(0, 24, 289)
+    W = np.ascontiguousarray(sysm.W)
+    a = np.zeros((1, W.shape[1], times.size))
+    stats = run_nonlinear(sysm, 1, times, ev, W, a)
+    nl = sysm.nonlinear
+    b = np.zeros_like(a)
+    st2 = np.zeros((1, 2), dtype=np.int64)
+    solve_nonlinear(sysm.K, nl.pars, nl.tgt, nl.coef, nl.ops, nl.off, nl.consts, nl.y0, times, *ev, W, 0, 1e-10,
+                    1e-14, b, st2)
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
+    assert stats[0, 0] < st2[0, 0]  # exact linear part: fewer steps than the stiff full system
