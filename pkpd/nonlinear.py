@@ -59,6 +59,41 @@ def _rhs(K, b, y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy):
 
 
 @njit(cache=True)
+def _dp5_finish(k, x, hh, xnew, err, m):
+    """After the six stages: the 5th-order solution into ``xnew`` (k[6] is then f(xnew)) —
+    call :func:`_dp5_error` once k[6] is known."""
+    for i in range(m):
+        acc = 0.0
+        for q in range(6):
+            acc += _B[q] * k[q, i]
+        xnew[i] = x[i] + hh * acc
+
+
+@njit(cache=True)
+def _dp5_error(k, hh, err, m):
+    for i in range(m):
+        acc = 0.0
+        for q in range(7):
+            acc += _E[q] * k[q, i]
+        err[i] = hh * acc
+
+
+@njit(cache=True)
+def _dense(k, x, hh, th, res, m):
+    """The quartic continuous extension at θ = th ∈ (0, 1) into ``res``."""
+    for i in range(m):
+        acc = 0.0
+        for q in range(7):
+            qq = 0.0
+            pw = th
+            for r in range(4):
+                qq += _P[q, r] * pw
+                pw *= th
+            acc += k[q, i] * qq
+        res[i] = x[i] + hh * acc
+
+
+@njit(cache=True)
 def _err_norm(e, y0, y1, rtol, atol):
     acc = 0.0
     n = e.shape[0]
@@ -148,17 +183,9 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                         tmp[i] = y[i] + hh * acc
                     _rhs(K[s], b, tmp, t + _C[st] * hh, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
                          stack, k[st])
-                for i in range(n):
-                    acc = 0.0
-                    for q in range(6):
-                        acc += _B[q] * k[q, i]
-                    ynew[i] = y[i] + hh * acc
+                _dp5_finish(k, y, hh, ynew, err, n)
                 _rhs(K[s], b, ynew, t + hh, pars[s], n_par, tgt, coef[s], ops, off, consts, v, stack, k[6])
-                for i in range(n):
-                    acc = 0.0
-                    for q in range(7):
-                        acc += _E[q] * k[q, i]
-                    err[i] = hh * acc
+                _dp5_error(k, hh, err, n)
                 en = _err_norm(err, y, ynew, rtol, atol)
                 order = 5.0
             else:
@@ -196,17 +223,7 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
             if en <= 1.0 or hh < 1e-14:
                 if method == 0:  # outputs strictly inside the step, by the continuous extension
                     while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
-                        th = (times[j] - t) / hh
-                        for i in range(n):
-                            acc = 0.0
-                            for q in range(7):
-                                qq = 0.0
-                                pw = th
-                                for r in range(4):
-                                    qq += _P[q, r] * pw
-                                    pw *= th
-                                acc += k[q, i] * qq
-                            tmp[i] = y[i] + hh * acc
+                        _dense(k, y, hh, (times[j] - t) / hh, tmp, n)
                         for o in range(W.shape[1]):
                             acc = 0.0
                             for i in range(n):
@@ -222,184 +239,5 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
             else:
                 rejected += 1
                 h = hh * max(0.1, 0.9 * en ** (-1.0 / (order + 1.0)))
-        stats[s, 0] = steps
-        stats[s, 1] = rejected
-
-
-# ---------------------------------------------------------------------------------------------
-# Hybrid path: when the nonlinear terms only read the linear states (turnover, tolerance and other
-# extra states driven by concentrations — no Michaelis–Menten flow writing back), the linear part
-# stays exact: its states at any time come from the modal solution y = V (e^{Λτ} z + φ(Λ,τ) u),
-# and only the extra states are integrated (Dormand–Prince 5(4), dense output).  Stiff linear
-# distribution then no longer limits the step.
-# ---------------------------------------------------------------------------------------------
-
-@njit(cache=True)
-def _lin_at(lam, V, z, u, has_u, tau, ylin, zt):
-    nl = lam.shape[0]
-    for k in range(nl):
-        x = lam[k] * tau
-        e = np.exp(x)
-        zt[k] = e * z[k]
-        if has_u:
-            ph = tau * (1.0 + 0.5 * x) if abs(x) < 1e-8 else np.expm1(x) / lam[k]
-            zt[k] += ph * u[k]
-    for i in range(nl):
-        acc = 0.0
-        for k in range(nl):
-            acc += V[i, k] * zt[k]
-        ylin[i] = acc
-
-
-@njit(cache=True)
-def _rhs_extra(x, t, ylin, pars, n_par, n_lin, tgt, coef, ops, off, consts, v, stack, dx):
-    for i in range(n_par):
-        v[i] = pars[i]
-    for i in range(n_lin):
-        v[n_par + i] = ylin[i]
-    m = x.shape[0]
-    for i in range(m):
-        v[n_par + n_lin + i] = x[i]
-        dx[i] = 0.0
-    v[n_par + n_lin + m] = t
-    for k in range(tgt.shape[0]):
-        dx[tgt[k] - n_lin] += coef[k] * run_program(ops, off, consts, k, v, stack)
-
-
-@njit(parallel=True, cache=True)
-def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
-                 out, stats):
-    """Linear part exact (modal: ``lam`` (S, nl), ``V``/``Vinv`` (S, nl, nl)), extra states
-    (``x0`` (S, m), targets ≥ nl) by Dormand–Prince 5(4); outputs ``W`` (S, n_out, nl + m)."""
-    S, nl = lam.shape
-    m = x0.shape[1]
-    T = times.shape[0]
-    E = ev_t.shape[1]
-    n_par = pars.shape[1]
-    for s in prange(S):
-        z = np.zeros(nl)
-        u = np.zeros(nl)
-        b = np.zeros(nl)
-        active = np.zeros(nl, dtype=np.int64)
-        x = x0[s].copy()
-        k = np.zeros((7, m))
-        tmp = np.zeros(m)
-        xnew = np.zeros(m)
-        err = np.zeros(m)
-        ylin = np.zeros(nl)
-        zt = np.zeros(nl)
-        v = np.zeros(n_par + nl + m + 1)
-        stack = np.zeros(STACK)
-        has_u = False
-        t = times[0]
-        e = 0
-        h = 1e-3
-        steps = 0
-        rejected = 0
-        j = 0
-        while j < T:
-            eps = 1e-12 * max(1.0, abs(t))
-            while e < E and ev_t[s, e] <= t + eps:
-                c = ev_c[s, e]
-                kind = ev_k[s, e]
-                if kind == 0:
-                    for q in range(nl):
-                        z[q] += Vinv[s, q, c] * ev_v[s, e]
-                else:
-                    if kind == 1:
-                        b[c] += ev_v[s, e]
-                        active[c] += 1
-                    else:
-                        active[c] -= 1
-                        b[c] = 0.0 if active[c] == 0 else b[c] - ev_v[s, e]
-                    has_u = False
-                    for q in range(nl):
-                        acc = 0.0
-                        for r in range(nl):
-                            if active[r] > 0:
-                                acc += Vinv[s, q, r] * b[r]
-                                has_u = True
-                        u[q] = acc
-                e += 1
-                h = min(h, 1e-3)
-            while j < T and times[j] <= t + eps:
-                _lin_at(lam[s], V[s], z, u, has_u, 0.0, ylin, zt)
-                for o in range(W.shape[1]):
-                    acc = 0.0
-                    for i in range(nl):
-                        acc += W[s, o, i] * ylin[i]
-                    for i in range(m):
-                        acc += W[s, o, nl + i] * x[i]
-                    out[s, o, j] = acc
-                j += 1
-            if j >= T:
-                break
-            stop = times[T - 1]
-            if e < E and ev_t[s, e] < stop:
-                stop = ev_t[s, e]
-            hh = min(h, stop - t)
-            if hh <= 0.0:
-                t = stop
-                continue
-            # Dormand–Prince on the extra states; linear states exact at each stage time
-            _lin_at(lam[s], V[s], z, u, has_u, 0.0, ylin, zt)
-            _rhs_extra(x, t, ylin, pars[s], n_par, nl, tgt, coef[s], ops, off, consts, v, stack, k[0])
-            for st in range(1, 6):
-                for i in range(m):
-                    acc = 0.0
-                    for q in range(st):
-                        acc += _A[st, q] * k[q, i]
-                    tmp[i] = x[i] + hh * acc
-                _lin_at(lam[s], V[s], z, u, has_u, _C[st] * hh, ylin, zt)
-                _rhs_extra(tmp, t + _C[st] * hh, ylin, pars[s], n_par, nl, tgt, coef[s], ops, off, consts, v, stack,
-                           k[st])
-            for i in range(m):
-                acc = 0.0
-                for q in range(6):
-                    acc += _B[q] * k[q, i]
-                xnew[i] = x[i] + hh * acc
-            _lin_at(lam[s], V[s], z, u, has_u, hh, ylin, zt)
-            _rhs_extra(xnew, t + hh, ylin, pars[s], n_par, nl, tgt, coef[s], ops, off, consts, v, stack, k[6])
-            for i in range(m):
-                acc = 0.0
-                for q in range(7):
-                    acc += _E[q] * k[q, i]
-                err[i] = hh * acc
-            en = _err_norm(err, x, xnew, rtol, atol)
-            if en <= 1.0 or hh < 1e-14:
-                while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
-                    th = (times[j] - t) / hh
-                    for i in range(m):
-                        acc = 0.0
-                        for q in range(7):
-                            qq = 0.0
-                            pw = th
-                            for r in range(4):
-                                qq += _P[q, r] * pw
-                                pw *= th
-                            acc += k[q, i] * qq
-                        tmp[i] = x[i] + hh * acc
-                    _lin_at(lam[s], V[s], z, u, has_u, times[j] - t, ylin, zt)
-                    for o in range(W.shape[1]):
-                        acc = 0.0
-                        for i in range(nl):
-                            acc += W[s, o, i] * ylin[i]
-                        for i in range(m):
-                            acc += W[s, o, nl + i] * tmp[i]
-                        out[s, o, j] = acc
-                    j += 1
-                # advance the linear part exactly to the end of the step
-                _lin_at(lam[s], V[s], z, u, has_u, hh, ylin, zt)
-                for q in range(nl):
-                    z[q] = zt[q]
-                t = t + hh if hh < stop - t else stop
-                for i in range(m):
-                    x[i] = xnew[i]
-                steps += 1
-                fac = 5.0 if en == 0.0 else min(5.0, 0.9 * en ** (-1.0 / 6.0))
-                h = max(h, hh * fac) if hh < h else hh * fac
-            else:
-                rejected += 1
-                h = hh * max(0.1, 0.9 * en ** (-1.0 / 6.0))
         stats[s, 0] = steps
         stats[s, 1] = rejected

@@ -63,7 +63,8 @@ def run_nonlinear(sysm, repeats: int, times, events, W, out) -> np.ndarray:
     the explicit method runs on the hybrid path: the linear part exact (modal), only the extra
     states integrated — for every subject whose eigen-decomposition is safe.
     """
-    from .nonlinear import solve_hybrid, solve_nonlinear
+    from .hybrid import solve_hybrid
+    from .nonlinear import solve_nonlinear
     from .solver import modal_decomposition
     nl = sysm.nonlinear
     tile = lambda a: np.ascontiguousarray(np.tile(a, (repeats,) + (1,) * (a.ndim - 1)))
