@@ -189,6 +189,6 @@ def _nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts=()) -> Nonli
     ops, off_, consts = pack(progs)
     method = nl.method if nl else max([1 if p.meta.get("solver") == "rosenbrock" else 0 for p, _ in pd_parts] + [0])
     rtol = nl.rtol if nl else 1e-8
-    atol = nl.atol if nl else 1e-12
+    atol = nl.atol if nl else 1e-14
     return NonlinearPart(pars, np.array(tgt, dtype=np.int64), np.ascontiguousarray(np.stack(coef, axis=1)),
                          ops, off_, consts, y0, method, rtol, atol)
