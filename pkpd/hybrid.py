@@ -76,6 +76,17 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
         steps = 0
         rejected = 0
         j = 0
+        # outputs on a uniform grid reuse one propagator: the modal state at the previous output
+        # time advances by e^{Λ dt} (and φ(Λ, dt) u) instead of recomputing exponentials
+        dt = times[1] - times[0] if T > 1 else 0.0
+        edt = np.empty(nl)
+        gdt = np.empty(nl)
+        for q in range(nl):
+            xq = lam[s, q] * dt
+            edt[q] = np.exp(xq)
+            gdt[q] = dt * (1.0 + 0.5 * xq) if abs(xq) < 1e-8 else np.expm1(xq) / lam[s, q]
+        zo = np.zeros(nl)
+        zo_ok = False
         while j < T:
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
@@ -100,9 +111,13 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
                                 has_u = True
                         u[q] = acc
                 e += 1
+                zo_ok = False
                 h = min(h, 1e-3)
             while j < T and times[j] <= t + eps:
                 _lin_at(lam[s], V[s], z, u, has_u, 0.0, ylin, zt)
+                for q in range(nl):
+                    zo[q] = zt[q]
+                zo_ok = True
                 for o in range(W.shape[1]):
                     acc = 0.0
                     for i in range(nl):
@@ -140,7 +155,19 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
             if en <= 1.0 or hh < 1e-14:
                 while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
                     _dense(k, x, hh, (times[j] - t) / hh, tmp, m)
-                    _lin_at(lam[s], V[s], z, u, has_u, times[j] - t, ylin, zt)
+                    if zo_ok and j > 0 and abs(times[j] - times[j - 1] - dt) <= 1e-9 * dt:
+                        for q in range(nl):
+                            zo[q] = edt[q] * zo[q] + (gdt[q] * u[q] if has_u else 0.0)
+                        for i in range(nl):
+                            acc = 0.0
+                            for q in range(nl):
+                                acc += V[s, i, q] * zo[q]
+                            ylin[i] = acc
+                    else:
+                        _lin_at(lam[s], V[s], z, u, has_u, times[j] - t, ylin, zt)
+                        for q in range(nl):
+                            zo[q] = zt[q]
+                        zo_ok = True
                     for o in range(W.shape[1]):
                         acc = 0.0
                         for i in range(nl):
