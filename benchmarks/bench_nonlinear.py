@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -21,7 +20,7 @@ from pkpd.notation import parse_regimen  # noqa: E402
 from pkpd.population import CovariateDist, Population, sample_covariates  # noqa: E402
 from pkpd.popsim import simulate_population  # noqa: E402
 from pkpd.simulate import solve_states  # noqa: E402
-from pkpd.testing import apply_event, max_rel_error  # noqa: E402
+from pkpd.testing import max_rel_error, solve_piecewise  # noqa: E402
 
 M = load_model("domino_mm")
 REG = parse_regimen("2 mg/kg IV then 1 mg/kg/h for 2 h", "bolus + infusion")
@@ -47,29 +46,8 @@ def rhs(K, V1, Vmax, Km):
 
 def scipy_run(wt, method="LSODA", rtol=1e-8, atol=1e-12):
     K, ev, V1, Vmax, Km = subject(wt)
-    f = rhs(K, V1, Vmax, Km)
-    n = K.shape[0]
-    y, b, act = np.zeros(n), np.zeros(n), np.zeros(n, int)
-    evs = sorted(zip(ev.time[0], ev.kind[0], ev.cmt[0], ev.value[0]))
-    out = np.zeros(GRID.size)
-    bounds = sorted(set([e[0] for e in evs] + [GRID[-1]]))
-    t, ei, ti = 0.0, 0, 0
-    for stop in bounds:
-        while ei < len(evs) and evs[ei][0] <= t:
-            apply_event(y, b, act, *evs[ei][1:])
-            ei += 1
-        while ti < GRID.size and GRID[ti] <= t:
-            out[ti] = y[0] / V1 * 1000
-            ti += 1
-        if stop > t:
-            te = GRID[(GRID > t) & (GRID <= stop)]
-            bb = b.copy()
-            sol = solve_ivp(f, (t, stop), y, method=method, rtol=rtol, atol=atol, t_eval=te, args=(bb,))
-            out[ti:ti + te.size] = sol.y[0] / V1 * 1000
-            ti += te.size
-            y = sol.y[:, -1]
-            t = stop
-    return out
+    return solve_piecewise(rhs(K, V1, Vmax, Km), K.shape[0], ev, GRID, method=method, rtol=rtol, atol=atol)[0] \
+        / V1 * 1000
 
 
 def roadrunner_run(wt, rtol=1e-8):
@@ -142,7 +120,6 @@ def hybrid_case():
     """Perez-Ruixo + tolerance_dissociation (tolerance state driven by the effect site): the
     hybrid path (linear part exact) against a scipy LSODA loop on the whole system."""
     from pkpd.dosing import regimen_events
-    from pkpd.simulate import pad_events
     from pkpd.system import build_system
     pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
     reg = parse_regimen("28 mg IN x2 every 5 min", "IN 56 mg")
@@ -169,26 +146,8 @@ def hybrid_case():
     grid = ds.time.values
 
     def run(method, rtol, atol):
-        y, b, act = np.zeros(K.shape[0]), np.zeros(K.shape[0]), np.zeros(K.shape[0], int)
-        evs = sorted(zip(ev.time[0], ev.kind[0], ev.cmt[0], ev.value[0]))
-        out = np.zeros(grid.size)
-        bounds = sorted(set([e[0] for e in evs] + [grid[-1]]))
-        t, ei, ti = 0.0, 0, 0
-        for stop in bounds:
-            while ei < len(evs) and evs[ei][0] <= t:
-                apply_event(y, b, act, *evs[ei][1:])
-                ei += 1
-            while ti < grid.size and grid[ti] <= t:
-                out[ti] = y[T]
-                ti += 1
-            if stop > t:
-                te = grid[(grid > t) & (grid <= stop)]
-                sol = solve_ivp(f, (t, stop), y, method=method, rtol=rtol, atol=atol, t_eval=te, args=(b.copy(),))
-                out[ti:ti + te.size] = sol.y[T]
-                ti += te.size
-                y = sol.y[:, -1]
-                t = stop
-        return out
+        return solve_piecewise(f, K.shape[0], ev, grid, method=method, rtol=rtol, atol=atol)[T]
+
     reps = 10
     t0 = time.perf_counter()
     for _ in range(reps):

@@ -35,7 +35,7 @@ from pkpd.scenario import parse_dose  # noqa: E402
 from pkpd.dosing import Regimen  # noqa: E402
 from pkpd.simulate import output_times  # noqa: E402
 from pkpd.system import build_system  # noqa: E402
-from pkpd.testing import apply_event, max_rel_error, reference_solution  # noqa: E402
+from pkpd.testing import max_rel_error, reference_solution, solve_piecewise  # noqa: E402
 
 HORIZON, STEP = 24.0, 1 / 60
 
@@ -92,34 +92,11 @@ class _Ev:  # one subject's events as a 1-row Events-like object
 def scipy_loop(cases, rtol=1e-8):
     """Per subject-regimen scipy LSODA (rtol 1e-8, analytic Jacobian): one solve_ivp call per
     interval between dose events, output through ``t_eval``; returns (seconds per case, states)."""
-    from scipy.integrate import solve_ivp
     outs = []
     t0 = time.perf_counter()
     for K, ev, s, _ in cases:
-        tt = times_for(ev, s)
-        n = K.shape[0]
-        x, b, active = np.zeros(n), np.zeros(n), np.zeros(n, int)
-        out = np.zeros((n, tt.size))
-        evs = sorted(zip(ev.time[s], ev.kind[s], ev.cmt[s], ev.value[s]))
-        bounds = sorted(set([e[0] for e in evs if e[0] <= tt[-1]] + [tt[-1]]))
-        t, ei, ti = tt[0], 0, 0
-        for stop in bounds:
-            while ei < len(evs) and evs[ei][0] <= t:
-                apply_event(x, b, active, *evs[ei][1:])
-                ei += 1
-            while ti < tt.size and tt[ti] <= t:
-                out[:, ti] = x
-                ti += 1
-            if stop > t:
-                te = tt[(tt > t) & (tt <= stop)]
-                bb = b.copy()
-                sol = solve_ivp(lambda _, y: K @ y + bb, (t, stop), x, method="LSODA", rtol=rtol, atol=1e-12,
-                                jac=lambda *_: K, t_eval=te)
-                out[:, ti:ti + te.size] = sol.y
-                ti += te.size
-                x = sol.y[:, -1] if te.size and te[-1] == stop else x
-                t = stop
-        outs.append(out)
+        outs.append(solve_piecewise(lambda _, y, b: K @ y + b, K.shape[0], _Ev(ev, s), times_for(ev, s),
+                                    rtol=rtol, jac=lambda *_: K))
     return (time.perf_counter() - t0) / len(cases), outs
 
 

@@ -40,7 +40,7 @@ def main():
                   store_dir=Path(tmp) / "warm", fresh=True)  # compile / load kernels
         for label, kw in (("local", {}), ("dask_2_workers", {"workers": 2})):
             t0 = time.perf_counter()
-            ds = run_sweep(sc, sc.sweep, progress=False, fresh=True, store_dir=Path(tmp) / label, **kw)
+            run_sweep(sc, sc.sweep, progress=False, fresh=True, store_dir=Path(tmp) / label, **kw)
             t = time.perf_counter() - t0
             res[f"{label}_seconds"] = round(t, 2)
             res[f"{label}_subject_sims_per_s"] = round(a.points * a.subjects / t)

@@ -12,6 +12,7 @@ from numba import njit, prange
 
 from .bytecode import STACK, run_program
 from .nonlinear import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm
+from .solver import _rate_event
 
 @njit(cache=True)
 def _lin_at(lam, V, z, u, has_u, tau, ylin, zt):
@@ -28,6 +29,19 @@ def _lin_at(lam, V, z, u, has_u, tau, ylin, zt):
         for k in range(nl):
             acc += V[i, k] * zt[k]
         ylin[i] = acc
+
+
+@njit(cache=True)
+def _write_out(Ws, ylin, x, out_s, j):
+    """Outputs at time index ``j``: ``Ws · [linear states, extra states]``."""
+    nl = ylin.shape[0]
+    for o in range(Ws.shape[0]):
+        acc = 0.0
+        for i in range(nl):
+            acc += Ws[o, i] * ylin[i]
+        for i in range(x.shape[0]):
+            acc += Ws[o, nl + i] * x[i]
+        out_s[o, j] = acc
 
 
 @njit(cache=True)
@@ -96,19 +110,12 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
                     for q in range(nl):
                         z[q] += Vinv[s, q, c] * ev_v[s, e]
                 else:
-                    if kind == 1:
-                        b[c] += ev_v[s, e]
-                        active[c] += 1
-                    else:
-                        active[c] -= 1
-                        b[c] = 0.0 if active[c] == 0 else b[c] - ev_v[s, e]
-                    has_u = False
-                    for q in range(nl):
+                    has_u = _rate_event(kind, c, ev_v[s, e], b, active)
+                    for q in range(nl):  # modal input rates u = V⁻¹ b, from the exact b
                         acc = 0.0
                         for r in range(nl):
                             if active[r] > 0:
                                 acc += Vinv[s, q, r] * b[r]
-                                has_u = True
                         u[q] = acc
                 e += 1
                 zo_ok = False
@@ -118,13 +125,7 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
                 for q in range(nl):
                     zo[q] = zt[q]
                 zo_ok = True
-                for o in range(W.shape[1]):
-                    acc = 0.0
-                    for i in range(nl):
-                        acc += W[s, o, i] * ylin[i]
-                    for i in range(m):
-                        acc += W[s, o, nl + i] * x[i]
-                    out[s, o, j] = acc
+                _write_out(W[s], ylin, x, out[s], j)
                 j += 1
             if j >= T:
                 break
@@ -168,13 +169,7 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
                         for q in range(nl):
                             zo[q] = zt[q]
                         zo_ok = True
-                    for o in range(W.shape[1]):
-                        acc = 0.0
-                        for i in range(nl):
-                            acc += W[s, o, i] * ylin[i]
-                        for i in range(m):
-                            acc += W[s, o, nl + i] * tmp[i]
-                        out[s, o, j] = acc
+                    _write_out(W[s], ylin, tmp, out[s], j)
                     j += 1
                 # advance the linear part exactly to the end of the step
                 _lin_at(lam[s], V[s], z, u, has_u, hh, ylin, zt)

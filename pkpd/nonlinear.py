@@ -17,6 +17,7 @@ import numpy as np
 from numba import njit, prange
 
 from .bytecode import STACK, run_program
+from .solver import _rate_event
 
 DOPRI, ROS2 = 0, 1
 _A = np.array([[0, 0, 0, 0, 0, 0],
@@ -148,12 +149,8 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                 kind = ev_k[s, e]
                 if kind == 0:
                     y[c] += ev_v[s, e]
-                elif kind == 1:
-                    b[c] += ev_v[s, e]
-                    active[c] += 1
                 else:
-                    active[c] -= 1
-                    b[c] = 0.0 if active[c] == 0 else b[c] - ev_v[s, e]
+                    _rate_event(kind, c, ev_v[s, e], b, active)
                 e += 1
                 h = min(h, 1e-3)  # restart cautiously after a discontinuity
             while j < T and times[j] <= t + eps:
