@@ -3,7 +3,7 @@
 ::
 
     [model]
-    solver = "dopri"        # or "rosenbrock" (stiff); rtol = 1e-8, atol = 1e-12 optional
+    solver = "auto"         # or "dopri", "exponential", "rosenbrock" (stiff); rtol = 1e-8, atol = 1e-12
 
     [[flows]]               # saturable elimination: rate = Vmax · C / (Km + C), C = A/V of 'from'
     from = "central"
@@ -18,8 +18,11 @@
 Expressions may use parameters, derived values, covariates, ``A_<compartment>`` (amount, mg),
 ``C_<compartment>`` (concentration, mg/L), the extra states by name and ``t`` (h); they are
 checked at load time (unknown names, forbidden constructs) with the file line in the message.
-The linear part keeps the exact solver only when a model has no nonlinear part; otherwise the
-whole system goes to the adaptive integrator of :mod:`pkpd.nonlinear`.
+Which integrator runs is decided in :func:`pkpd.simulate.run_nonlinear`: with ``auto``, extra
+states that only read the compartments take the hybrid path (linear part exact), Michaelis–Menten
+flows writing back take the exponential integrator (linear part exact in the eigenbasis of
+``K + J_N``), anything not safely diagonalisable takes Dormand–Prince.  A scenario's ``[solver]``
+table (:func:`parse_solver_options`) overrides method and tolerances for one run.
 """
 from __future__ import annotations
 
@@ -29,7 +32,8 @@ from dataclasses import dataclass
 from . import expr
 from .errors import Collector, PkpdError
 
-SOLVERS = {"dopri": 0, "rosenbrock": 1}
+DOPRI, ROSENBROCK, EXPONENTIAL, AUTO = 0, 1, 2, 3
+SOLVERS = {"auto": AUTO, "dopri": DOPRI, "rosenbrock": ROSENBROCK, "exponential": EXPONENTIAL}
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class MMFlow:
 class NonlinearSpec:
     states: tuple[ExtraState, ...] = ()
     mm_flows: tuple[MMFlow, ...] = ()
-    method: int = 0
+    method: int = 3  # AUTO
     rtol: float = 1e-8
     atol: float = 1e-12
 
@@ -157,10 +161,10 @@ def parse_nonlinear(data: dict, col: Collector, names: set, comps, text: str) ->
         rate = checked(f"({vm.text}) * {c} / (({km.text}) + {c})", f)
         if rate is not None:
             mm.append(MMFlow(src, dst, rate, frac))
-    solver = meta.get("solver", "dopri")
+    solver = meta.get("solver", "auto")
     if solver not in SOLVERS:
         col.add(f"must be one of {', '.join(SOLVERS)}", "model.solver")
-        solver = "dopri"
+        solver = "auto"
     tol = {}
     for k, default in (("rtol", 1e-8), ("atol", 1e-12)):
         v = meta.get(k, default)
@@ -169,3 +173,34 @@ def parse_nonlinear(data: dict, col: Collector, names: set, comps, text: str) ->
             v = default
         tol[k] = float(v)
     return NonlinearSpec(tuple(states), tuple(mm), SOLVERS[solver], tol["rtol"], tol["atol"])
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Per-run overrides of a model's integrator settings (``None``: keep the model's)."""
+
+    method: int | None = None
+    rtol: float | None = None
+    atol: float | None = None
+
+
+def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOptions:
+    """A scenario's ``[solver]`` table: ``method`` (auto, dopri, exponential, rosenbrock),
+    ``rtol`` and ``atol`` (relative and absolute tolerance per step, amounts in mg)."""
+    if not isinstance(tbl, dict):
+        col.add("must be a table (method, rtol, atol)", where)
+        return SolverOptions()
+    for k in sorted(set(tbl) - {"method", "rtol", "atol"}):
+        col.add("unknown key (known: method, rtol, atol)", f"{where}.{k}")
+    method = tbl.get("method")
+    if method is not None and method not in SOLVERS:
+        col.add(f"must be one of {', '.join(SOLVERS)}", f"{where}.method")
+        method = None
+    tol = {}
+    for k in ("rtol", "atol"):
+        v = tbl.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 1e-15 <= v < 1):
+            col.add(f"must be a number in [1e-15, 1) (got {v!r})", f"{where}.{k}")
+            v = None
+        tol[k] = None if v is None else float(v)
+    return SolverOptions(None if method is None else SOLVERS[method], tol["rtol"], tol["atol"])

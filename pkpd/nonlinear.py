@@ -48,8 +48,15 @@ def _rhs(K, b, y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy):
         for j in range(n):
             acc += K[i, j] * y[j]
         dy[i] = acc
+    _add_terms(y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy)
+
+
+@njit(cache=True)
+def _add_terms(y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy):
+    """``dy += Σ_k coef_k · g_k(pars, y, t)`` — the nonlinear terms alone."""
     if tgt.shape[0] == 0:
         return
+    n = y.shape[0]
     for i in range(n_par):
         v[i] = pars[i]
     for i in range(n):

@@ -67,7 +67,7 @@ def estimate_full_bytes(n: int, n_regimens: int, n_models: int, n_out: int, n_ti
 def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
                         pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = 1024,
                         thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
-                        method: str = "auto", overrides: dict | None = None) -> xr.Dataset:
+                        method: str = "auto", overrides: dict | None = None, solver=None) -> xr.Dataset:
     """Simulate a population under every regimen with every model.
 
     Parameters
@@ -92,6 +92,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         Show a progress bar (default: when stderr is a terminal).
     overrides : dict, optional
         Model name → {parameter: typical value in internal units} (PK or PD models).
+    solver : pkpd.nlmodel.SolverOptions, optional
+        Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
 
     Returns
     -------
@@ -114,7 +116,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     R = len(regimens)
     typical = simulate(models, regimens, horizon=horizon, step=step,
                        subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
-                       pd=pd)
+                       pd=pd, solver=solver)
     times = typical.time.values
     T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
@@ -229,7 +231,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
             y = buf[:S * nr]
             if sysm.nonlinear is not None:
                 from .simulate import run_nonlinear
-                run_nonlinear(sysm, nr, times, (et, ek, ec, ev), np.tile(W, (nr, 1, 1)), y)
+                run_nonlinear(sysm, nr, times, (et, ek, ec, ev), np.tile(W, (nr, 1, 1)), y, solver)
             else:
                 dense = solve(sysm.K, np.ascontiguousarray(W), times, step, et, ek, ec, ev, y, method=method,
                               repeats=nr)

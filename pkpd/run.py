@@ -16,7 +16,7 @@ from .simulate import simulate
 def run_scenario(scenario: Scenario) -> xr.Dataset:
     """Simulate a checked scenario; the Dataset carries its provenance in ``attrs``."""
     ds = simulate(scenario.models, scenario.regimens, horizon=scenario.time.horizon, step=scenario.time.step,
-                  subject=scenario.subject, pd=scenario.pd)
+                  subject=scenario.subject, pd=scenario.pd, solver=scenario.solver)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 
@@ -61,7 +61,7 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
                              step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
                              dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=thresholds,
-                             progress=progress)
+                             progress=progress, solver=scenario.solver)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 

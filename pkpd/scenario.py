@@ -39,6 +39,7 @@ from .dosing import Dose, Regimen
 from .errors import Collector, PkpdError
 from .model import ROUTES, Model, load_model
 from .modelfile import read_toml
+from .nlmodel import parse_solver_options
 from .pd import PDModel
 
 FORMATS = ("netcdf", "csv", "png", "html")
@@ -75,6 +76,7 @@ class Scenario:
     population: object = None  # PopulationSpec or None
     sweep: object = None  # SweepSpec or None
     tradeoff: object = None  # TradeoffSpec or None (defaults apply when PD readouts allow it)
+    solver: object = None  # nlmodel.SolverOptions or None (nonlinear models' method and tolerances)
 
 
 def load_scenario(path, output_dir: str | Path | None = None) -> Scenario:
@@ -95,9 +97,10 @@ def _str(col, tbl, key, f, default=None):
 def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_dir=None) -> Scenario:
     col = Collector(path)
     for k in sorted(set(data) - {"scenario", "subject", "time", "regimens", "output", "population", "tradeoff",
-                                 "sweep"}):
+                                 "sweep", "solver"}):
         col.add(f"unknown section [{k}] (known: scenario, subject, time, regimens, population, tradeoff, sweep, "
-                f"output)", k)
+                f"solver, output)", k)
+    solver = parse_solver_options(data["solver"], col) if "solver" in data else None
     sc = data.get("scenario")
     if not isinstance(sc, dict):
         col.add("missing [scenario] table (title, models)", "scenario")
@@ -342,7 +345,7 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
     return Scenario(title=title, models=tuple(models), pd=tuple(pds), subject=subject, regimens=tuple(regs),
                     time=grid, output_dir=odir_p, formats=formats, description=description or "",
                     source_text=text, path=path, log_scale=log_scale, warnings=tuple(warnings),
-                    population=popspec, tradeoff=tspec, sweep=sweep)
+                    population=popspec, tradeoff=tspec, sweep=sweep, solver=solver)
 
 
 _DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",

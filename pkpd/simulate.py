@@ -55,33 +55,59 @@ def pad_events(evs: list[Events]) -> tuple[np.ndarray, ...]:
     return t, k, c, v
 
 
-def run_nonlinear(sysm, repeats: int, times, events, W, out) -> np.ndarray:
+def run_nonlinear(sysm, repeats: int, times, events, W, out, solver=None) -> np.ndarray:
     """Solve a system with nonlinear terms for ``repeats`` regimens (regimen-major rows);
     returns per-row (steps, rejected steps).
 
-    When the nonlinear terms only feed extra states (no flow writes back into the compartments),
-    the explicit method runs on the hybrid path: the linear part exact (modal), only the extra
-    states integrated — for every subject whose eigen-decomposition is safe.
+    ``solver`` (a :class:`pkpd.nlmodel.SolverOptions`, e.g. from a scenario's ``[solver]``)
+    overrides the model's method and tolerances.  Which kernel runs:
+
+    * nonlinear terms only feeding extra states (tolerance, turnover) and method auto/dopri: the
+      hybrid path — linear part exact (modal), only the extra states integrated;
+    * terms writing back into the compartments (Michaelis–Menten) and method auto/exponential:
+      the exponential integrator of :mod:`pkpd.exponential` in the eigenbasis of ``K + J_N``;
+    * otherwise (or where an eigen-decomposition is unsafe): Dormand–Prince or ROS2 on everything.
     """
     from .hybrid import solve_hybrid
+    from .nlmodel import AUTO, DOPRI, EXPONENTIAL, ROSENBROCK
     from .nonlinear import solve_nonlinear
     from .solver import modal_decomposition
     nl = sysm.nonlinear
+    method = nl.method if solver is None or solver.method is None else solver.method
+    rtol = nl.rtol if solver is None or solver.rtol is None else solver.rtol
+    atol = nl.atol if solver is None or solver.atol is None else solver.atol
     tile = lambda a: np.ascontiguousarray(np.tile(a, (repeats,) + (1,) * (a.ndim - 1)))
     t, k, c, v = events
     stats = np.zeros((out.shape[0], 2), dtype=np.int64)
+    W = np.ascontiguousarray(W)
     n_lin = int(np.argmax(_extra_mask(sysm))) if _extra_mask(sysm).any() else sysm.K.shape[1]
-    if nl.method == 0 and nl.tgt.size and np.all(nl.tgt >= n_lin) and n_lin > 0:
+    one_way = nl.tgt.size and np.all(nl.tgt >= n_lin) and n_lin > 0
+    if method in (AUTO, DOPRI) and one_way:
         Kl = np.ascontiguousarray(sysm.K[:, :n_lin, :n_lin])
         lam, Vinv, _, ok = modal_decomposition(Kl, np.zeros((Kl.shape[0], 0, n_lin)))
         if ok.all():
             Vm = np.ascontiguousarray(np.linalg.inv(Vinv))
             solve_hybrid(tile(lam), tile(Vm), tile(Vinv), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off,
-                         nl.consts, tile(np.ascontiguousarray(nl.y0[:, n_lin:])), times, t, k, c, v,
-                         np.ascontiguousarray(W), nl.rtol, nl.atol, out, stats)
+                         nl.consts, tile(np.ascontiguousarray(nl.y0[:, n_lin:])), times, t, k, c, v, W, rtol, atol,
+                         out, stats)
+            return stats
+    if method == EXPONENTIAL or (method == AUTO and not one_way):
+        from .exponential import nonlinear_jacobian, solve_exponential
+        Jn = np.zeros_like(sysm.K)
+        nonlinear_jacobian(nl.pars, nl.tgt, nl.coef, nl.ops, nl.off, nl.consts, np.ascontiguousarray(nl.y0),
+                           float(times[0]), Jn)
+        Jn[~np.isfinite(Jn).all(axis=(1, 2))] = 0.0  # not differentiable there: split off K alone
+        A = sysm.K + Jn
+        lam, Vinv, _, ok = modal_decomposition(A, np.zeros((A.shape[0], 0, A.shape[1])))
+        if ok.all():
+            Vm = np.ascontiguousarray(np.linalg.inv(Vinv))
+            WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, np.tile(Vm, (repeats, 1, 1))))
+            solve_exponential(tile(lam), tile(Vm), tile(Vinv), tile(Jn), WV, tile(nl.pars), nl.tgt, tile(nl.coef),
+                              nl.ops, nl.off, nl.consts, tile(np.ascontiguousarray(nl.y0)), times, t, k, c, v, rtol,
+                              atol, out, stats)
             return stats
     solve_nonlinear(tile(sysm.K), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off, nl.consts, tile(nl.y0),
-                    times, t, k, c, v, np.ascontiguousarray(W), nl.method, nl.rtol, nl.atol, out, stats)
+                    times, t, k, c, v, W, ROSENBROCK if method == ROSENBROCK else DOPRI, rtol, atol, out, stats)
     return stats
 
 
@@ -135,7 +161,7 @@ class _Var:
 
 
 def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
-             subject: dict | None = None, pd=(), dtype=np.float64) -> xr.Dataset:
+             subject: dict | None = None, pd=(), dtype=np.float64, solver=None) -> xr.Dataset:
     """Simulate the typical subject of each model under each regimen.
 
     Parameters
@@ -149,6 +175,8 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         Covariates: WT (kg), AGE (years), FEMALE (0/1) and model-specific ones.
     pd : sequence of PDModel
         Effect compartments and readouts to attach.
+    solver : pkpd.nlmodel.SolverOptions, optional
+        Method and tolerances for models with nonlinear parts (default: each model's own).
 
     Returns
     -------
@@ -200,7 +228,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         W = np.repeat(sysm.W, R, axis=0)
         out = np.zeros((R, W.shape[1], T))
         if sysm.nonlinear is not None:
-            run_nonlinear(sysm, R, times, (t, k, c, v), W, out)
+            run_nonlinear(sysm, R, times, (t, k, c, v), W, out, solver)
         else:
             x0 = np.stack([steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
             solve_dense(K, times, step, t, k, c, v, W, x0, out)
@@ -255,7 +283,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
 
 
 def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: dict | None = None,
-                 values: dict | None = None, pd=(), step: float = 0.0):
+                 values: dict | None = None, pd=(), step: float = 0.0, solver=None):
     """All states (amounts mg; effect sites mg/L) of one subject at ``times`` (h).
 
     Returns ``(x, system, events)`` with ``x`` of shape ``(n_states, n_times)``.
@@ -274,7 +302,7 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     out = np.zeros((1, n, times.size))
     t, k, c, v = pad_events([ev])
     if sysm.nonlinear is not None:
-        run_nonlinear(sysm, 1, times, (t, k, c, v), W, out)
+        run_nonlinear(sysm, 1, times, (t, k, c, v), W, out, solver)
     else:
         x0 = steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
         solve_dense(sysm.K, times, float(step), t, k, c, v, W, x0, out)

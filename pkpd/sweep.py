@@ -206,7 +206,8 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
     setup = tradeoff_setup(sc)
     th = thresholds_for(setup[1], setup[0]) if setup else {}
     ds = simulate_population(sc.models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
-                             mode="streaming", thresholds=th, progress=False, overrides=overrides)
+                             mode="streaming", thresholds=th, progress=False, overrides=overrides,
+                             solver=sc.solver)
     M, R = len(sc.models), len(regs)
     out = np.full((M, R, len(METRICS)), np.nan)
     with np.errstate(all="ignore"):

@@ -187,8 +187,18 @@ def _nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts=()) -> Nonli
             y0[:, j0 + j] = np.broadcast_to(st.initial(penv), (n,))
         j0 += len(p.states)
     ops, off_, consts = pack(progs)
-    method = nl.method if nl else max([1 if p.meta.get("solver") == "rosenbrock" else 0 for p, _ in pd_parts] + [0])
+    method = nl.method if nl else pd_method([p.meta.get("solver", "auto") for p, _ in pd_parts])
     rtol = nl.rtol if nl else 1e-8
     atol = nl.atol if nl else 1e-14
     return NonlinearPart(pars, np.array(tgt, dtype=np.int64), np.ascontiguousarray(np.stack(coef, axis=1)),
                          ops, off_, consts, y0, method, rtol, atol)
+
+
+def pd_method(names) -> int:
+    """The method for PD-only states: the stiff one if any PD file asks for it, else the first
+    explicit choice, else auto."""
+    from .nlmodel import AUTO, ROSENBROCK, SOLVERS
+    codes = [SOLVERS.get(n, AUTO) for n in names]
+    if ROSENBROCK in codes:
+        return ROSENBROCK
+    return next((c for c in codes if c != AUTO), AUTO)

@@ -44,7 +44,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
               f"{pop.n:,} subjects", file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
-                             progress=None if not quiet else False)
+                             progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
     header = ["PD", "model", "base regimen", "point", "P(adequate)", "P(psychotomimetic)", "P(success)",
               "on frontier"]
