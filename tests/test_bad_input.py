@@ -41,6 +41,9 @@ CASES = {
     "pd model as pk": (('"perez_ruixo_2021"', '"olofsen_2022"'), ["PD model"]),
     "bad weight": (('[time]', '[subject]\nweight = "7000 kg"\n\n[time]'), ["subject.weight", "outside"]),
     "unknown covariate": (('[time]', '[subject]\nshoe_size = 42\n\n[time]'), ["subject.shoe_size", "unknown covariate"]),
+    "unknown solver": (('[time]', '[solver]\nmethod = "euler"\n\n[time]'), ["solver.method", "exponential"]),
+    "bad rtol": (('[time]', '[solver]\nrtol = 5\n\n[time]'), ["solver.rtol", "1e-15"]),
+    "unknown solver key": (('[time]', '[solver]\nhmax = 1\n\n[time]'), ["solver.hmax", "unknown key"]),
 }
 
 
