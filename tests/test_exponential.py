@@ -268,3 +268,31 @@ def test_scenario_solver_table_overrides_the_model(tmp_path):
     tight = run_scenario(load_scenario(path)).ketamine_plasma.values[0, 0]
     ref = _mm_reference(parse_regimen("2 mg/kg IV", "b"), np.arange(0, 12 * 60 + 1, 10) / 60)
     assert max_rel_error(tight, ref) < 1e-8 < max_rel_error(loose, ref) < 1e-2
+
+
+def test_tolerance_library_model_matches_radau():
+    """models/pd/tolerance_dissociation on Perez-Ruixo 2021 (hybrid path), repeated intranasal
+    doses over 4 days: the tolerance state against Radau (rtol 1e-11) on the same equations."""
+    from pkpd.dosing import regimen_events
+    from pkpd.system import build_system
+    from pkpd.testing import solve_piecewise
+    pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
+    reg = parse_regimen("28 mg IN x2 every 5 min every 48 h x2", "IN")
+    times = np.arange(0, 96 * 4 + 1) / 4
+    x, sysm, _ = solve_states(pk, reg, times, pd=[tol])
+    v, pv = pk.params.individual(), tol.params.individual()
+    sref = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
+    assert sref.states == sysm.states
+    K = sref.K[0]
+    ce = sref.states.index("ce_tolerance_dissociation_ketamine")
+    T = sref.states.index("tolerance_dissociation_T")
+    kon, koff, ec = pv["kon"][0], pv["koff"][0], pv["EC50_tol"][0]
+
+    def f(t, y, b):
+        dy = K @ y + b
+        dy[T] += kon * y[ce] / (ec + y[ce]) - koff * y[T]
+        return dy
+    ev = regimen_events(pk, reg, v, np.array([70.0]))
+    ref = solve_piecewise(f, K.shape[0], ev, times, method="Radau", rtol=1e-11, atol=1e-15)
+    assert max_rel_error(x[T], ref[T]) < 1e-6
+    assert max_rel_error(x[ce], ref[ce]) < 1e-6
