@@ -71,7 +71,7 @@ def run_nonlinear(sysm, repeats: int, times, events, W, out, solver=None) -> np.
     from .hybrid import solve_hybrid
     from .nlmodel import AUTO, DOPRI, EXPONENTIAL, ROSENBROCK
     from .nonlinear import solve_nonlinear
-    from .solver import modal_decomposition
+    from .solver import eigenbasis
     nl = sysm.nonlinear
     method = nl.method if solver is None or solver.method is None else solver.method
     rtol = nl.rtol if solver is None or solver.rtol is None else solver.rtol
@@ -84,9 +84,8 @@ def run_nonlinear(sysm, repeats: int, times, events, W, out, solver=None) -> np.
     one_way = nl.tgt.size and np.all(nl.tgt >= n_lin) and n_lin > 0
     if method in (AUTO, DOPRI) and one_way:
         Kl = np.ascontiguousarray(sysm.K[:, :n_lin, :n_lin])
-        lam, Vinv, _, ok = modal_decomposition(Kl, np.zeros((Kl.shape[0], 0, n_lin)))
+        lam, Vm, Vinv, ok = eigenbasis(Kl)
         if ok.all():
-            Vm = np.ascontiguousarray(np.linalg.inv(Vinv))
             solve_hybrid(tile(lam), tile(Vm), tile(Vinv), tile(nl.pars), nl.tgt, tile(nl.coef), nl.ops, nl.off,
                          nl.consts, tile(np.ascontiguousarray(nl.y0[:, n_lin:])), times, t, k, c, v, W, rtol, atol,
                          out, stats)
@@ -98,9 +97,8 @@ def run_nonlinear(sysm, repeats: int, times, events, W, out, solver=None) -> np.
                            float(times[0]), Jn)
         Jn[~np.isfinite(Jn).all(axis=(1, 2))] = 0.0  # not differentiable there: split off K alone
         A = sysm.K + Jn
-        lam, Vinv, _, ok = modal_decomposition(A, np.zeros((A.shape[0], 0, A.shape[1])))
+        lam, Vm, Vinv, ok = eigenbasis(A)
         if ok.all():
-            Vm = np.ascontiguousarray(np.linalg.inv(Vinv))
             WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, np.tile(Vm, (repeats, 1, 1))))
             solve_exponential(tile(lam), tile(Vm), tile(Vinv), tile(Jn), WV, tile(nl.pars), nl.tgt, tile(nl.coef),
                               nl.ops, nl.off, nl.consts, tile(np.ascontiguousarray(nl.y0)), times, t, k, c, v, rtol,

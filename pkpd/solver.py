@@ -208,13 +208,12 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
 _COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
 
 
-def modal_decomposition(K: np.ndarray, W: np.ndarray):
-    """Eigen-decompose each subject's ``K``; returns ``(lam, Vinv, WV, ok)``.
+def eigenbasis(K: np.ndarray):
+    """Eigen-decompose each subject's ``K`` (S, n, n); returns ``(lam, V, Vinv, ok)``, real.
 
-    ``ok[s]`` is False where the decomposition is unsafe (complex or nearly
-    coincident eigenvalues): those subjects must use :func:`solve_dense`.
+    ``ok[s]`` is False where the decomposition is unsafe (complex or nearly coincident
+    eigenvalues, an ill-conditioned or inaccurate basis): those subjects need another method.
     """
-    S, n, _ = K.shape
     lam, V = np.linalg.eig(K)
     ok = np.all(np.abs(lam.imag) <= 1e-12 * (1.0 + np.abs(lam.real)), axis=1)
     Vr = np.ascontiguousarray(V.real)
@@ -238,8 +237,18 @@ def modal_decomposition(K: np.ndarray, W: np.ndarray):
         bad = np.abs(recon - K[ok]).max(axis=(1, 2)) > 1e-9 * scale
         idx = np.flatnonzero(ok)
         ok[idx[bad]] = False
-    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, Vr))
-    return lam_r, np.ascontiguousarray(Vinv), WV, ok
+    return lam_r, Vr, np.ascontiguousarray(Vinv), ok
+
+
+def modal_decomposition(K: np.ndarray, W: np.ndarray):
+    """Eigen-decompose each subject's ``K``; returns ``(lam, Vinv, WV, ok)``.
+
+    ``ok[s]`` is False where the decomposition is unsafe (complex or nearly
+    coincident eigenvalues): those subjects must use :func:`solve_dense`.
+    """
+    lam, V, Vinv, ok = eigenbasis(K)
+    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, V))
+    return lam, Vinv, WV, ok
 
 
 @njit(cache=True)
