@@ -34,6 +34,7 @@ def describe_model(name: str) -> str:
                             width=100, initial_indent="  ", subsequent_indent="    ")]
     if isinstance(m, Model):
         lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+    lines += _nonlinear(m)
     lines += _pairings(m)
     rows = []
     for p in m.parameters.values():
@@ -75,3 +76,22 @@ def _pairings(m) -> list[str]:
         (bad if pairing_warnings(pk, pd) else good).append(name)
     return [f"  consistent pairings: {', '.join(good) or 'none in the library'}",
             f"  inconsistent (warned): {', '.join(bad) or 'none'}"]
+
+
+def _nonlinear(m) -> list[str]:
+    """What the adaptive integrator will see: saturable flows, extra states, method, tolerances."""
+    nl = getattr(m, "nonlinear", None)
+    states = getattr(m, "states", ())  # PD files keep their states here
+    if nl is None and not states:
+        return []
+    parts = []
+    if nl is not None:
+        parts += [f"Michaelis–Menten {f.source} → {f.dest or 'elimination'}" for f in nl.mm_flows]
+        states = nl.states
+    parts += [f"state {st.name}' = {st.rhs.text}" for st in states]
+    # PK files may set rtol/atol; PD states use the defaults of system.build_system
+    rtol, atol = (nl.rtol, nl.atol) if nl is not None else (1e-8, 1e-14)
+    how = (f"solver {m.meta.get('solver', 'auto')}, rtol {rtol:g}, atol {atol:g} (a scenario's [solver] table "
+           "overrides)")
+    return textwrap.wrap("nonlinear: " + "; ".join(parts) + f" — {how}", width=100, initial_indent="  ",
+                         subsequent_indent="    ")

@@ -62,6 +62,10 @@ def test_models_list_and_show(capsys):
     assert main(["models", "show", "olofsen_2022"]) == 0
     out = capsys.readouterr().out
     assert "ASSUMPTION" in out and "gamma" in out and "Olofsen" in out
+    assert "nonlinear" not in out
+    assert main(["models", "show", "domino_mm"]) == 0
+    out = capsys.readouterr().out
+    assert "nonlinear: Michaelis–Menten central → elimination" in out and "solver auto" in out
 
 
 def test_console_script_runs_in_a_fresh_process(tmp_path):
