@@ -165,8 +165,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _terminate(signum, frame):
-    # SIGTERM (kill) unwinds like Ctrl-C, so a file being written is removed, not left half-written
+def _interrupt(signum, frame):
+    # SIGTERM (kill) unwinds like Ctrl-C, so a file being written is removed, not left half-written;
+    # the flag survives where the exception is swallowed (a C callback) and is checked later
+    from .outputs import SIGNALS
+    SIGNALS.append(signum)
     raise KeyboardInterrupt
 
 
@@ -177,15 +180,22 @@ def main(argv=None) -> int:
     if not args.command:
         parser.print_help()
         return 0
+    from .outputs import SIGNALS
+    SIGNALS.clear()
+    previous = {}
     try:
-        signal.signal(signal.SIGTERM, _terminate)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _interrupt)
     except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
         pass
     try:
         from . import commands as c
-        return {"run": c.run, "check": c.check, "models": c.models, "tradeoff": c.tradeoff,
+        from .outputs import check_interrupt
+        code = {"run": c.run, "check": c.check, "models": c.models, "tradeoff": c.tradeoff,
                 "optimize": c.tradeoff, "nca": c.nca, "nmsim": c.nmsim, "sweep": c.sweep, "explore": c.explore,
                 "demo": c.demo, "tci": c.tci}[args.command](args)
+        check_interrupt()
+        return code
     except PkpdError as e:
         print(f"pkpd: error: {e.message}", file=sys.stderr)
         return 2
@@ -195,6 +205,9 @@ def main(argv=None) -> int:
         print(f"pkpd: interrupted — no partial file was left (each file is written whole or not at all){saved}",
               file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

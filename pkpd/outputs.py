@@ -25,10 +25,21 @@ os.umask(_UMASK)
 #: Files completed in this process, in order (so an interrupted run can say what was saved).
 WRITTEN: list[Path] = []
 
+#: Signals received (set by the CLI's handler).  A KeyboardInterrupt raised inside a C callback
+#: (numba writing its cache during the first compilation) is swallowed there; this flag is not.
+SIGNALS: list[int] = []
+
+
+def check_interrupt() -> None:
+    """Raise KeyboardInterrupt if a signal arrived that the interpreter may have swallowed."""
+    if SIGNALS:
+        raise KeyboardInterrupt
+
 
 def write_atomic(path: Path, write) -> Path:
     """Call ``write(tmp_path)`` then rename the result to ``path``; remove it on failure."""
     path = Path(path)
+    check_interrupt()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

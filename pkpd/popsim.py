@@ -20,6 +20,7 @@ import xarray as xr
 from .dosing import Regimen, regimen_events
 from .errors import PkpdError
 from .model import Model
+from .outputs import check_interrupt
 from .pd import PDModel
 from .pdkernel import apply_readout
 from .population import Population, individual_values, sample_covariates
@@ -196,6 +197,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         th = np.array([_pair(thresholds.get(o.name, np.inf)) for o in outs]).reshape(len(outs), 2)
         ok_routes = [all(m.supports(rt) for rt in r.routes) for r in regimens]
         for start in range(0, n, chunk):
+            check_interrupt()
             stop = min(n, start + chunk)
             S = stop - start
             covs = sample_covariates(population, start, stop, cov_names)

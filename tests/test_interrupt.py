@@ -41,3 +41,24 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, sig):
     assert not [p for p in leftovers if p.endswith(".tmp")], leftovers
     # whatever exists is complete (the run writes nothing before its results are computed)
     assert leftovers == [] or "saved:" in err
+
+
+def test_swallowed_interrupt_still_stops_the_run(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C that lands in a C callback (numba writing its cache on a cold first run) raises
+    there and is swallowed; the handler's flag still stops the run: no file written, exit 130."""
+    from pkpd import commands
+    from pkpd.cli import _interrupt, main
+
+    def swallowed(args):
+        try:
+            _interrupt(signal.SIGINT, None)
+        except KeyboardInterrupt:
+            pass  # what ctypes does with an exception raised in a callback
+        outputs.write_text(tmp_path / "result.csv", "t,c\n")
+        return 0
+    monkeypatch.setattr(commands, "run", swallowed)
+    code = main(["run", str(ROOT / "scenarios" / "routes.toml"), "-o", str(tmp_path)])
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert main(["models"]) == 0  # the flag does not leak into the next command
