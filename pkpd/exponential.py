@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from .bytecode import STACK
 from .nonlinear import _add_terms, _err_norm
-from .solver import _rate_event
+from .hybrid import _modal_event
 
 
 @njit(cache=True)
@@ -152,19 +152,7 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
         while j < T:
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
-                c = ev_c[s, e]
-                kind = ev_k[s, e]
-                if kind == 0:
-                    for q in range(n):
-                        z[q] += Vinv[s, q, c] * ev_v[s, e]
-                else:
-                    _rate_event(kind, c, ev_v[s, e], b, active)
-                    for q in range(n):
-                        acc = 0.0
-                        for r in range(n):
-                            if active[r] > 0:
-                                acc += Vinv[s, q, r] * b[r]
-                        bm[q] = acc
+                _modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
                 e += 1
                 h = min(h, 1e-3)
                 g0_ok = False

@@ -15,6 +15,27 @@ from .nonlinear import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm
 from .solver import _rate_event
 
 @njit(cache=True)
+def _modal_event(kind, c, value, Vinv, z, b, active, u, has_u):
+    """Apply one event in modal coordinates: a bolus adds ``V⁻¹[:, c]·value`` to ``z``; a rate
+    change updates the state-space rates ``b`` and recomputes the modal rates ``u = V⁻¹ b``
+    (from the exact ``b``, so stopped infusions leave no rounding residue).  Returns whether any
+    input is running."""
+    n = z.shape[0]
+    if kind == 0:
+        for q in range(n):
+            z[q] += Vinv[q, c] * value
+        return has_u
+    has_u = _rate_event(kind, c, value, b, active)
+    for q in range(n):
+        acc = 0.0
+        for r in range(n):
+            if active[r] > 0:
+                acc += Vinv[q, r] * b[r]
+        u[q] = acc
+    return has_u
+
+
+@njit(cache=True)
 def _lin_at(lam, V, z, u, has_u, tau, ylin, zt):
     nl = lam.shape[0]
     for k in range(nl):
@@ -104,19 +125,7 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
         while j < T:
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
-                c = ev_c[s, e]
-                kind = ev_k[s, e]
-                if kind == 0:
-                    for q in range(nl):
-                        z[q] += Vinv[s, q, c] * ev_v[s, e]
-                else:
-                    has_u = _rate_event(kind, c, ev_v[s, e], b, active)
-                    for q in range(nl):  # modal input rates u = V⁻¹ b, from the exact b
-                        acc = 0.0
-                        for r in range(nl):
-                            if active[r] > 0:
-                                acc += Vinv[s, q, r] * b[r]
-                        u[q] = acc
+                has_u = _modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u, has_u)
                 e += 1
                 zo_ok = False
                 h = min(h, 1e-3)
