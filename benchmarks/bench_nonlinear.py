@@ -21,7 +21,7 @@ from pkpd.notation import parse_regimen  # noqa: E402
 from pkpd.population import CovariateDist, Population, sample_covariates  # noqa: E402
 from pkpd.popsim import simulate_population  # noqa: E402
 from pkpd.simulate import solve_states  # noqa: E402
-from pkpd.testing import max_rel_error, solve_piecewise  # noqa: E402
+from pkpd.testing import max_rel_error, michaelis_menten_system, solve_piecewise, tolerance_system  # noqa: E402
 
 M = load_model("domino_mm")
 REG = parse_regimen("2 mg/kg IV then 1 mg/kg/h for 2 h", "bolus + infusion")
@@ -36,19 +36,9 @@ def subject(wt):
     return K, ev, float(v["V1"][0]), float(v["Vmax"][0]), float(v["Km"][0])
 
 
-def rhs(K, V1, Vmax, Km):
-    def f(t, y, b):
-        dy = K @ y + b
-        c = y[0] / V1
-        dy[0] -= Vmax * c / (Km + c)
-        return dy
-    return f
-
-
 def scipy_run(wt, method="LSODA", rtol=1e-8, atol=1e-12):
-    K, ev, V1, Vmax, Km = subject(wt)
-    return solve_piecewise(rhs(K, V1, Vmax, Km), K.shape[0], ev, GRID, method=method, rtol=rtol, atol=atol)[0] \
-        / V1 * 1000
+    f, n, ev, V1 = michaelis_menten_system(M, REG, wt)
+    return solve_piecewise(f, n, ev, GRID, method=method, rtol=rtol, atol=atol)[0] / V1 * 1000
 
 
 def roadrunner_run(wt, rtol=1e-8):
@@ -129,8 +119,6 @@ def main():
 def hybrid_case():
     """Perez-Ruixo + tolerance_dissociation (tolerance state driven by the effect site): the
     hybrid path (linear part exact) against a scipy LSODA loop on the whole system."""
-    from pkpd.dosing import regimen_events
-    from pkpd.system import build_system
     pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
     reg = parse_regimen("28 mg IN x2 every 5 min", "IN 56 mg")
     n = 2000
@@ -141,22 +129,11 @@ def hybrid_case():
                              progress=False)
     t_pk = (time.perf_counter() - t0) / n
     # the same equations for the typical subject, integrated by scipy (whole system)
-    v, pv = pk.params.individual(), tol.params.individual()
-    sysm = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
-    K = sysm.K[0]
-    ce = sysm.states.index("ce_tolerance_dissociation_ketamine")
-    T = sysm.states.index("tolerance_dissociation_T")
-    kon, koff, ec = pv["kon"][0], pv["koff"][0], pv["EC50_tol"][0]
-
-    def f(t, y, b):
-        dy = K @ y + b
-        dy[T] += kon * y[ce] / (ec + y[ce]) - koff * y[T]
-        return dy
-    ev = regimen_events(pk, reg, v, np.array([70.0]))
+    f, nst, ev, _, T = tolerance_system(pk, tol, reg)
     grid = ds.time.values
 
     def run(method, rtol, atol):
-        return solve_piecewise(f, K.shape[0], ev, grid, method=method, rtol=rtol, atol=atol)[T]
+        return solve_piecewise(f, nst, ev, grid, method=method, rtol=rtol, atol=atol)[T]
 
     reps = 10
     t0 = time.perf_counter()

@@ -27,7 +27,8 @@ def solve_piecewise(f, n: int, events, times: np.ndarray, *, subject: int = 0, m
     """States ``(n, n_times)`` of ``dy/dt = f(t, y, b)`` from zero, with scipy: one ``solve_ivp``
     call per interval between dose events, outputs through ``t_eval`` (the fair way to time scipy).
 
-    ``b`` is the vector of zero-order input rates, constant between events.
+    ``b`` is the vector of zero-order input rates, constant between events.  As in pkpd, a dose
+    at an output time is given before that output is recorded.
     """
     x, b, active = np.zeros(n), np.zeros(n), np.zeros(n, int)
     out = np.zeros((n, times.size))
@@ -35,17 +36,16 @@ def solve_piecewise(f, n: int, events, times: np.ndarray, *, subject: int = 0, m
                                                     events.cmt[subject], events.value[subject]) if np.isfinite(t))
     bounds = sorted(set([e[0] for e in evs if e[0] <= times[-1]] + [times[-1]]))
     t, ei, ti = times[0], 0, 0
-    for stop in bounds:
+    for stop in bounds + [None]:
         while ei < len(evs) and evs[ei][0] <= t:
             apply_event(x, b, active, *evs[ei][1:])
             ei += 1
         while ti < times.size and times[ti] <= t:
             out[:, ti] = x
             ti += 1
-        if stop > t:
-            te = times[(times > t) & (times <= stop)]
-            with_stop = te if te.size and te[-1] == stop else np.append(te, stop)
-            sol = solve_ivp(f, (t, stop), x, method=method, rtol=rtol, atol=atol, t_eval=with_stop,
+        if stop is not None and stop > t:
+            te = times[(times > t) & (times < stop)]  # an output at `stop` waits for its events
+            sol = solve_ivp(f, (t, stop), x, method=method, rtol=rtol, atol=atol, t_eval=np.append(te, stop),
                             args=(b.copy(),), **({"jac": jac} if jac is not None else {}))
             out[:, ti:ti + te.size] = sol.y[:, :te.size]
             ti += te.size
@@ -113,3 +113,40 @@ def max_rel_error(a: np.ndarray, ref: np.ndarray, floor: float = 1e-6) -> float:
         if m.any():
             err = max(err, float(np.max(np.abs(x[m] - r[m]) / np.abs(r[m]))))
     return err
+
+
+def michaelis_menten_system(model, regimen, weight: float = 70.0):
+    """The right-hand side of ``domino_mm``-style models written out with numpy, independent of
+    the bytecode path: ``K y + b`` minus ``Vmax·C/(Km + C)`` from the first (central) compartment.
+    Returns ``(f, n, events, V1)`` for :func:`solve_piecewise` (V1 in L, for C = y₀/V1 mg/L)."""
+    from .simulate import solve_states
+    v = model.params.individual(covariates={"WT": weight})
+    _, sysm, ev = solve_states(model, regimen, np.array([0.0, 1e-9]), subject={"WT": weight})
+    K, V1, Vmax, Km = sysm.K[0].copy(), float(v["V1"][0]), float(v["Vmax"][0]), float(v["Km"][0])
+
+    def f(t, y, b):
+        dy = K @ y + b
+        c = y[0] / V1
+        dy[0] -= Vmax * c / (Km + c)
+        return dy
+    return f, K.shape[0], ev, V1
+
+
+def tolerance_system(pk, tol, regimen, weight: float = 70.0):
+    """PK model + ``tolerance_dissociation`` written out with numpy: ``K y + b`` plus
+    ``kon·Ce/(EC50_tol + Ce) − koff·T`` on the tolerance state.  Returns ``(f, n, events,
+    index of Ce, index of T)`` for :func:`solve_piecewise`."""
+    from .dosing import regimen_events
+    from .system import build_system
+    v, pv = pk.params.individual(covariates={"WT": weight}), tol.params.individual(covariates={"WT": weight})
+    sysm = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
+    K = sysm.K[0]
+    ce = sysm.states.index(f"ce_{tol.name}_ketamine")
+    T = sysm.states.index(f"{tol.name}_T")
+    kon, koff, ec = pv["kon"][0], pv["koff"][0], pv["EC50_tol"][0]
+
+    def f(t, y, b):
+        dy = K @ y + b
+        dy[T] += kon * y[ce] / (ec + y[ce]) - koff * y[T]
+        return dy
+    return f, K.shape[0], regimen_events(pk, regimen, v, np.array([weight])), ce, T

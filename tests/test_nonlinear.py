@@ -12,6 +12,7 @@ from pkpd.model import load_model
 from pkpd.population import Population
 from pkpd.popsim import simulate_population
 from pkpd.simulate import simulate, solve_states
+from pkpd.testing import michaelis_menten_system, solve_piecewise
 
 from helpers import model_from_toml, p, regimen
 
@@ -21,36 +22,8 @@ DOMINO = load_model("domino")
 
 def _reference(model, reg, times, weight=70.0):
     """Radau at rtol 1e-10 on the same equations, written independently with numpy."""
-    v = model.params.individual(covariates={"WT": weight})
-    x, sysm, ev = solve_states(model, reg, np.array([0.0, 1e-9]))
-    K = sysm.K[0]
-    V1, Vmax, Km = v["V1"][0], v["Vmax"][0], v["Km"][0]
-
-    def f(t, y, b):
-        dy = K @ y + b
-        c = y[0] / V1
-        dy[0] -= Vmax * c / (Km + c)
-        return dy
-
-    from pkpd.testing import apply_event
-    n = K.shape[0]
-    y, b, act = np.zeros(n), np.zeros(n), np.zeros(n, int)
-    evs = sorted(zip(ev.time[0], ev.kind[0], ev.cmt[0], ev.value[0]))
-    out, t, ei = [], 0.0, 0
-    for tj in times:
-        while True:
-            while ei < len(evs) and evs[ei][0] <= t + 1e-12:
-                apply_event(y, b, act, *evs[ei][1:])
-                ei += 1
-            stop = min(tj, evs[ei][0]) if ei < len(evs) else tj
-            if stop > t:
-                bb = b.copy()
-                y = solve_ivp(f, (t, stop), y, method="Radau", rtol=1e-10, atol=1e-14, args=(bb,)).y[:, -1]
-                t = stop
-            if t >= tj and not (ei < len(evs) and evs[ei][0] <= t + 1e-12):
-                break
-        out.append(y[0] / V1 * 1000)
-    return np.array(out)
+    f, n, ev, V1 = michaelis_menten_system(model, reg, weight)
+    return solve_piecewise(f, n, ev, times, method="Radau", rtol=1e-10, atol=1e-14)[0] / V1 * 1000
 
 
 @pytest.mark.parametrize("dose", ["0.5 mg/kg", "2 mg/kg", "0.5 mg/kg over 40 min", "1 mg/kg IV every 2 h x3"])
