@@ -16,11 +16,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pkpd.model import load_model  # noqa: E402
-from pkpd.notation import parse_regimen  # noqa: E402
-from pkpd.population import CovariateDist, Population, sample_covariates  # noqa: E402
-from pkpd.popsim import simulate_population  # noqa: E402
-from pkpd.simulate import solve_states  # noqa: E402
+from pkpd.models.load import load_model  # noqa: E402
+from pkpd.dosing.notation import parse_regimen  # noqa: E402
+from pkpd.simulation.sampling import CovariateDist, Population, sample_covariates  # noqa: E402
+from pkpd.simulation.population import simulate_population  # noqa: E402
+from pkpd.simulation.typical import solve_states  # noqa: E402
 from pkpd.testing import max_rel_error, michaelis_menten_system, solve_piecewise, tolerance_system  # noqa: E402
 
 M = load_model("domino_mm")
@@ -79,7 +79,7 @@ def roadrunner_run(wt, rtol=1e-8):
 
 
 def main():
-    from pkpd.nlmodel import DOPRI, EXPONENTIAL, SolverOptions
+    from pkpd.solvers.options import DOPRI, EXPONENTIAL, SolverOptions
     pop = Population(n=N, seed=1, covariates={"WT": CovariateDist("normal", 75, 12, 45, 130)})
     wts = sample_covariates(pop, 0, N, ["WT"])["WT"]
     sub = 20

@@ -27,14 +27,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pkpd.dosing import regimen_events  # noqa: E402
-from pkpd.model import load_model  # noqa: E402
-from pkpd.population import CovariateDist, Population, individual_values, sample_covariates  # noqa: E402
-from pkpd.popsim import simulate_population  # noqa: E402
-from pkpd.scenario import parse_dose  # noqa: E402
-from pkpd.dosing import Regimen  # noqa: E402
-from pkpd.simulate import output_times  # noqa: E402
-from pkpd.system import build_system  # noqa: E402
+from pkpd.dosing.events import regimen_events  # noqa: E402
+from pkpd.models.load import load_model  # noqa: E402
+from pkpd.simulation.sampling import CovariateDist, Population, individual_values, sample_covariates  # noqa: E402
+from pkpd.simulation.population import simulate_population  # noqa: E402
+from pkpd.scenario.doses import parse_dose  # noqa: E402
+from pkpd.dosing.regimen import Regimen  # noqa: E402
+from pkpd.simulation.grid import output_times  # noqa: E402
+from pkpd.simulation.system import build_system  # noqa: E402
 from pkpd.testing import max_rel_error, reference_solution, solve_piecewise  # noqa: E402
 
 HORIZON, STEP = 24.0, 1 / 60

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pkpd.scenario import load_scenario  # noqa: E402
-from pkpd.sweep import run_sweep  # noqa: E402
+from pkpd.scenario.load import load_scenario  # noqa: E402
+from pkpd.workflows.sweep import run_sweep  # noqa: E402
 
 
 def main():

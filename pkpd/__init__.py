@@ -6,18 +6,41 @@ Public API::
     model = pkpd.load_model("perez_ruixo_2021")
     scenario = pkpd.load_scenario("scenarios/routes.toml")
     ds = pkpd.run_scenario(scenario)          # xarray Dataset
-    ds = pkpd.simulate(model, regimens, horizon=24, step=1/60)
-"""
-__version__ = "0.1.0"
+    reg = pkpd.parse_regimen("56 mg IN")      # compact regimen notation
+    ds = pkpd.simulate(model, reg, horizon=24, step=1/60)
 
-from .errors import PkpdError as PkpdError
-from .model import Model as Model, load_model as load_model, available_models as available_models
-from .pd import PDModel as PDModel
-from .dosing import Dose as Dose, Regimen as Regimen, regimen_events as regimen_events
-from .scenario import Scenario as Scenario, load_scenario as load_scenario, parse_dose as parse_dose
-from .simulate import simulate as simulate
-from .population import Population as Population, CovariateDist as CovariateDist
-from .popsim import simulate_population as simulate_population, percentiles as percentiles
-from .metrics import summary as summary, auc as auc
-from .run import run_scenario as run_scenario, write_outputs as write_outputs
-from . import units as units
+The package is layered (see ``docs/design.md``): ``models`` → ``dosing`` → ``simulation`` →
+``analysis`` → ``scenario`` → ``output`` → ``workflows`` → ``cli``/``teaching``, with the numba
+kernels in ``solvers`` (arrays only) under them all.  Only the names below are public.
+"""
+from pkpd.version import __version__
+from pkpd.errors import PkpdError
+from pkpd import units
+from pkpd.models.pk import Model
+from pkpd.models.pd import PDModel
+from pkpd.models.library import available_models
+from pkpd.models.load import load_model
+from pkpd.dosing.regimen import Dose, Regimen
+from pkpd.dosing.events import regimen_events
+from pkpd.dosing.notation import format_regimen, parse_regimen
+from pkpd.solvers.options import SolverOptions
+from pkpd.simulation.typical import simulate, solve_states
+from pkpd.simulation.sampling import CovariateDist, Population
+from pkpd.simulation.population import percentiles, simulate_population
+from pkpd.analysis.metrics import auc, summary
+from pkpd.analysis.nca import nca
+from pkpd.scenario.spec import Scenario
+from pkpd.scenario.load import load_scenario
+from pkpd.scenario.doses import parse_dose
+from pkpd.workflows.run import run_scenario, write_outputs
+
+__all__ = [
+    "__version__", "PkpdError", "units",
+    "Model", "PDModel", "available_models", "load_model",
+    "Dose", "Regimen", "regimen_events", "format_regimen", "parse_regimen",
+    "SolverOptions", "simulate", "solve_states",
+    "CovariateDist", "Population", "percentiles", "simulate_population",
+    "auc", "summary", "nca",
+    "Scenario", "load_scenario", "parse_dose",
+    "run_scenario", "write_outputs",
+]

@@ -6,6 +6,8 @@ CLI can print one line and exit with status 2 instead of a traceback.
 from __future__ import annotations
 
 
+
+
 class PkpdError(Exception):
     """A problem with user input (scenario, model, event data or options).
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-
 import numpy as np
+from pkpd.errors import PkpdError
 
-from .errors import PkpdError
 
 FUNCTIONS = {
     "exp": np.exp,
@@ -27,11 +26,18 @@ FUNCTIONS = {
     "logit": lambda p: np.log(p / (1.0 - p)),
 }
 
+
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
            ast.Div: np.divide, ast.Pow: np.power}
+
+
 _CMPOPS = {ast.Lt: np.less, ast.LtE: np.less_equal, ast.Gt: np.greater,
            ast.GtE: np.greater_equal, ast.Eq: np.equal, ast.NotEq: np.not_equal}
+
+
 _MAX_LEN = 500
+
+
 _MAX_DEPTH = 30
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from pkpd.simulation.typical import solve_states
+from pkpd.dosing.events import regimen_events
+from pkpd.simulation.system import build_system
 
 
 def apply_event(x: np.ndarray, b: np.ndarray, active: np.ndarray, kind: int, c: int, val: float) -> None:
@@ -119,7 +122,6 @@ def michaelis_menten_system(model, regimen, weight: float = 70.0):
     """The right-hand side of ``domino_mm``-style models written out with numpy, independent of
     the bytecode path: ``K y + b`` minus ``Vmax·C/(Km + C)`` from the first (central) compartment.
     Returns ``(f, n, events, V1)`` for :func:`solve_piecewise` (V1 in L, for C = y₀/V1 mg/L)."""
-    from .simulate import solve_states
     v = model.params.individual(covariates={"WT": weight})
     _, sysm, ev = solve_states(model, regimen, np.array([0.0, 1e-9]), subject={"WT": weight})
     K, V1, Vmax, Km = sysm.K[0].copy(), float(v["V1"][0]), float(v["Vmax"][0]), float(v["Km"][0])
@@ -136,8 +138,6 @@ def tolerance_system(pk, tol, regimen, weight: float = 70.0):
     """PK model + ``tolerance_dissociation`` written out with numpy: ``K y + b`` plus
     ``kon·Ce/(EC50_tol + Ce) − koff·T`` on the tolerance state.  Returns ``(f, n, events,
     index of Ce, index of T)`` for :func:`solve_piecewise`."""
-    from .dosing import regimen_events
-    from .system import build_system
     v, pv = pk.params.individual(covariates={"WT": weight}), tol.params.individual(covariates={"WT": weight})
     sysm = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
     K = sysm.K[0]

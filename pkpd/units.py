@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-
 import pint
+from pkpd.errors import PkpdError
 
-from .errors import PkpdError
 
 #: Molar masses of the free bases, g/mol (= ng/nmol).
 MOLAR_MASS = {"ketamine": 237.73, "norketamine": 223.70, "hydroxynorketamine": 239.70}
+
 
 #: Internal unit of each kind of quantity.
 INTERNAL = {

@@ -5,9 +5,9 @@ import tomllib
 
 from pkpd.testing import reference_solution
 
-from pkpd.dosing import Regimen
-from pkpd.model import parse_model
-from pkpd.scenario import parse_dose
+from pkpd.dosing.regimen import Regimen
+from pkpd.models.pk import parse_model
+from pkpd.scenario.doses import parse_dose
 
 META = '''
 [model]

@@ -3,7 +3,7 @@ import textwrap
 
 import pytest
 
-from pkpd.cli import main
+from pkpd.cli.main import main
 
 GOOD = textwrap.dedent('''
     [scenario]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pkpd.cli import main
+from pkpd.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))

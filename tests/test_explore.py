@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from pkpd.errors import PkpdError
-from pkpd.explore import State, compute, save_panels
+from pkpd.teaching.explore import State, compute, save_panels
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_compute_is_consistent_with_the_simulator():
-    from pkpd.model import load_model
-    from pkpd.simulate import simulate
+    from pkpd.models.load import load_model
+    from pkpd.simulation.typical import simulate
     from helpers import regimen
     r = compute(State(route="iv", dose_mg=35, duration_min=40, band=False))
     ds = simulate(load_model("perez_ruixo_2021"), regimen({"route": "iv", "amount": "35 mg", "duration": "40 min"}),
@@ -46,7 +46,7 @@ def test_bad_state_is_a_clear_error():
 
 def test_callbacks_in_process():
     pytest.importorskip("panel")
-    from pkpd.explore import app
+    from pkpd.teaching.explore import app
     layout = app()
     h = layout._pkpd
     k0 = np.asarray(h["conc"].data["k"]).max()

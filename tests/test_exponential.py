@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 
-from pkpd.exponential import _phis
-from pkpd.model import load_model
-from pkpd.nlmodel import AUTO, DOPRI, EXPONENTIAL, SolverOptions
-from pkpd.notation import parse_regimen
-from pkpd.simulate import solve_states
+from pkpd.solvers.exponential import _phis
+from pkpd.models.load import load_model
+from pkpd.solvers.options import AUTO, DOPRI, EXPONENTIAL, SolverOptions
+from pkpd.dosing.notation import parse_regimen
+from pkpd.simulation.typical import solve_states
 from pkpd.testing import max_rel_error, michaelis_menten_system, solve_piecewise, tolerance_system
 
 from helpers import model_from_toml, p, regimen
@@ -53,7 +53,7 @@ def _mm_reference(reg, times, weight=70.0):
 def _steps(model, reg, times, method, rtol, atol=1e-12):
     """Concentrations and (steps, rejected) of one run with the given method."""
     import importlib
-    sim = importlib.import_module("pkpd.simulate")
+    sim = importlib.import_module("pkpd.simulation.typical")
     seen = []
     orig = sim.run_nonlinear
 
@@ -231,8 +231,8 @@ def test_generated_michaelis_menten_models_match_radau(k12, km, vm_per_v, dose):
 
 
 def test_scenario_solver_table_overrides_the_model(tmp_path):
-    from pkpd.scenario import load_scenario
-    from pkpd.run import run_scenario
+    from pkpd.scenario.load import load_scenario
+    from pkpd.workflows.run import run_scenario
     text = textwrap.dedent('''
         [scenario]
         title = "mm"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pkpd import outputs
+from pkpd.output import files as outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,8 +46,8 @@ def test_interrupted_run_leaves_no_partial_file(tmp_path, sig):
 def test_swallowed_interrupt_still_stops_the_run(tmp_path, monkeypatch, capsys):
     """A Ctrl-C that lands in a C callback (numba writing its cache on a cold first run) raises
     there and is swallowed; the handler's flag still stops the run: no file written, exit 130."""
-    from pkpd import commands
-    from pkpd.cli import _interrupt, main
+    from pkpd.cli import run as commands
+    from pkpd.cli.main import _interrupt, main
 
     def swallowed(args):
         try:

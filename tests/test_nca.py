@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from pkpd.errors import PkpdError
-from pkpd.nca import nca
-from pkpd.simulate import simulate
+from pkpd.analysis.nca import nca
+from pkpd.simulation.typical import simulate
 
 from helpers import one_cmt, regimen
 

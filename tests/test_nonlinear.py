@@ -8,10 +8,10 @@ from hypothesis import given, settings, strategies as st
 from scipy.integrate import solve_ivp
 
 from pkpd.errors import PkpdError
-from pkpd.model import load_model
-from pkpd.population import Population
-from pkpd.popsim import simulate_population
-from pkpd.simulate import simulate, solve_states
+from pkpd.models.load import load_model
+from pkpd.simulation.sampling import Population
+from pkpd.simulation.population import simulate_population
+from pkpd.simulation.typical import simulate, solve_states
 from pkpd.testing import michaelis_menten_system, solve_piecewise
 
 from helpers import model_from_toml, p, regimen
@@ -28,7 +28,7 @@ def _reference(model, reg, times, weight=70.0):
 
 @pytest.mark.parametrize("dose", ["0.5 mg/kg", "2 mg/kg", "0.5 mg/kg over 40 min", "1 mg/kg IV every 2 h x3"])
 def test_michaelis_menten_matches_radau(dose):
-    from pkpd.notation import parse_regimen
+    from pkpd.dosing.notation import parse_regimen
     reg = parse_regimen(dose if " " in dose.split("mg")[-1] else dose + " IV")
     ds = simulate(MM, reg, horizon=12, step=5 / 60)
     ref = _reference(MM, reg, ds.time.values)
@@ -168,7 +168,7 @@ def test_generated_turnover_models_match_radau(kin_scale, kout, ec50):
 
 
 def test_tolerance_model_attenuates_dissociation_not_analgesia():
-    from pkpd.notation import parse_regimen
+    from pkpd.dosing.notation import parse_regimen
     pk, tol, olo = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation"), load_model("olofsen_2022")
     reg = parse_regimen("28 mg IN x3 every 5 min every 84 h x4", "IN twice weekly")
     ds = simulate(pk, reg, horizon=14 * 24, step=5 / 60, pd=[tol, olo])
@@ -186,7 +186,7 @@ def test_tolerance_model_attenuates_dissociation_not_analgesia():
 
 
 def test_tolerance_model_in_a_population():
-    from pkpd.notation import parse_regimen
+    from pkpd.dosing.notation import parse_regimen
     pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
     reg = parse_regimen("28 mg IN x2 every 5 min every 84 h x2", "IN")
     ds = simulate_population(pk, reg, Population(n=64, seed=2), horizon=7 * 24, step=10 / 60, pd=[tol],
@@ -198,10 +198,11 @@ def test_tolerance_model_in_a_population():
 def test_hybrid_path_equals_the_full_integration():
     """Extra states that only read concentrations run on the hybrid path (linear part exact);
     integrating the whole system with Dormand–Prince must give the same answer."""
-    from pkpd.nonlinear import solve_nonlinear
-    from pkpd.simulate import pad_events, run_nonlinear
-    from pkpd.dosing import regimen_events
-    from pkpd.system import build_system
+    from pkpd.solvers.adaptive import solve_nonlinear
+    from pkpd.simulation.grid import pad_events
+    from pkpd.solvers.dispatch import run_nonlinear
+    from pkpd.dosing.events import regimen_events
+    from pkpd.simulation.system import build_system
     pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
     v = pk.params.individual()
     pv = tol.params.individual()

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from pkpd.cli import main
+from pkpd.cli.main import main
 from pkpd.errors import PkpdError
-from pkpd.events import parse_events, records_csv, regimen_to_records
-from pkpd.model import load_model
-from pkpd.notation import format_regimen, parse_regimen
-from pkpd.simulate import simulate
+from pkpd.dosing.records import parse_events, records_csv, regimen_to_records
+from pkpd.models.load import load_model
+from pkpd.dosing.notation import format_regimen, parse_regimen
+from pkpd.simulation.typical import simulate
 
 from helpers import one_cmt
 

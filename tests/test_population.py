@@ -3,12 +3,11 @@ import numpy as np
 import pytest
 
 from pkpd.errors import PkpdError
-from pkpd.model import load_model
-from pkpd.population import (CovariateDist, Population, individual_values, read_covariate_csv,
-                             sample_covariates, sample_etas, uncertain_typicals)
-from pkpd.popsim import simulate_population
-from pkpd.simulate import simulate, solve_states
-from pkpd.streaming import LOG_REL_ERROR
+from pkpd.models.load import load_model
+from pkpd.simulation.sampling import CovariateDist, Population, individual_values, read_covariate_csv, sample_covariates, sample_etas, uncertain_typicals
+from pkpd.simulation.population import simulate_population
+from pkpd.simulation.typical import simulate, solve_states
+from pkpd.simulation.streaming import LOG_REL_ERROR
 
 from helpers import regimen
 
@@ -119,7 +118,7 @@ def test_streaming_metrics_equal_full_metrics_and_percentiles_within_bound():
             assert ok.all(), (ri, qq, np.flatnonzero(~ok)[:5])
     # typically much closer to numpy's interpolated percentiles than the worst case (with 700
     # subjects, neighbouring order statistics can be several % apart where curves rise steeply)
-    from pkpd.popsim import percentiles
+    from pkpd.simulation.population import percentiles
     exact = percentiles(full, "ketamine_plasma").values
     m = exact > 1e-3
     assert np.median(np.abs(ps[m] - exact[m]) / exact[m]) < 0.005

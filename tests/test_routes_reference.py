@@ -6,8 +6,9 @@ norketamine and the effect site.
 import numpy as np
 import pytest
 
-from pkpd.model import load_model
-from pkpd.simulate import output_times, solve_states
+from pkpd.models.load import load_model
+from pkpd.simulation.grid import output_times
+from pkpd.simulation.typical import solve_states
 
 from helpers import reference, regimen
 

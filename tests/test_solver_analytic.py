@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pkpd.simulate import solve_states
+from pkpd.simulation.typical import solve_states
 
 from helpers import one_cmt, regimen, two_cmt
 
@@ -99,7 +99,7 @@ def test_bolus_at_output_time_is_recorded_after_the_dose():
 
 def test_effect_compartment_closed_form():
     """One-compartment bolus with an effect site: Ce = C0 ke0/(ke0 − k) (e^{−kt} − e^{−ke0 t})."""
-    from pkpd.model import load_model
+    from pkpd.models.load import load_model
     pd = load_model("olofsen_2022")
     m = one_cmt(V=50, CL=10)
     x, sysm, _ = solve_states(m, regimen({"route": "iv", "amount": "100 mg"}), T, step=STEP, pd=pd)

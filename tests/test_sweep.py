@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from pkpd.cli import main
-from pkpd.scenario import load_scenario
-from pkpd.sweep import SweepParam, SweepSpec, design_matrix, run_sweep, sobol_indices
+from pkpd.cli.main import main
+from pkpd.scenario.load import load_scenario
+from pkpd.analysis.sweep_design import SweepParam, SweepSpec, design_matrix, sobol_indices
+from pkpd.workflows.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from pkpd.cli import main
-from pkpd.demos import DEMOS, context_sensitive_half_times, run_demo
+from pkpd.cli.main import main
+from pkpd.teaching.demos import DEMOS, context_sensitive_half_times, run_demo
 from pkpd.errors import PkpdError
-from pkpd.model import load_model
-from pkpd.simulate import simulate
-from pkpd.tci import tci
+from pkpd.models.load import load_model
+from pkpd.simulation.typical import simulate
+from pkpd.analysis.tci import tci
 
 DOMINO = load_model("domino")
 OLO = load_model("olofsen_2022")
@@ -20,7 +20,7 @@ def test_plasma_tci_reaches_and_holds_the_target():
     assert np.all(r.rate >= 0)
     # the profile, replayed through the ordinary simulator as consecutive infusions, gives the same curve
     from pkpd import units
-    from pkpd.dosing import Dose, Regimen
+    from pkpd.dosing.regimen import Dose, Regimen
     dt = float(r.time[1] - r.time[0])
     reg = Regimen("tci", tuple(Dose("iv", rate=units.Quantity(float(rate), "rate"), duration=dt, start=k * dt)
                                for k, rate in enumerate(r.rate[:30]) if rate > 0))
@@ -91,7 +91,7 @@ def _independent_plasma_tci(K, c_row, e_in, target, dt, steps):
 
 
 def test_tci_profile_matches_an_independent_implementation():
-    from pkpd.system import build_system
+    from pkpd.simulation.system import build_system
     m = load_model("herd_anderson_2007")
     r = tci(m, 300.0, 0.25, max_rate_mg_h=1e6)
     sysm = build_system(m, m.params.individual())
@@ -104,8 +104,8 @@ def test_tci_profile_matches_an_independent_implementation():
 
 
 def test_tci_given_to_a_population_spreads_around_the_target():
-    from pkpd.population import Population
-    from pkpd.tci import tci_population
+    from pkpd.simulation.sampling import Population
+    from pkpd.analysis.tci import tci_population
     m = load_model("herd_anderson_2007")
     r = tci(m, 300.0, 1.0)
     band = tci_population(m, r, Population(n=300, seed=1))

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pkpd.cli import main
-from pkpd.model import load_model
-from pkpd.population import CovariateDist, Population
-from pkpd.popsim import simulate_population
-from pkpd.streaming import METRICS, Histograms
-from pkpd.dosefinding import optimize, pareto_mask, vary
-from pkpd.tradeoff import TradeoffSpec, _invert, evaluate, pairs_for, thresholds_for, wilson
+from pkpd.cli.main import main
+from pkpd.models.load import load_model
+from pkpd.simulation.sampling import CovariateDist, Population
+from pkpd.simulation.population import simulate_population
+from pkpd.simulation.streaming import METRICS, Histograms
+from pkpd.analysis.dosefinding import optimize, pareto_mask, vary
+from pkpd.analysis.tradeoff import TradeoffSpec, _invert, evaluate, pairs_for, thresholds_for, wilson
 
 from helpers import regimen
 

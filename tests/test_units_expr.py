@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from pkpd import expr, units
+from pkpd import expr
+from pkpd import units
 from pkpd.errors import PkpdError
 
 
@@ -46,7 +47,7 @@ def test_parse_rejects(text, kind, msg):
 
 
 def test_model_unit_conversion_molar():
-    from pkpd.parameters import _convert
+    from pkpd.models.parameters import _convert
     q, kind, factor = _convert(0.51, "nmol/mL", "ketamine", "C50")
     assert kind == "concentration"
     assert q.value * 1000 == pytest.approx(0.51 * 237.73)  # ng/mL

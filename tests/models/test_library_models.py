@@ -6,10 +6,11 @@ parameters; checking them here checks that the model file encodes the published 
 import numpy as np
 import pytest
 
-from pkpd.metrics import auc
-from pkpd.model import available_models, load_model
-from pkpd.pd import PDModel
-from pkpd.simulate import simulate, solve_states
+from pkpd.analysis.metrics import auc
+from pkpd.models.library import available_models
+from pkpd.models.load import load_model
+from pkpd.models.pd import PDModel
+from pkpd.simulation.typical import simulate, solve_states
 
 from helpers import regimen
 
@@ -24,7 +25,7 @@ def assert_within(actual, published, tol):
 def disposition_half_lives_h(model, species="ketamine", subject=None):
     """Half-lives (h) of the disposition sub-system of ``species`` (non-depot compartments)."""
     v = model.params.individual(covariates=subject or {})
-    from pkpd.system import build_system
+    from pkpd.simulation.system import build_system
     K = build_system(model, v).K[0]
     depots = {p.depot for ps in model.routes.values() for p in ps if p.depot}
     idx = [i for i, c in enumerate(model.compartments) if c.species == species and c.name not in depots
@@ -37,7 +38,7 @@ def clearance_L_h(model, subject=None):
     """CL = dose / AUC0–∞ with the exact AUC of the linear system: AUC = −(K⁻¹ x0)_central / V.
 
     (A trapezoid on a coarse grid misses the sub-minute distribution phases of Domino and Herd.)"""
-    from pkpd.system import build_system
+    from pkpd.simulation.system import build_system
     v = model.params.individual(covariates=subject or {})
     K = build_system(model, v).K[0]
     c = model.index[model.plasma["ketamine"]]
@@ -264,7 +265,7 @@ class TestPD:
 
 
 def test_pairing_warnings():
-    from pkpd.pairing import pairing_warnings
+    from pkpd.models.pairing import pairing_warnings
     assert pairing_warnings(load_model("simons_2022"), load_model("simons_2022_pd")) == []
     w = pairing_warnings(load_model("domino"), load_model("olofsen_2022"))
     assert any("racemic" in x for x in w) and any("arterial" in x for x in w)

@@ -11,9 +11,9 @@ circulation; absolute intranasal bioavailability 54 % (56 mg) and 51 % (84 mg); 
 import numpy as np
 import pytest
 
-from pkpd.metrics import auc
-from pkpd.model import load_model
-from pkpd.simulate import simulate
+from pkpd.analysis.metrics import auc
+from pkpd.models.load import load_model
+from pkpd.simulation.typical import simulate
 
 from helpers import regimen
 
@@ -81,7 +81,7 @@ def test_intranasal_tmax_after_last_spray():
 
 def test_oral_dosing_gives_more_norketamine_than_intranasal():
     """First pass: norketamine/ketamine AUC ratio orders oral > intranasal > IV."""
-    from pkpd.metrics import summary
+    from pkpd.analysis.metrics import summary
     ds = simulate(M, [regimen({"route": "iv", "amount": "28 mg"}, name="iv"),
                       regimen({"route": "intranasal", "amount": "28 mg", "sprays": 2}, name="in"),
                       regimen({"route": "oral", "amount": "56 mg"}, name="po")], horizon=48, step=5 / 60)

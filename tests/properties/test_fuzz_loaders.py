@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pkpd.errors import PkpdError
-from pkpd.events import parse_events
-from pkpd.model import parse_model
-from pkpd.notation import parse_regimen
-from pkpd.pd import parse_pd_model
-from pkpd.scenario import parse_scenario
+from pkpd.dosing.records import parse_events
+from pkpd.models.pk import parse_model
+from pkpd.dosing.notation import parse_regimen
+from pkpd.models.pd import parse_pd_model
+from pkpd.scenario.load import parse_scenario
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 @given(st.data())
 def test_fuzz_scenario(data):
     """Bad documents fail with PkpdError; documents that pass the checks also simulate cleanly."""
-    from pkpd.run import run_scenario
+    from pkpd.workflows.run import run_scenario
     try:
         sc = parse_scenario(mutate(SCENARIO, data), "", "fuzz.toml")
     except PkpdError as e:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from pkpd.simulate import output_times, solve_states
+from pkpd.simulation.grid import output_times
+from pkpd.simulation.typical import solve_states
 from pkpd.units import MOLAR_MASS
 
 from helpers import model_from_toml, p, reference, regimen
@@ -118,8 +119,8 @@ def test_non_negative_and_mass_balance(m, ds):
     The eliminated amount is tracked exactly by a sink state appended to K (its row takes the
     column deficits of K, in moles), so the balance holds to rounding error.
     """
-    from pkpd.simulate import pad_events
-    from pkpd.solver import solve_dense
+    from pkpd.simulation.grid import pad_events
+    from pkpd.solvers.dense import solve_dense
     x, sysm, ev = run(m, ds)
     assert np.all(x >= -1e-10 * max(1.0, np.abs(x).max()))
     mw = np.array([MOLAR_MASS[c.species] for c in m.compartments])

@@ -1,0 +1,1 @@
+"""The command line (top layer): ``main`` and one module per command."""

@@ -1,0 +1,28 @@
+"""``pkpd tradeoff``: sweep doses (durations, sprays) and draw the Pareto frontier."""
+from __future__ import annotations
+
+from pkpd.cli.common import print_warnings, print_written
+from pkpd.scenario.load import load_scenario
+from pkpd.workflows.tradeoff import run_tradeoff
+
+NAME = "tradeoff"
+EXAMPLES = ("pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier of analgesia vs "
+            "psychotomimetic effect",)
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser(NAME, help="sweep doses (or durations, sprays) and draw the Pareto frontier",
+                       description="For every regimen, sweep the [tradeoff] sweep parameters (default: dose × "
+                                   "0.25–4), simulate a population at each point and draw P(adequate analgesia) "
+                                   "against P(unacceptable psychotomimetic effect), one curve per regimen, one "
+                                   "panel per PD and PK model.  Writes <stem>_frontier.csv/.nc/.png.")
+    t.add_argument("scenario")
+    t.add_argument("-o", "--output", metavar="DIR", help="output folder")
+    t.add_argument("-q", "--quiet", action="store_true")
+
+
+def run(args) -> int:
+    sc = load_scenario(args.scenario, output_dir=args.output)
+    print_warnings(sc.warnings)
+    print_written(run_tradeoff(sc, quiet=args.quiet))
+    return 0

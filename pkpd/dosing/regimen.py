@@ -1,0 +1,124 @@
+"""Dosing regimens and the event arrays they become for one model.
+
+A :class:`Regimen` is a named list of :class:`Dose` records (route, amount or rate,
+timing, repeats, sprays).  :func:`regimen_events` turns it into per-subject event
+arrays (times, compartments, amounts and rates) for the solver, given the
+model's absorption paths and each subject's individual parameters.
+
+Conventions: doses are free-base ketamine in mg (or mg/kg of body weight); an
+intranasal ``amount`` is per spray (per device for esketamine: one 28-mg device
+is one "spray" here); times are hours from the start of the simulation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+from pkpd import units
+from pkpd.errors import PkpdError
+
+
+@dataclass(frozen=True)
+class Dose:
+    """One dosing record (repeated ``times`` times, ``every`` hours apart).
+
+    Attributes
+    ----------
+    route : str
+        ``iv``, ``oral``, ``intranasal``, ``sublingual`` or ``im``.
+    amount : units.Quantity or None
+        Amount per administration (per spray for intranasal), mg or mg/kg.
+    rate : units.Quantity or None
+        IV infusion rate, mg/h or mg/kg/h (with ``duration``).
+    duration : float or None
+        IV infusion duration, h; None for a bolus.
+    start : float
+        Time of the first administration, h.
+    every : float or None
+        Interval between repeats, h.
+    times : int
+        Number of administrations.
+    sprays : int
+        Sprays (devices) per intranasal administration.
+    spray_interval : float
+        Time between sprays, h.
+    steady_state : bool
+        The subject is at steady state on this dose (every ``every`` h) before its first
+        administration, like NONMEM's SS=1.
+    """
+
+    route: str
+    amount: units.Quantity | None = None
+    rate: units.Quantity | None = None
+    duration: float | None = None
+    start: float = 0.0
+    every: float | None = None
+    times: int = 1
+    sprays: int = 1
+    spray_interval: float = 0.0
+    steady_state: bool = False  # at steady state (dosing every ``every``) before the first dose
+
+    def __post_init__(self):
+        if (self.amount is None) == (self.rate is None):
+            raise PkpdError("give exactly one of 'amount' or 'rate'")
+        if self.rate is not None and self.duration is None:
+            raise PkpdError("an infusion 'rate' needs a 'duration'")
+        if self.duration is not None and self.route != "iv":
+            raise PkpdError(f"'duration' (an infusion) is for the iv route, not {self.route!r}")
+        q = self.amount if self.amount is not None else self.rate
+        if not np.isfinite(q.value) or q.value < 0:
+            raise PkpdError(f"dose must be finite and ≥ 0 (got {q.text or q.value})")
+        if self.duration is not None and not (np.isfinite(self.duration) and self.duration > 0):
+            raise PkpdError("'duration' must be > 0")
+        if not (np.isfinite(self.start) and self.start >= 0):
+            raise PkpdError("'start' must be ≥ 0")
+        if self.times < 1:
+            raise PkpdError("'times' must be ≥ 1")
+        if self.times > 1 and not (self.every is not None and np.isfinite(self.every) and self.every > 0):
+            raise PkpdError("repeated dosing ('times' > 1) needs 'every' > 0")
+        if self.steady_state and not (self.every is not None and np.isfinite(self.every) and self.every > 0):
+            raise PkpdError("steady state needs the dosing interval 'every' > 0")
+        if self.steady_state and self.duration is not None and self.duration > self.every:
+            raise PkpdError("steady state: an infusion cannot last longer than the dosing interval")
+        if self.sprays < 1:
+            raise PkpdError("'sprays' must be ≥ 1")
+        if self.sprays > 1 and self.route != "intranasal":
+            raise PkpdError("'sprays' is for the intranasal route")
+        if self.spray_interval < 0:
+            raise PkpdError("'spray_interval' must be ≥ 0")
+
+    def administrations(self) -> list[tuple[float, int]]:
+        """(time h, spray number) of every administration."""
+        out = []
+        for r in range(self.times):
+            t0 = self.start + r * (self.every or 0.0)
+            for k in range(self.sprays):
+                out.append((t0 + k * self.spray_interval, k + 1))
+        return out
+
+    def amount_per_administration(self, weight: np.ndarray) -> np.ndarray:
+        """mg per administration for subjects of ``weight`` kg."""
+        if self.amount is not None:
+            return self.amount.absolute(weight) * np.ones_like(weight, dtype=float)
+        return self.rate.absolute(weight) * self.duration * np.ones_like(weight, dtype=float)
+
+    def total(self, weight: float = 70.0) -> float:
+        """Total dose, mg, for one subject of ``weight`` kg."""
+        return float(self.amount_per_administration(np.array([weight]))[0]) * self.times * self.sprays
+
+    def last_time(self) -> float:
+        return max(t for t, _ in self.administrations()) + (self.duration or 0.0)
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """A named list of doses given together."""
+
+    name: str
+    doses: tuple[Dose, ...]
+
+    @property
+    def routes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d.route for d in self.doses))
+
+    def total(self, weight: float = 70.0) -> float:
+        return sum(d.total(weight) for d in self.doses)

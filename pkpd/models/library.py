@@ -1,0 +1,60 @@
+"""TODO docstring (models.library)"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from pkpd.errors import PkpdError
+
+
+def library_dirs() -> list[Path]:
+    """Where model files are looked up: $PKPD_MODEL_PATH, the project's models/, ./models."""
+    dirs = [Path(p) for p in os.environ.get("PKPD_MODEL_PATH", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[2] / "models")
+    dirs.append(Path.cwd() / "models")
+    seen, out = set(), []
+    for d in dirs:
+        r = d.resolve()
+        if r not in seen and r.is_dir():
+            seen.add(r)
+            out.append(r)
+    return out
+
+
+def find_model_file(name: str, relative_to: Path | None = None) -> Path:
+    """Resolve a model name (``perez_ruixo_2021``) or path to a file."""
+    cand = Path(name)
+    tries = []
+    if cand.suffix == ".toml" or "/" in name or os.sep in name:
+        tries += [cand] if cand.is_absolute() else ([relative_to / cand] if relative_to else []) + [cand]
+    else:
+        for d in library_dirs():
+            tries += [d / f"{name}.toml", d / "pd" / f"{name}.toml"]
+    for t in tries:
+        if t.is_file():
+            return t
+    avail = ", ".join(sorted(available_models())) or "none"
+    raise PkpdError(f"unknown model {name!r} (library models: {avail})")
+
+
+def available_models() -> dict[str, Path]:
+    """Library model name → file (PK models in models/, PD models in models/pd/)."""
+    out: dict[str, Path] = {}
+    for d in library_dirs():
+        for f in sorted(list(d.glob("*.toml")) + list(d.glob("pd/*.toml"))):
+            out.setdefault(f.stem, f)
+    return out
+
+
+def read_toml(path: Path, what: str = "file") -> tuple[dict, str]:
+    """Read a TOML file; any problem becomes a :class:`PkpdError` naming the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PkpdError(f"{what} not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PkpdError(f"cannot read {what}: {e}", file=str(path)) from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as e:
+        raise PkpdError(f"not valid TOML: {e}", file=str(path)) from None

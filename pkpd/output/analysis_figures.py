@@ -1,0 +1,104 @@
+"""TODO docstring (output.analysis_figures)"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from pkpd.output.figures import ROUTE_COLORS, _style
+from pkpd.analysis.tci import TCIResult
+from pkpd.analysis.dosefinding import pareto_mask
+
+
+def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
+    """P(adequate analgesia) against P(unacceptable psychotomimetic effect), one panel per
+    PD pair × PK model, one curve per base regimen (frontier solid, other points faint)."""
+    import matplotlib.pyplot as plt
+    _style()
+    P, M = tr.sizes["pair"], tr.sizes["model"]
+    # one column per PD pair (the disagreement to compare side by side), one row per PK model
+    fig, axes_t = plt.subplots(M, P, figsize=(5.6 * P, 4.6 * M + 0.6), squeeze=False)
+    axes = axes_t.T
+    bases = list(dict.fromkeys(m["base"] for m in meta))
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for pi in range(P):
+        for mi in range(M):
+            ax = axes[pi, mi]
+            for bi, b in enumerate(bases):
+                idx = [i for i, m in enumerate(meta) if m["base"] == b]
+                x = tr.p_exceed.values[pi, mi, idx] * 100
+                y = tr.p_adequate.values[pi, mi, idx] * 100
+                if np.all(np.isnan(x)):
+                    continue
+                route = str(tr.route.values[idx[0]]).split("+")[0]
+                col = ROUTE_COLORS.get(route, palette[bi % len(palette)])
+                xlo, xhi = tr.p_exceed_lo.values[pi, mi, idx] * 100, tr.p_exceed_hi.values[pi, mi, idx] * 100
+                ylo, yhi = tr.p_adequate_lo.values[pi, mi, idx] * 100, tr.p_adequate_hi.values[pi, mi, idx] * 100
+                err = lambda a, lo, hi: [np.clip(a - lo, 0, None), np.clip(hi - a, 0, None)]
+                ax.errorbar(x, y, xerr=err(x, xlo, xhi), yerr=err(y, ylo, yhi), fmt="o", ms=3, color=col,
+                            alpha=0.35, lw=0.8)
+                mask = pareto_mask(x, y)
+                order = np.argsort(x[mask])
+                ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
+            ax.set_xlim(-2, 102)
+            ax.set_ylim(-2, 102)
+            ax.plot([0, 100], [0, 100], color="#999999", lw=0.8, ls=":")
+            ax.set_xlabel("subjects with unacceptable psychotomimetic effect (%)")
+            ax.set_ylabel("subjects with adequate analgesia (%)")
+            ax.set_title(f"{tr.pair.values[pi]} on {tr.model.values[mi]}", fontsize=9)
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.suptitle(title or "Analgesia vs psychotomimetic exposure: Pareto frontiers (bars: 95 % intervals)",
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def tornado_figure(ds: xr.Dataset, title: str = ""):
+    """Bars of first- and total-order indices with 95 % intervals, one panel per model × regimen."""
+    import matplotlib.pyplot as plt
+    _style()
+    M, R = ds.sizes["model"], ds.sizes["regimen"]
+    params = list(ds.parameter.values)
+    fig, axes = plt.subplots(M, R, figsize=(4.6 * R, 0.5 * len(params) + 2.2), squeeze=False)
+    for mi in range(M):
+        for ri in range(R):
+            ax = axes[mi, ri]
+            s1, st = ds.S1.values[mi, ri], ds.ST.values[mi, ri]
+            c1, ct = ds.S1_conf.values[mi, ri], ds.ST_conf.values[mi, ri]
+            order = np.argsort(np.nan_to_num(st))
+            ypos = np.arange(len(params))
+            ax.barh(ypos + 0.2, st[order], 0.38, xerr=ct[order], color="#2874a6", label="total order", alpha=0.85)
+            ax.barh(ypos - 0.2, s1[order], 0.38, xerr=c1[order], color="#e67e22", label="first order", alpha=0.85)
+            ax.set_yticks(ypos, [params[i] for i in order], fontsize=8)
+            ax.axvline(0, color="#555555", lw=0.8)
+            ax.set_xlim(-0.1, 1.1)
+            ax.set_title(f"{ds.model.values[mi]} — {ds.regimen.values[ri]}"[:60], fontsize=8)
+            ax.set_xlabel(f"Sobol index of {ds.S1.attrs.get('metric', '')}")
+    axes[0, 0].legend(fontsize=7, frameon=False, loc="lower right")
+    fig.suptitle(title or "Global sensitivity (Sobol indices, 95 % intervals)", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None):
+    """Concentrations and pump rates; ``bands`` (from :func:`tci_population`, one per result or None)
+    add the 5–95 % range of simulated subjects given the same profile."""
+    import matplotlib.pyplot as plt
+    _style()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (r, col) in enumerate(zip(results, ("#c0392b", "#2874a6", "#1e8449"))):
+        b = bands[i] if bands else None
+        if b is not None:
+            axes[0].fill_between(b["time"] * 60, b["plasma"][0], b["plasma"][2], color=col, alpha=0.15,
+                                 label=f"plasma 5–95 % of subjects ({r.mode} targeting)")
+        t = r.time * 60
+        axes[0].plot(t, r.plasma, color=col, lw=2, label=f"plasma ({r.mode} targeting)")
+        if not np.all(np.isnan(r.effect)):
+            axes[0].plot(t, r.effect, color=col, lw=1.6, ls="--", label=f"effect site ({r.mode} targeting)")
+        axes[1].step(t[:-1], r.rate, where="post", color=col, lw=1.6, label=f"{r.mode} targeting")
+    axes[0].axhline(results[0].target, color="#555555", lw=0.8, ls=":", label="target")
+    axes[0].set(xlabel="time (min)", ylabel="ketamine (ng/mL)", title="Concentrations")
+    axes[1].set(xlabel="time (min)", ylabel="infusion rate (mg/h)", title="Pump rate", yscale="symlog")
+    for ax in axes:
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(title or "Target-controlled infusion", fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig

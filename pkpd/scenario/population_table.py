@@ -1,0 +1,165 @@
+"""The ``[population]`` table of a scenario file.
+
+::
+
+    [population]
+    n = 1000                    # subjects (the same subjects get every regimen)
+    seed = 42
+    mode = "streaming"          # or "full" (every trajectory kept)
+    precision = "float32"       # storage of full trajectories
+    chunk = 1024                # subjects per chunk (results do not depend on it)
+    iiv = true                  # between-subject variability from the model files
+    uncertainty = 0             # parameter-uncertainty replicates (0 = off)
+    female = 0.5                # probability of female sex
+    covariates_file = "subjects.csv"   # optional: real subjects (WT, AGE, SEX, …)
+    weight = { dist = "normal", mean = "75 kg", sd = "12 kg", min = "45 kg", max = "130 kg" }
+    age = { dist = "uniform", low = "18 year", high = "65 year" }
+    thresholds = { ketamine_plasma = "100 ng/mL" }   # for time above threshold
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from pkpd import units
+from pkpd.errors import Collector, PkpdError
+from pkpd.simulation.sampling import CovariateDist, Population, read_covariate_csv
+from pkpd.scenario.spec import PopulationSpec
+
+
+MAX_SUBJECTS = 10_000_000
+
+
+def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
+    if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
+        try:
+            return CovariateDist("constant", units.parse(spec, kind, f).value)
+        except PkpdError as e:
+            col.catch(e)
+            return None
+    if not isinstance(spec, dict):
+        col.add("must be a quantity or a table { dist = \"normal\", mean = …, sd = … }", f)
+        return None
+    d = spec.get("dist", "normal")
+    allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
+               "uniform": {"low", "high"}}
+    if d not in allowed:
+        col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
+        return None
+    for k in sorted(set(spec) - allowed[d] - {"dist"}):
+        col.add(f"unknown key '{k}' for a {d} distribution", f"{f}.{k}")
+    try:
+        q = lambda k: units.parse(spec[k], kind, f"{f}.{k}").value
+        lo = q("min") if "min" in spec else -math.inf
+        hi = q("max") if "max" in spec else math.inf
+        if d == "normal":
+            mean, sd = q("mean"), q("sd")
+            if sd < 0:
+                col.add("must be ≥ 0", f"{f}.sd")
+            return CovariateDist("normal", mean, sd, lo, hi)
+        if d == "lognormal":
+            cv = spec.get("cv")
+            if not isinstance(cv, (int, float)) or isinstance(cv, bool) or cv < 0:
+                col.add("'cv' must be a number ≥ 0", f"{f}.cv")
+                return None
+            return CovariateDist("lognormal", q("median"), float(cv), lo, hi)
+        a, b = q("low"), q("high")
+        if b < a:
+            col.add("'high' must be ≥ 'low'", f)
+        return CovariateDist("uniform", a, b)
+    except KeyError as e:
+        col.add(f"missing {e.args[0]!r} for a {d} distribution", f)
+    except PkpdError as e:
+        col.catch(e)
+    return None
+
+
+def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]) -> PopulationSpec | None:
+    f = "population"
+    if not isinstance(tbl, dict):
+        col.add("must be a table", f)
+        return None
+    known = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file",
+             "weight", "age", "thresholds"} | extra_covariates
+    for k in sorted(set(tbl) - known):
+        col.add(f"unknown key '{k}'", f"{f}.{k}")
+    n = tbl.get("n")
+    table = None
+    if "covariates_file" in tbl:
+        p = tbl["covariates_file"]
+        if not isinstance(p, str):
+            col.add("must be a file name", f"{f}.covariates_file")
+        else:
+            try:
+                table = read_covariate_csv(base / p)
+            except PkpdError as e:
+                col.catch(e)
+        if n is None and table is not None:
+            n = len(next(iter(table.values())))
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SUBJECTS:
+        col.add(f"'n' must be a whole number from 1 to {MAX_SUBJECTS:,} (got {n!r})", f"{f}.n")
+        n = None
+    seed = tbl.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        col.add("must be a whole number ≥ 0", f"{f}.seed")
+        seed = 0
+    mode = tbl.get("mode", "streaming")
+    if mode not in ("streaming", "full"):
+        col.add("must be 'streaming' or 'full'", f"{f}.mode")
+    precision = tbl.get("precision", "float32")
+    if precision not in ("float32", "float64"):
+        col.add("must be 'float32' or 'float64'", f"{f}.precision")
+    chunk = tbl.get("chunk", 1024)
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or not 256 <= chunk <= 1_000_000:
+        col.add("must be a whole number from 256 to 1,000,000", f"{f}.chunk")
+        chunk = 1024
+    iiv = tbl.get("iiv", True)
+    if not isinstance(iiv, bool):
+        col.add("must be true or false", f"{f}.iiv")
+    unc = tbl.get("uncertainty", 0)
+    if not isinstance(unc, int) or isinstance(unc, bool) or not 0 <= unc <= 10_000:
+        col.add("must be a number of replicates from 0 to 10000", f"{f}.uncertainty")
+        unc = 0
+    covs = {}
+    if "weight" in tbl:
+        covs["WT"] = _dist(tbl["weight"], "weight", f"{f}.weight", col)
+    if "age" in tbl:
+        covs["AGE"] = _dist(tbl["age"], "age", f"{f}.age", col)
+    if "female" in tbl:
+        p = tbl["female"]
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+            col.add("must be a probability from 0 to 1", f"{f}.female")
+        else:
+            covs["FEMALE"] = CovariateDist("bernoulli", float(p))
+    for k in extra_covariates & set(tbl):
+        v = tbl[k]
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1:
+            covs[k] = CovariateDist("bernoulli", float(v))
+        else:
+            col.add("must be the probability (0–1) that this covariate is 1", f"{f}.{k}")
+    if "WT" in covs and covs["WT"] is not None:
+        d = covs["WT"]
+        if d.kind in ("normal", "lognormal") and not (d.low > 0):
+            covs["WT"] = CovariateDist(d.kind, d.a, d.b, max(d.low, 1.0), d.high)  # weights stay positive
+    thresholds = {}
+    th = tbl.get("thresholds", {})
+    if not isinstance(th, dict):
+        col.add("must be a table output = \"100 ng/mL\"", f"{f}.thresholds")
+        th = {}
+    for k, v in th.items():
+        try:
+            q = units.parse(v, "concentration", f"{f}.thresholds.{k}")
+            thresholds[k] = q.value * 1000.0  # mg/L → ng/mL
+        except PkpdError:
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                thresholds[k] = float(v)  # a readout threshold (its own unit)
+            else:
+                col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number", f"{f}.thresholds.{k}")
+    if n is None or any(v is None for v in covs.values()):
+        return None
+    try:
+        pop = Population(n=n, seed=seed, covariates={k: v for k, v in covs.items()}, table=table, iiv=iiv,
+                         replicates=unc)
+    except PkpdError as e:
+        col.catch(e, f)
+        return None
+    return PopulationSpec(pop, mode, precision, chunk, thresholds)

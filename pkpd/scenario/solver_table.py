@@ -1,0 +1,27 @@
+"""TODO docstring (scenario.solver_table)"""
+from __future__ import annotations
+
+from pkpd.errors import Collector
+from pkpd.solvers.options import SOLVERS, SolverOptions
+
+
+def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOptions:
+    """A scenario's ``[solver]`` table: ``method`` (auto, dopri, exponential, rosenbrock),
+    ``rtol`` and ``atol`` (relative and absolute tolerance per step, amounts in mg)."""
+    if not isinstance(tbl, dict):
+        col.add("must be a table (method, rtol, atol)", where)
+        return SolverOptions()
+    for k in sorted(set(tbl) - {"method", "rtol", "atol"}):
+        col.add("unknown key (known: method, rtol, atol)", f"{where}.{k}")
+    method = tbl.get("method")
+    if method is not None and method not in SOLVERS:
+        col.add(f"must be one of {', '.join(SOLVERS)}", f"{where}.method")
+        method = None
+    tol = {}
+    for k in ("rtol", "atol"):
+        v = tbl.get(k)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 1e-15 <= v < 1):
+            col.add(f"must be a number in [1e-15, 1) (got {v!r})", f"{where}.{k}")
+            v = None
+        tol[k] = None if v is None else float(v)
+    return SolverOptions(None if method is None else SOLVERS[method], tol["rtol"], tol["atol"])

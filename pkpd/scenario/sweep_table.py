@@ -1,0 +1,75 @@
+"""TODO docstring (scenario.sweep_table)"""
+from __future__ import annotations
+
+import numpy as np
+from pkpd.errors import Collector
+from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec
+
+
+def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> SweepSpec | None:
+    """The ``[sweep]`` table of a scenario."""
+    f = "sweep"
+    if not isinstance(tbl, dict):
+        col.add("must be a table", f)
+        return None
+    for k in sorted(set(tbl) - {"design", "points", "seed", "n", "sensitivity", "parameters", "batch"}):
+        col.add(f"unknown key '{k}'", f"{f}.{k}")
+    design = tbl.get("design", "lhs")
+    if design not in DESIGNS:
+        col.add(f"must be one of {', '.join(DESIGNS)}", f"{f}.design")
+    pts = tbl.get("points", 64)
+    if not isinstance(pts, int) or isinstance(pts, bool) or not 1 <= pts <= 100_000:
+        col.add("must be a whole number from 1 to 100000", f"{f}.points")
+        pts = 1
+    seed = tbl.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        col.add("must be a whole number ≥ 0", f"{f}.seed")
+        seed = 0
+    n = tbl.get("n", population_n or 300)
+    if not isinstance(n, int) or isinstance(n, bool) or not 10 <= n <= 1_000_000:
+        col.add("must be a whole number from 10 to 1000000", f"{f}.n")
+        n = 300
+    batch = tbl.get("batch", 4)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 1000:
+        col.add("must be a whole number from 1 to 1000", f"{f}.batch")
+        batch = 4
+    sens = tbl.get("sensitivity")
+    if sens is not None and sens not in METRICS:
+        col.add(f"must be one of {', '.join(METRICS)}", f"{f}.sensitivity")
+    ptbl = tbl.get("parameters")
+    params = []
+    known = {f"{m.name}.{p}": m.parameters[p] for m in list(models) + list(pds) for p in m.parameters}
+    if not isinstance(ptbl, dict) or not ptbl:
+        col.add("needs [sweep.parameters]: name = { low, high } (or values = [...] for a grid)", f"{f}.parameters")
+        return None
+    for name, spec in ptbl.items():
+        g = f"{f}.parameters.{name}"
+        if name not in known and name not in REGIMEN_PARAMS:
+            col.add(f"unknown parameter (model parameters are 'model.name', e.g. "
+                    f"{next(iter(known), 'perez_ruixo_2021.Vc')}; regimen parameters: {', '.join(REGIMEN_PARAMS)})", g)
+            continue
+        if not isinstance(spec, dict):
+            col.add("must be { low = …, high = … } or { values = [...] }", g)
+            continue
+        if design == "grid":
+            vals = spec.get("values")
+            if not (isinstance(vals, list) and vals and len(vals) <= 1000 and
+                    all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in vals)):
+                col.add("a grid needs values = [numbers]", g)
+                continue
+            params.append(SweepParam(name, values=tuple(float(v) for v in vals)))
+        else:
+            lo, hi = spec.get("low"), spec.get("high")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lo, hi)) \
+                    or not lo < hi:
+                col.add("needs finite low < high", g)
+                continue
+            if name in REGIMEN_PARAMS and lo <= 0:
+                col.add("regimen parameters need low > 0", g)
+                continue
+            params.append(SweepParam(name, float(lo), float(hi)))
+    if design == "saltelli" and sens is None:
+        sens = "p_success" if any(len(p.readouts) for p in pds) else "ketamine_cmax_median"
+    if not params:
+        return None
+    return SweepSpec(design, tuple(params), pts, seed, n, sens, batch)

@@ -1,0 +1,185 @@
+"""Demonstration gallery: classic teaching figures, each with a one-paragraph explanation that
+is printed and embedded in the figure's caption.  ``pkpd demo --list``; ``pkpd demo NAME``."""
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+from pkpd.errors import PkpdError
+from pkpd.scenario.load import load_scenario
+from pkpd.output.figures import concentration_figure
+from pkpd.workflows.run import run_scenario
+from pkpd.models.load import load_model
+from pkpd.dosing.notation import parse_regimen
+from pkpd.simulation.typical import simulate
+from pkpd.output.figures import hysteresis_figure
+from pkpd.output.figures import _style
+from pkpd.simulation.sampling import CovariateDist, Population
+from pkpd.simulation.population import percentiles, simulate_population
+from pkpd.output.analysis_figures import frontier_figure
+from pkpd.analysis.dosefinding import sweep_regimens
+from pkpd.analysis.tradeoff import TradeoffSpec, evaluate, pairs_for, thresholds_for
+from pkpd.analysis.tci import tci, tci_population
+from pkpd.output.analysis_figures import tci_figure
+from pkpd.output.files import write_bytes
+from pkpd.output.figures import png_bytes
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Demo:
+    name: str
+    title: str
+    explanation: str
+    make: object  # () -> matplotlib figure
+
+
+def _caption(fig, text):
+    fig.subplots_adjust(bottom=0.30)
+    fig.text(0.02, 0.02, "\n".join(textwrap.wrap(text, 170)), fontsize=8, va="bottom", color="#333333")
+    return fig
+
+
+def _scenario(name):
+    return load_scenario(ROOT / "scenarios" / name)
+
+
+def _routes():
+    sc = _scenario("routes.toml")
+    return concentration_figure(run_scenario(sc), "perez_ruixo_2021", "Route comparison (esketamine, Perez-Ruixo 2021)")
+
+
+def _bolus_vs_infusion():
+    regs = [parse_regimen("0.5 mg/kg IV", "0.5 mg/kg bolus"), parse_regimen("0.5 mg/kg over 40 min", "0.5 mg/kg over 40 min"),
+            parse_regimen("0.5 mg/kg over 120 min", "0.5 mg/kg over 2 h")]
+    ds = simulate(load_model("perez_ruixo_2021"), regs, horizon=6, step=1 / 60, pd=[load_model("olofsen_2022")])
+    return concentration_figure(ds, "perez_ruixo_2021", "The same dose as a bolus or an infusion")
+
+
+def _effect_site_lag():
+    regs = [parse_regimen("0.3 mg/kg IV", "0.3 mg/kg bolus"), parse_regimen("0.5 mg/kg over 40 min", "0.5 mg/kg over 40 min")]
+    ds = simulate(load_model("perez_ruixo_2021"), regs, horizon=6, step=1 / 120, pd=[load_model("olofsen_2022")])
+    return hysteresis_figure(ds, "perez_ruixo_2021", "Effect-site lag: effect against plasma concentration")
+
+
+def context_sensitive_half_times(model, durations_h):
+    """Time (h) for the plasma concentration to halve after stopping a constant-rate infusion of
+    each duration (h), found on a 1-minute grid."""
+    out = []
+    for d in durations_h:
+        d = float(d)
+        ds = simulate(model, parse_regimen(f"10 mg/h for {d!r} h"), horizon=d + 24, step=1 / 60)
+        t, c = ds.time.values, ds.ketamine_plasma.values[0, 0]
+        i0 = int(np.searchsorted(t, d - 1e-9))
+        after = np.flatnonzero(c[i0:] <= c[i0] / 2)
+        out.append(t[i0 + after[0]] - t[i0] if after.size else np.nan)
+    return np.array(out)
+
+
+def _csht():
+    import matplotlib.pyplot as plt
+    _style()
+    durations = np.array([0.25, 0.5, 1, 2, 3, 4, 6, 8, 12])
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    for name, col in (("domino", "#c0392b"), ("perez_ruixo_2021", "#2874a6"), ("fanta_otto_2021", "#1e8449"),
+                      ("herd_anderson_2007", "#8e44ad")):
+        cs = context_sensitive_half_times(load_model(name), durations)
+        ax.plot(durations, cs * 60, "-o", color=col, lw=2, ms=4, label=name)
+    ax.set(xlabel="infusion duration (h)", ylabel="context-sensitive half-time (min)",
+           title="Context-sensitive half-time of ketamine")
+    ax.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def _population():
+    import matplotlib.pyplot as plt
+    _style()
+    ds = simulate_population(load_model("perez_ruixo_2021"), parse_regimen("28 mg IN x2 every 5 min", "IN 56 mg"),
+                             Population(n=300, seed=4, covariates={"WT": CovariateDist("normal", 75, 13, 45, 140)}),
+                             horizon=8, step=2 / 60, mode="full", progress=False)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    t = ds.time.values
+    y = ds.ketamine_plasma.values[0, 0]
+    for s in range(60):
+        axes[0].plot(t, y[s], color="#1e8449", alpha=0.25, lw=0.8)
+    axes[0].set(title="60 virtual subjects", xlabel="time (h)", ylabel="ketamine plasma (ng/mL)")
+    pc = percentiles(ds, "ketamine_plasma").values[0, 0]
+    axes[1].fill_between(t, pc[0], pc[4], color="#1e8449", alpha=0.18, label="5–95 %")
+    axes[1].fill_between(t, pc[1], pc[3], color="#1e8449", alpha=0.35, label="25–75 %")
+    axes[1].plot(t, pc[2], color="#1e8449", lw=2, label="median")
+    axes[1].set(title="300 subjects: percentile bands", xlabel="time (h)")
+    axes[1].legend(frameon=False, fontsize=8)
+    fig.suptitle("Between-subject variability: intranasal esketamine 56 mg (Perez-Ruixo 2021)", fontsize=11)
+    return fig
+
+
+def _tradeoff():
+    sc = _scenario("tradeoff.toml")
+    spec = TradeoffSpec(analgesia_level=0.3, analgesia_duration=1 / 3)
+    pairs = pairs_for(sc.pd, spec)
+    variants, meta = sweep_regimens(sc.regimens, {"dose": [0.25, 0.5, 1, 1.5, 2, 3, 4]})
+    ds = simulate_population(sc.models, variants, Population(n=300, seed=7), horizon=sc.time.horizon,
+                             step=sc.time.step, pd=sc.pd, thresholds=thresholds_for(pairs, spec), progress=False)
+    return frontier_figure(evaluate(ds, pairs, spec), meta, "Analgesia vs psychotomimetic exposure, two PD models")
+
+
+def _tci():
+    m, pd = load_model("herd_anderson_2007"), load_model("olofsen_2022")
+    res = [tci(m, 300.0, 1.0), tci(m, 300.0, 1.0, mode="effect", pd=pd)]
+    pop = Population(n=300, seed=2, covariates={"WT": CovariateDist("constant", 70.0)})
+    bands = [tci_population(m, r, pop, pd=pd) for r in res]
+    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 ng/mL: the profile for the typical "
+                      "subject, given to 300 subjects", bands)
+
+
+DEMOS = {d.name: d for d in [
+    Demo("routes", "IV vs oral vs intranasal",
+         "The same drug by three routes (Perez-Ruixo 2021). IV gives the highest ketamine peak; oral dosing passes "
+         "the gut wall and liver first, so little ketamine but much norketamine reaches the blood (first-pass "
+         "metabolism); intranasal sits between, because part of each spray is swallowed. The effect site follows "
+         "plasma with a lag (t½ke0 8.3 min, Olofsen 2022).", _routes),
+    Demo("bolus_vs_infusion", "Bolus vs infusion",
+         "0.5 mg/kg given at once or over 40 or 120 minutes: the slower the input, the lower and later the peak, and "
+         "the smaller the peak effect — the same total exposure (AUC) spread differently in time.", _bolus_vs_infusion),
+    Demo("effect_site_lag", "Effect-site lag and hysteresis",
+         "Effect plotted against plasma concentration traces a loop: on the way up the effect lags behind plasma, "
+         "on the way down it stays higher. The loop closes when the blood–effect-site equilibration (ke0) is fast; "
+         "its width is the lag.", _effect_site_lag),
+    Demo("context_sensitive_half_time", "Context-sensitive half-time",
+         "How long the plasma concentration takes to halve after an infusion stops depends on how long it ran: "
+         "longer infusions fill the peripheral compartments, which then keep refilling plasma. Models built on "
+         "different data (arterial/venous sampling, children, sampling length) disagree.", _csht),
+    Demo("population_variability", "Population variability",
+         "Every virtual subject has their own clearance, volumes and absorption (between-subject variability from "
+         "the model file). Individual curves (left) summarise into percentile bands (right); one 'typical' curve "
+         "hides a several-fold range.", _population),
+    Demo("tradeoff", "Analgesia vs psychotomimetic trade-off",
+         "As the dose rises, more subjects reach adequate analgesia but more also reach unacceptable psychotomimetic "
+         "effects. Olofsen 2022 (one curve for both) and Simons 2022 (drug high before analgesia) draw very "
+         "different frontiers: the evidence does not settle which is right.", _tradeoff),
+    Demo("tci", "Target-controlled infusion",
+         "A TCI pump recomputes the rate every 10 s. Plasma targeting holds plasma at the target; effect-site "
+         "targeting overshoots plasma on purpose so that the effect site reaches the target sooner, without "
+         "overshooting it. The pump only knows the typical subject: given to 300 simulated subjects with the "
+         "model's between-subject variability, the same profile spreads widely around the target.", _tci),
+]}
+
+
+def run_demo(name: str, out_dir) -> tuple[str, Path]:
+    """Render one demo to ``out_dir/NAME.png`` (explanation in the caption); return (text, path)."""
+    if name not in DEMOS:
+        raise PkpdError(f"unknown demo {name!r} (demos: {', '.join(DEMOS)})")
+    d = DEMOS[name]
+    fig = _caption(d.make(), f"{d.title}. {d.explanation}")
+    return d.explanation, write_bytes(Path(out_dir) / f"{name}.png", png_bytes(fig, dpi=110))
+
+
+def gallery_markdown(paths: dict) -> str:
+    lines = ["# Gallery", "", "Classic teaching figures, each made by `pkpd demo NAME` (the explanation below is "
+             "also printed and embedded in the figure).  Regenerate all: `pkpd demo --all -o docs/gallery`.", ""]
+    for name, d in DEMOS.items():
+        lines += [f"## {d.title} (`pkpd demo {name}`)", "", d.explanation, "", f"![{d.title}](gallery/{name}.png)", ""]
+    return "\n".join(lines)

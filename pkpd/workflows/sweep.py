@@ -1,0 +1,213 @@
+"""Parameter sweeps: designs, one population run per point, resumable results, Sobol indices.
+
+A sweep varies named parameters — model parameters (``"perez_ruixo_2021.Vc"``, in the unit the
+model file uses; PD parameters likewise) and regimen parameters (``dose`` multiple, IV infusion
+``duration``, intranasal ``sprays`` or ``interval``) — over a design:
+
+* ``grid``: the full factorial product of each parameter's ``values``;
+* ``lhs``: a Latin hypercube of ``points`` points in [low, high] (scipy.stats.qmc);
+* ``sobol``: a scrambled Sobol sequence of ``points`` points;
+(``duration`` and ``interval`` in minutes, ``dose`` as a multiple of the regimen's doses)
+
+* ``saltelli``: SALib's Sobol-index design (``points`` base samples → points·(D+2) runs), analysed
+  for first- and total-order indices with bootstrap confidence intervals.
+
+Each point is a streaming population run reduced to scalar metrics per model × regimen: median
+ketamine Cmax, AUC and norketamine Cmax, and — when the PD models give an analgesia /
+psychotomimetic pair — P(adequate analgesia), P(unacceptable psychotomimetic effect) and
+P(success) for the first pair.  Points are written one file each, atomically, as they finish
+(``<stem>_sweep/points/``), so an interrupted sweep resumes where it stopped and never loses or
+duplicates a point; the design and a fingerprint of the scenario are stored beside them and a
+resume with a different design is refused.  ``workers``/``scheduler`` run the points on a Dask
+distributed cluster; workers load the numba kernels from the on-disk cache once each.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+import numpy as np
+import xarray as xr
+from pkpd.errors import PkpdError
+from pkpd.scenario.load import load_scenario
+from pkpd.simulation.sampling import Population
+from pkpd.simulation.population import simulate_population
+from pkpd.workflows.run import tradeoff_setup
+from pkpd.analysis.dosefinding import vary
+from pkpd.analysis.tradeoff import evaluate, thresholds_for
+from pkpd.output.files import write_text
+from pkpd.analysis.sweep_design import METRICS, METRIC_UNITS, REGIMEN_PARAMS, SweepSpec, design_matrix, sobol_indices
+
+
+
+@lru_cache(maxsize=4)
+def _scenario(path: str, mtime: float):
+    return load_scenario(path)
+
+
+def evaluate_points(scenario_path: str, names: tuple[str, ...], rows: list[tuple[int, tuple]], n: int,
+                    threads: int | None = None) -> list:
+    """Metrics of several points: [(index, array (models, regimens, metrics))].
+
+    ``threads``: numba threads in this process (1 on local Dask workers, which already run one
+    process per core).  Results do not depend on it.
+    """
+    if threads is not None:
+        import numba
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    sc = _scenario(scenario_path, os.path.getmtime(scenario_path))
+    return [(i, evaluate_point(sc, names, np.asarray(vals, float), n)) for i, vals in rows]
+
+
+def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
+    overrides: dict[str, dict] = {}
+    regs = list(sc.regimens)
+    by_model = {m.name: m for m in list(sc.models) + list(sc.pd)}
+    for name, v in zip(names, values):
+        if name in REGIMEN_PARAMS:
+            # duration and interval are given in minutes; sprays are rounded to whole sprays
+            x = {"duration": v / 60.0, "interval": v / 60.0, "sprays": int(round(v)), "dose": v}[name]
+            regs = [vary(r, name, x) or r for r in regs]
+        else:
+            mname, pname = name.split(".", 1)
+            p = by_model[mname].parameters[pname]
+            overrides.setdefault(mname, {})[pname] = v * p.factor  # written unit → internal
+    base = sc.population.population if sc.population is not None else Population(n=n, seed=0)
+    pop = Population(n=n, seed=base.seed, covariates=base.covariates, table=base.table, iiv=base.iiv)
+    setup = tradeoff_setup(sc)
+    th = thresholds_for(setup[1], setup[0]) if setup else {}
+    ds = simulate_population(sc.models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
+                             mode="streaming", thresholds=th, progress=False, overrides=overrides,
+                             solver=sc.solver)
+    M, R = len(sc.models), len(regs)
+    out = np.full((M, R, len(METRICS)), np.nan)
+    with np.errstate(all="ignore"):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[..., 0] = np.nanmedian(ds.ketamine_plasma_cmax.values, axis=-1)
+            out[..., 1] = np.nanmedian(ds.ketamine_plasma_auc.values, axis=-1)
+            if "norketamine_plasma_cmax" in ds:
+                out[..., 2] = np.nanmedian(ds.norketamine_plasma_cmax.values, axis=-1)
+    if setup:
+        tr = evaluate(ds, setup[1][:1], setup[0])
+        out[..., 3] = tr.p_adequate.values[0]
+        out[..., 4] = tr.p_exceed.values[0]
+        out[..., 5] = tr.p_success.values[0]
+    return out
+
+
+def _fingerprint(sc, spec: SweepSpec, X: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(sc.source_text.encode())
+    h.update(X.tobytes())
+    h.update(json.dumps([spec.design, spec.points, spec.seed, spec.n]).encode())
+    return h.hexdigest()[:16]
+
+
+class Store:
+    def __init__(self, root: Path, fingerprint: str, X: np.ndarray, names, fresh: bool = False):
+        self.root = Path(root)
+        self.points = self.root / "points"
+        meta = self.root / "design.json"
+        if fresh and self.root.exists():
+            import shutil
+            shutil.rmtree(self.root)
+        if meta.exists():
+            old = json.loads(meta.read_text())
+            if old.get("fingerprint") != fingerprint:
+                raise PkpdError(f"{self.root} holds a sweep of a different scenario or design; use --fresh to "
+                                f"start over (or another output folder)")
+        self.points.mkdir(parents=True, exist_ok=True)
+        for stale in self.points.glob(".p*.tmp"):  # a point being written when the sweep was killed
+            stale.unlink(missing_ok=True)
+        if not meta.exists():
+            write_text(meta, json.dumps({"fingerprint": fingerprint, "names": list(names),
+                                         "design": X.tolist()}))
+
+    def done(self) -> set[int]:
+        return {int(p.stem[1:]) for p in self.points.glob("p*.npy")}
+
+    def save(self, i: int, arr: np.ndarray) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".p{i:07d}.", suffix=".tmp", dir=self.points)
+        os.close(fd)
+        try:
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+            os.replace(tmp, self.points / f"p{i:07d}.npy")
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def load(self, i: int) -> np.ndarray:
+        return np.load(self.points / f"p{i:07d}.npy")
+
+
+def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str | None = None,
+              fresh: bool = False, progress: bool | None = None, store_dir: Path | None = None) -> xr.Dataset:
+    """Run (or resume) a sweep; returns the results Dataset (point × model × regimen × metric)."""
+    X = design_matrix(spec)
+    names = tuple(p.name for p in spec.params)
+    stem = Path(sc.path).stem
+    root = store_dir or sc.output_dir / f"{stem}_sweep"
+    store = Store(root, _fingerprint(sc, spec, X), X, names, fresh)
+    todo = [i for i in range(len(X)) if i not in store.done()]
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=len(X), initial=len(X) - len(todo), unit="pt", desc="sweep", file=sys.stderr)
+    t0 = time.perf_counter()
+    batches = [todo[k:k + spec.batch] for k in range(0, len(todo), spec.batch)]
+    path = str(Path(sc.path).resolve())
+    if (workers or scheduler) and todo:
+        from distributed import Client, LocalCluster, as_completed
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            threads = 1 if cluster is not None else None
+            futs = [client.submit(evaluate_points, path, names, [(i, tuple(X[i])) for i in b], spec.n, threads,
+                                  pure=False) for b in batches]
+            for fut in as_completed(futs):
+                for i, arr in fut.result():
+                    store.save(i, arr)
+                    if bar is not None:
+                        bar.update(1)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        for b in batches:
+            for i, arr in evaluate_points(path, names, [(i, tuple(X[i])) for i in b], spec.n):
+                store.save(i, arr)
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    Y = np.stack([store.load(i) for i in range(len(X))])  # point, model, regimen, metric
+    regs = [r.name for r in sc.regimens]
+    ds = xr.Dataset(
+        {"value": (("point", "model", "regimen", "metric"), Y, {"long_name": "sweep metric"}),
+         "design": (("point", "parameter"), X, {"long_name": "parameter values (units as in the scenario)"})},
+        coords={"point": np.arange(len(X)), "parameter": list(names), "model": [m.name for m in sc.models],
+                "regimen": regs, "metric": list(METRICS),
+                "metric_units": ("metric", [METRIC_UNITS[m] for m in METRICS])},
+        attrs={"design": spec.design, "subjects_per_point": spec.n, "seed": spec.seed,
+               "points_run_now": len(todo), "elapsed_seconds_now": round(elapsed, 3),
+               "executor": f"dask scheduler {scheduler}" if scheduler else
+               (f"dask LocalCluster, {workers} workers" if workers else "local")})
+    if spec.design == "saltelli" and spec.sensitivity:
+        ds = ds.merge(sobol_indices(ds, spec))
+    return ds
