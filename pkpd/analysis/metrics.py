@@ -16,9 +16,18 @@ def auc(c: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
     Parameters
     ----------
     c : ndarray
-        Concentrations (any unit); NaN propagates.
+        Concentrations in any unit (ng/mL in pkpd datasets), with the time axis at ``axis``;
+        NaN propagates.
     t : ndarray, shape (n_times,)
-        Times, h.
+        Times, h, increasing.
+    axis : int
+        The time axis of ``c``.
+
+    Returns
+    -------
+    ndarray
+        AUC from ``t[0]`` to ``t[-1]`` in the unit of ``c`` × h (ng·h/mL for ng/mL), with the
+        shape of ``c`` without ``axis``.
     """
     c = np.moveaxis(np.asarray(c, dtype=float), axis, -1)
     c1, c2 = c[..., :-1], c[..., 1:]
@@ -31,8 +40,23 @@ def auc(c: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def summary(ds: xr.Dataset) -> xr.Dataset:
-    """Per model × regimen: Cmax, Tmax and AUC0–t of plasma and effect-site curves,
-    the norketamine/ketamine AUC ratio and each PD readout's peak."""
+    """Exposure summary of a typical-subject dataset, per model × regimen.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`pkpd.simulate` (dims ``model × regimen × time``, time in h; plasma and
+        effect-site concentrations in ng/mL, PD readouts with a ``category`` attribute).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``model × regimen``: ``<var>_cmax`` (ng/mL) and ``<var>_tmax`` (h) of every plasma
+        and effect-site concentration, ``<var>_auc`` AUC0–t of every plasma concentration
+        (ng·h/mL, linear-up/log-down), ``nk_k_auc_ratio`` the norketamine/ketamine molar AUC0–t
+        ratio (dimensionless; when both are simulated) and ``<readout>_peak`` each PD readout's
+        peak (in the readout's unit).  NaN where a curve is all NaN.
+    """
     t = ds.time.values
     out = {}
     for name, var in ds.data_vars.items():

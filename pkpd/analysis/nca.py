@@ -98,18 +98,37 @@ def lambda_z(t, c, tmax_index: int, include_cmax: bool = False) -> tuple[float, 
 
 def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_duration: float = 0.0,
         lloq: float = 0.0) -> NCAResult:
-    """NCA of one profile.
+    """NCA of one concentration–time profile.
 
     Parameters
     ----------
-    t : array, h
-    c : array, ng/mL (values ≤ ``lloq`` after the first positive one count as below quantification)
+    t : array_like, shape (n,)
+        Sampling times, h, strictly increasing, at least 2.
+    c : array_like, shape (n,)
+        Concentrations, ng/mL, finite and ≥ 0; values ≤ ``lloq`` count as below quantification
+        (zero).
     dose_mg : float, optional
-        For CL(/F) and Vz(/F).
+        Dose, mg; gives CL(/F) in L/h and Vz(/F) in L.
     iv_bolus : bool
         Include Cmax in the λz candidates (IV bolus data).
-    infusion_duration : float, h
-        For MRT after an infusion.
+    infusion_duration : float
+        Infusion duration, h; MRT is corrected by half of it.
+    lloq : float
+        Lower limit of quantification, ng/mL.
+
+    Returns
+    -------
+    NCAResult
+        Cmax (ng/mL), Tmax (h), Clast (ng/mL), Tlast (h), AUC0–t and AUC0–∞ (ng·h/mL), % of
+        AUC0–∞ extrapolated, λz (1/h), half-life (h), λz points and adjusted R², AUMC0–∞
+        (ng·h²/mL), MRT (h), CL (L/h) and Vz (L) — units also in :data:`UNITS`.  NaN where a
+        term cannot be estimated (no λz, no dose); an all-zero profile gives Cmax, Clast and
+        AUC0–t of 0, 0 λz points and NaN for the rest.
+
+    Raises
+    ------
+    PkpdError
+        Mismatched, non-finite, unsorted or negative input.
     """
     t = np.asarray(t, dtype=float)
     c = np.asarray(c, dtype=float)

@@ -1,4 +1,19 @@
-"""TODO docstring (analysis.sweep_design)"""
+"""Sweep designs and their analysis: what a parameter sweep varies and what it reports.
+
+:class:`SweepSpec` (design, parameters, points, seed, subjects per point, Dask batch) is built
+from a scenario's ``[sweep]`` table (:mod:`pkpd.scenario.sweep_table`) and run by
+:mod:`pkpd.workflows.sweep`.  Here, with no simulation:
+
+* :func:`design_matrix`: points × parameters in the units written in the scenario — ``grid`` (full
+  factorial of each parameter's ``values``), ``lhs`` (Latin hypercube), ``sobol`` (scrambled Sobol
+  sequence; both scipy.stats.qmc, scaled to [low, high]) or ``saltelli`` (SALib's Sobol-index
+  design, ``points``·(D+2) rows);
+* :func:`sobol_indices`: first- and total-order Sobol indices with 95 % bootstrap half-widths of
+  one metric per model × regimen, from a ``saltelli`` sweep's results;
+* :data:`METRICS` / :data:`METRIC_UNITS`: the scalar metrics each point reports.
+
+SALib and scipy.stats.qmc are imported only when a design needs them.
+"""
 from __future__ import annotations
 
 import itertools

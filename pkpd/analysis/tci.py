@@ -49,26 +49,7 @@ def _propagators(K, dt):
     return E[:n, :n], E[:n, n:]
 
 
-def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "plasma", pd: PDModel | None = None,
-        subject: dict | None = None, interval_h: float = 10 / 3600, max_rate_mg_h: float = 1200.0,
-        lookahead_h: float = 1.0) -> TCIResult:
-    """Compute a TCI profile for the typical subject.
-
-    Parameters
-    ----------
-    model : Model
-    target_ng_ml : float
-        Target concentration, ng/mL (ketamine, plasma or effect site).
-    duration_h : float
-        How long to hold the target, h.
-    mode : {"plasma", "effect"}
-    pd : PDModel
-        Supplies the effect compartment (``mode="effect"``).
-    interval_h : float
-        Pump update interval, h (10 s default).
-    max_rate_mg_h : float
-        Pump limit, mg/h.
-    """
+def _check_request(model: Model, target_ng_ml: float, duration_h: float, mode: str, interval_h: float) -> None:
     if mode not in ("plasma", "effect"):
         raise PkpdError("mode must be 'plasma' or 'effect'")
     if not (target_ng_ml > 0 and np.isfinite(target_ng_ml)):
@@ -77,6 +58,11 @@ def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "pl
         raise PkpdError("need 0 < update interval ≤ duration ≤ 14 days")
     if not model.supports("iv"):
         raise PkpdError(f"{model.name} has no IV route: TCI needs one")
+
+
+def _typical_system(model: Model, pd: PDModel | None, subject: dict | None, mode: str):
+    """The typical subject's ``K``, the rows giving plasma and effect-site ketamine (ng/mL per
+    state; ``None`` without an effect site) and the unit IV input vector."""
     subject = dict(subject or {})
     vals = model.params.individual(covariates=subject)
     links = []
@@ -86,28 +72,86 @@ def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "pl
         raise PkpdError("effect-site targeting needs a PD model with an effect compartment on ketamine (--pd)")
     sysm = build_system(model, vals, links[:1])
     K = sysm.K[0]
-    n = K.shape[0]
     names = [o.name for o in sysm.outputs]
     c_pl = sysm.W[0, names.index("ketamine_plasma")] * 1000.0  # ng/mL per state
     c_ce = sysm.W[0, names.index(links[0].name)] * 1000.0 if links else None
-    e_in = np.zeros(n)
+    e_in = np.zeros(K.shape[0])
     e_in[model.index[model.routes["iv"][0].target]] = 1.0
+    return K, c_pl, c_ce, e_in
+
+
+def _effect_responses(Phi, Gam, e_in, c_ce, J: int):
+    """Effect site at j·Δ, j = 1..J: per unit rate infused for Δ then stopped (``unit``, (J,)),
+    and the rows mapping today's state to it with no more drug (``ce_rows``, (J, n))."""
+    unit = np.empty(J)
+    x = Gam @ e_in
+    for j in range(J):
+        unit[j] = c_ce @ x
+        x = Phi @ x
+    Phi_pows = [np.eye(Phi.shape[0])]
+    for _ in range(J):
+        Phi_pows.append(Phi @ Phi_pows[-1])
+    ce_rows = np.array([c_ce @ P for P in Phi_pows[1:]])
+    return unit, ce_rows
+
+
+def _effect_rate(free: np.ndarray, unit: np.ndarray, target: float, max_rate: float) -> float:
+    """The rate whose effect-site peak (``free + r·unit``) equals ``target``, by bisection."""
+    if free.max() >= target:
+        return 0.0
+    lo, hi = 0.0, max_rate
+    if (free + hi * unit).max() <= target:
+        return hi
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if (free + mid * unit).max() > target:
+            hi = mid
+        else:
+            lo = mid
+    return lo
+
+
+def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "plasma", pd: PDModel | None = None,
+        subject: dict | None = None, interval_h: float = 10 / 3600, max_rate_mg_h: float = 1200.0,
+        lookahead_h: float = 1.0) -> TCIResult:
+    """Compute a TCI profile for the typical subject.
+
+    Parameters
+    ----------
+    model : Model
+        PK model with an IV route.
+    target_ng_ml : float
+        Target concentration, ng/mL (ketamine, plasma or effect site).
+    duration_h : float
+        How long to hold the target, h (at most 14 days).
+    mode : {"plasma", "effect"}
+        What is targeted.
+    pd : PDModel, optional
+        Supplies the effect compartment (required for ``mode="effect"``; with
+        ``mode="plasma"`` the effect site is reported too).
+    subject : dict, optional
+        Covariates of the typical subject (as in a scenario's ``[subject]``).
+    interval_h : float
+        Pump update interval Δ, h (10 s default).
+    max_rate_mg_h : float
+        Pump limit, mg/h.
+    lookahead_h : float
+        Effect-site targeting: how far ahead the effect-site peak is sought, h.
+
+    Returns
+    -------
+    TCIResult
+        Update times (h), rate per interval (mg/h), plasma and effect-site
+        concentrations at the update times (ng/mL).
+    """
+    _check_request(model, target_ng_ml, duration_h, mode, interval_h)
+    K, c_pl, c_ce, e_in = _typical_system(model, pd, subject, mode)
     Phi, Gam = _propagators(K, interval_h)
     g_pl = float(c_pl @ Gam @ e_in)  # plasma at Δ per unit rate
     steps = int(np.ceil(duration_h / interval_h - 1e-9))
-    J = max(2, int(np.ceil(lookahead_h / interval_h)))
     if mode == "effect":
-        # effect-site response to a unit-rate infusion for Δ, then nothing, at j·Δ, j = 1..J
-        unit = np.empty(J)
-        x = Gam @ e_in
-        for j in range(J):
-            unit[j] = c_ce @ x
-            x = Phi @ x
-        Phi_pows = [np.eye(n)]
-        for _ in range(J):
-            Phi_pows.append(Phi @ Phi_pows[-1])
-        ce_rows = np.array([c_ce @ P for P in Phi_pows[1:]])  # (J, n)
-    x = np.zeros(n)
+        unit, ce_rows = _effect_responses(Phi, Gam, e_in, c_ce, max(2, int(np.ceil(lookahead_h / interval_h))))
+    x = np.zeros(K.shape[0])
     rates = np.zeros(steps)
     pl = np.zeros(steps + 1)
     ce = np.full(steps + 1, np.nan)
@@ -117,21 +161,7 @@ def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "pl
         if mode == "plasma":
             r = (target_ng_ml - c_pl @ Phi @ x) / g_pl
         else:
-            free = ce_rows @ x  # effect site with no more drug
-            if free.max() >= target_ng_ml:
-                r = 0.0
-            else:
-                lo, hi = 0.0, max_rate_mg_h
-                if (free + hi * unit).max() <= target_ng_ml:
-                    r = hi
-                else:
-                    for _ in range(60):
-                        mid = 0.5 * (lo + hi)
-                        if (free + mid * unit).max() > target_ng_ml:
-                            hi = mid
-                        else:
-                            lo = mid
-                    r = lo
+            r = _effect_rate(ce_rows @ x, unit, target_ng_ml, max_rate_mg_h)  # ce_rows @ x: no more drug
         r = float(np.clip(r, 0.0, max_rate_mg_h))
         rates[k] = r
         x = Phi @ x + Gam @ e_in * r

@@ -1,4 +1,15 @@
-"""TODO docstring (output.analysis_figures)"""
+"""Figures of analysis results: Pareto frontiers, Sobol tornado bars, TCI profiles.
+
+* :func:`frontier_figure`: P(adequate analgesia) against P(unacceptable psychotomimetic effect)
+  per PD pair × PK model, with 95 % intervals (:mod:`pkpd.analysis.tradeoff`,
+  :mod:`pkpd.analysis.dosefinding`);
+* :func:`tornado_figure`: first- and total-order Sobol indices (:mod:`pkpd.analysis.sweep_design`);
+* :func:`tci_figure`: TCI concentrations and pump rates, optionally with the population band
+  (:mod:`pkpd.analysis.tci`).
+
+Like :mod:`pkpd.output.figures` (whose style and route colours they share): matplotlib with the
+Agg backend, figures returned, never written here (:func:`pkpd.output.figures.png_bytes`).
+"""
 from __future__ import annotations
 
 import numpy as np

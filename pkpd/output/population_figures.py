@@ -1,4 +1,14 @@
-"""TODO docstring (output.population_figures)"""
+"""Figures of a population run: percentile bands over time, per regimen.
+
+* :func:`band_figure`: 5–95 %, 25–75 % and median of one output (e.g. ketamine plasma) per
+  regimen for one PK model;
+* :func:`effect_band_figure`: an analgesia and a psychotomimetic readout, median and 5–95 %, on
+  the same axes per regimen.
+
+Percentiles come from :func:`pkpd.simulation.population.percentiles`, so streaming (histogram)
+and full (every trajectory) runs draw the same way.  Style as :mod:`pkpd.output.figures`;
+figures are returned, never written here.
+"""
 from __future__ import annotations
 
 import numpy as np

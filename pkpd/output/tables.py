@@ -1,4 +1,9 @@
-"""Summaries and figures of a population run: medians with intervals, percentile bands."""
+"""Result tables: the typical subject's exposure summary (CSV rows and a terminal table) and a
+population run's per-subject metrics (median [5th–95th percentile] across subjects and, with
+parameter-uncertainty replicates, the 90 % interval of the median across replicates).
+
+Plain text only; the figures of a population run are in :mod:`pkpd.output.population_figures`.
+"""
 from __future__ import annotations
 
 import numpy as np
