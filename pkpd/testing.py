@@ -2,7 +2,7 @@
 
 :func:`reference_solution` integrates a subject's linear system with scipy's
 Radau method, restarting at every event, as an independent high-precision check
-of :mod:`pkpd.solver`.
+of the kernels in :mod:`pkpd.solvers`.
 """
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ from scipy.integrate import solve_ivp
 from pkpd.simulation.typical import solve_states
 from pkpd.dosing.events import regimen_events
 from pkpd.simulation.system import build_system
+from pkpd.solvers.options import BOLUS, RATE_ON
 
 
 def apply_event(x: np.ndarray, b: np.ndarray, active: np.ndarray, kind: int, c: int, val: float) -> None:
-    """Apply one event in place: a bolus (kind 0) to ``x``, or an input switching on/off (1/2) in ``b``."""
-    if kind == 0:
+    """Apply one event in place: a bolus (``BOLUS``) to ``x``, or an input switching on/off
+    (``RATE_ON``/``RATE_OFF``) in ``b`` — written out again in plain Python, independent of the kernels."""
+    if kind == BOLUS:
         x[c] += val
-    elif kind == 1:
+    elif kind == RATE_ON:
         b[c] += val
         active[c] += 1
     else:

@@ -55,17 +55,17 @@ def _steps(model, reg, times, method, rtol, atol=1e-12):
     import importlib
     sim = importlib.import_module("pkpd.simulation.typical")
     seen = []
-    orig = sim.run_nonlinear
+    orig = sim.solve
 
     def spy(*a, **k):
-        st_ = orig(*a, **k)
+        st_ = orig(*a, **k).steps
         seen.append(st_[0].copy())
         return st_
-    sim.run_nonlinear = spy
+    sim.solve = spy
     try:
         x, sysm, _ = solve_states(model, reg, times, solver=SolverOptions(method, rtol, atol))
     finally:
-        sim.run_nonlinear = orig
+        sim.solve = orig
     return x, seen[0]
 
 

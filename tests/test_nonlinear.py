@@ -200,7 +200,7 @@ def test_hybrid_path_equals_the_full_integration():
     integrating the whole system with Dormand–Prince must give the same answer."""
     from pkpd.solvers.adaptive import solve_nonlinear
     from pkpd.simulation.grid import pad_events
-    from pkpd.solvers.dispatch import run_nonlinear
+    from pkpd.solvers.dispatch import solve
     from pkpd.dosing.events import regimen_events
     from pkpd.simulation.system import build_system
     pk, tol = load_model("perez_ruixo_2021"), load_model("tolerance_dissociation")
@@ -213,7 +213,7 @@ def test_hybrid_path_equals_the_full_integration():
     times = np.linspace(0, 24, 289)
     W = np.ascontiguousarray(sysm.W)
     a = np.zeros((1, W.shape[1], times.size))
-    stats = run_nonlinear(sysm, 1, times, ev, W, a)
+    stats = solve(sysm.K, W, times, 0.0, ev, a, nonlinear=sysm.nonlinear).steps
     nl = sysm.nonlinear
     b = np.zeros_like(a)
     st2 = np.zeros((1, 2), dtype=np.int64)

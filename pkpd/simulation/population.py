@@ -1,72 +1,37 @@
 """Population runs: many virtual subjects × regimens × models, chunked, in bounded memory.
 
-Per chunk of subjects: draw covariates and etas (:mod:`pkpd.population`), build
-every subject's system, turn each regimen into events, solve subjects ×
-regimens in one kernel call (modal, dense fallback), then either keep the
-trajectories (``mode="full"``) or reduce them on the fly (``mode="streaming"``:
-per-subject metrics and per-time histograms for percentiles).  Memory in
-streaming mode is one chunk of trajectories plus the histograms, whatever the
-population size.
+Per chunk of subjects (:mod:`pkpd.simulation.population_chunk`): draw covariates and etas
+(:mod:`pkpd.simulation.sampling`), build every subject's system, turn each regimen into events,
+solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`), then either
+keep the trajectories (``mode="full"``) or reduce them on the fly (``mode="streaming"``:
+per-subject metrics and per-time histograms, :mod:`pkpd.simulation.streaming`).  Memory in
+streaming mode is one chunk of trajectories plus the histograms, whatever the population size.
+The layout (:mod:`pkpd.simulation.population_layout`) is fixed before the first chunk and the
+Dataset assembled after the last (:mod:`pkpd.simulation.population_assembly`).
 """
 from __future__ import annotations
 
 import sys
 import time as _time
 from dataclasses import dataclass
+
 import numpy as np
 import xarray as xr
+
 from pkpd.dosing.regimen import Regimen
-from pkpd.dosing.events import regimen_events
 from pkpd.errors import PkpdError
-from pkpd.models.pk import Model
 from pkpd.interrupts import check_interrupt
 from pkpd.models.pd import PDModel
-from pkpd.simulation.readouts import apply_readout
-from pkpd.simulation.sampling import Population, individual_values, sample_covariates
-from pkpd.simulation.grid import pad_events
+from pkpd.models.pk import Model
+from pkpd.simulation.population_assembly import assemble
+from pkpd.simulation.population_chunk import solve_chunk
+from pkpd.simulation.population_layout import (FULL_MODE_LIMIT, check_full_memory, estimate_full_bytes,  # noqa: F401
+                                               histogram_ranges, model_layout, pair)
+from pkpd.simulation.sampling import Population
+from pkpd.simulation.streaming import METRICS, Histograms
 from pkpd.simulation.typical import simulate
-from pkpd.solvers.dispatch import solve
-from pkpd.simulation.streaming import LOG_REL_ERROR, METRICS, Histograms
-from pkpd.simulation.system import build_system
-from pkpd.solvers.dispatch import run_nonlinear
-
 
 QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
-
-
-#: Full-trajectory runs larger than this are refused (bytes); use streaming.
-FULL_MODE_LIMIT = 4 * 1024 ** 3
-
-
-@dataclass(frozen=True)
-class _Out:
-    name: str
-    species: str
-    quantity: str  # plasma | effect | readout
-    units: str
-    long_name: str
-    attrs: dict
-
-
-def _outputs(model: Model, pd, sysm) -> list[_Out]:
-    outs = []
-    for o in sysm.outputs:
-        if o.quantity == "amount":
-            continue
-        outs.append(_Out(o.name, o.species, o.quantity, "1" if o.quantity == "state" else "ng/mL", o.long_name,
-                         {"species": o.species, "quantity": o.quantity}))
-    return outs
-
-
-def _pair(th) -> tuple[float, float]:
-    """A threshold, or (lower, upper) thresholds, as a pair (upper inf when not given)."""
-    if isinstance(th, (tuple, list)):
-        return float(th[0]), float(th[1])
-    return float(th), np.inf
-
-
-def estimate_full_bytes(n: int, n_regimens: int, n_models: int, n_out: int, n_times: int, itemsize: int) -> int:
-    return n * n_regimens * n_models * n_out * n_times * itemsize
 
 
 def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
@@ -95,9 +60,11 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         and onset metrics, or (lower, upper) to also get the time above the upper one.
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
+    method : {"auto", "dense"}
+        Linear systems: modal with dense fallback, or the dense kernel (for checks).
     overrides : dict, optional
         Model name → {parameter: typical value in internal units} (PK or PD models).
-    solver : pkpd.nlmodel.SolverOptions, optional
+    solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
 
     Returns
@@ -107,18 +74,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
-    models = (models,) if isinstance(models, Model) else tuple(models)
-    regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
-    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
-    if mode not in ("streaming", "full"):
-        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
-    n = population.n
-    if any(d.steady_state for r in regimens for d in r.doses):
-        raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
-    chunk = max(256, int(chunk))
+    models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
+    n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
-    dtype = np.dtype(dtype)
-    R = len(regimens)
     typical = simulate(models, regimens, horizon=horizon, step=step,
                        subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
                        pd=pd, solver=solver)
@@ -126,205 +84,111 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
                        {c for p in pd for c in p.params.all_covariates()})
-
-    # output layout per model (concentrations + effect sites + readouts), union over models
-    per_model = []
-    all_outs: dict[str, _Out] = {}
-    for m in models:
-        v1 = m.params.individual()
-        pdv1 = [(p, p.params.individual()) for p in pd]
-        links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species)]
-        sysm = build_system(m, v1, links, pdv1)
-        outs = _outputs(m, pd, sysm)
-        reads = []
-        for p in pd:
-            for rd in p.readouts:
-                if all(p.effect_name(e) in {o.name for o in outs} for e in rd.inputs):
-                    name = f"{rd.name}_{p.name}"
-                    reads.append((p, rd))
-                    flipped = rd.direction == "decrease"
-                    outs.append(_Out(name, "", "readout", rd.unit,
-                                     f"{rd.name.replace('_', ' ')} ({p.name})" + (", sign flipped" if flipped else ""),
-                                     {"category": rd.category, "pd_model": p.name, "direction": "increase",
-                                      "sign_flipped": int(flipped)}))
-        per_model.append((m, outs, reads))
-        for o in outs:
-            all_outs.setdefault(o.name, o)
+    layouts = [model_layout(m, pd) for m in models]
+    all_outs = _union_outputs(layouts)
     names = list(all_outs)
-    n_out_all = len(names)
-    if mode == "full":
-        need = estimate_full_bytes(n, R, len(models), n_out_all, T, dtype.itemsize)
-        if need > FULL_MODE_LIMIT:
-            raise PkpdError(f"full trajectories would need {need / 1024 ** 3:.1f} GiB "
-                            f"({n:,} subjects × {R} regimens × {len(models)} models × {n_out_all} outputs × {T:,} "
-                            f"times); the limit is {FULL_MODE_LIMIT / 1024 ** 3:.0f} GiB: use mode = \"streaming\"",
-                            field="population.mode")
-        # filled chunk by chunk; rows a model cannot produce are set to NaN below
-        traj = {k: np.empty((len(models), R, n, T), dtype=dtype) for k in names}
-    metrics = {k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}
-    hists: dict[tuple[int, int], Histograms] = {}
-    covs_out = {k: np.empty(n) for k in cov_names}
-    n_dense = 0
-
-    buf = None
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        from tqdm import tqdm
-        bar = tqdm(total=n * len(models), unit="subj", desc="population", file=sys.stderr, dynamic_ncols=True)
+    traj = _trajectories(names, (len(models), R, n, T), dtype) if mode == "full" else None
+    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, traj, {},
+                        {k: np.empty(n) for k in cov_names})
+    bar = _progress_bar(n * len(models), progress)
     t0 = _time.perf_counter()
-    for mi, (m, outs, reads) in enumerate(per_model):
-        idx_out = [names.index(o.name) for o in outs]
+    buf = [None]  # one chunk buffer for the whole run
+    for mi, lay in enumerate(layouts):
         for ri in range(R):
-            ranges = []
-            for o in outs:
-                if o.quantity == "state":
-                    y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
-                    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
-                    span = max(hi - lo, 1e-9)
-                    ranges.append(("linear", lo - span, hi + span))
-                elif o.quantity == "readout":
-                    y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
-                    if o.attrs.get("sign_flipped"):
-                        y = -y
-                    lo, hi = np.nanmin(y), np.nanmax(y)
-                    span = max(hi - lo, 1e-9)
-                    rd = next(rd for p, rd in reads if f"{rd.name}_{p.name}" == o.name)
-                    if rd.type == "sigmoid_emax":
-                        ranges.append(("linear", min(lo, 0.0) - 0.05 * span, max(hi * 2, 1.0)))
-                    else:
-                        ranges.append(("linear", lo - 3 * span, hi + 3 * span))
-                else:
-                    ranges.append(("log", float(np.nanmax(typical[o.name].values[mi, ri]))
-                                   if o.name in typical else 1.0, 0.0))
-            hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, ranges)
-        th = np.array([_pair(thresholds.get(o.name, np.inf)) for o in outs]).reshape(len(outs), 2)
-        ok_routes = [all(m.supports(rt) for rt in r.routes) for r in regimens]
+            acc.hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, histogram_ranges(typical, lay, mi, ri))
         for start in range(0, n, chunk):
             check_interrupt()
             stop = min(n, start + chunk)
-            S = stop - start
-            covs = sample_covariates(population, start, stop, cov_names)
-            if mi == 0:
-                for k in cov_names:
-                    covs_out[k][start:stop] = covs.get(k, np.full(S, m.params.all_covariates().get(k, ("", 0.0))[1]))
-            ov = overrides or {}
-            vals = individual_values(m.params, population, start, stop, covs, purpose=2, overrides=ov.get(m.name))
-            pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i,
-                                        overrides=ov.get(p.name))
-                      for i, p in enumerate(pd)]
-            links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-            sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
-            keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
-            if [sysm.outputs[i].name for i in keep] != [o.name for o in outs if o.quantity != "readout"]:
-                raise AssertionError("population output layout changed between set-up and a chunk")
-            scale = np.array([1.0 if sysm.outputs[i].quantity == "state" else 1000.0 for i in keep])
-            W = sysm.W[:, keep] * scale[None, :, None]  # concentrations mg/L → ng/mL; states as they are
-            wt = covs.get("WT", np.full(S, 70.0))
-            evs, rix = [], []
-            for ri, r in enumerate(regimens):
-                if ok_routes[ri]:
-                    evs.append(regimen_events(m, r, vals, wt))
-                    rix.append(ri)
-            if not evs:
-                continue
-            et, ek, ec, ev = pad_events(evs)
-            nr = len(rix)
-            # one buffer for the whole run: concentrations from the kernel, readouts after them
-            n_rows = len(keep) + len(reads)
-            if buf is None or buf.shape[0] < S * nr or buf.shape[1] != n_rows:
-                buf = np.empty((chunk * max(nr, 1), n_rows, T))
-            y = buf[:S * nr]
-            if sysm.nonlinear is not None:
-                run_nonlinear(sysm, nr, times, (et, ek, ec, ev), np.tile(W, (nr, 1, 1)), y, solver)
-            else:
-                dense = solve(sysm.K, np.ascontiguousarray(W), times, step, et, ek, ec, ev, y, method=method,
-                              repeats=nr)
-                n_dense += int(dense.sum())
-            y = y.reshape(nr, S, n_rows, T)
-            conc_names = [sysm.outputs[i].name for i in keep]
-            for j, ri in enumerate(rix):
-                yr = y[j]
-                for ii, (p, rd) in enumerate(reads):
-                    row_of = {e.name: conc_names.index(p.effect_name(e.name))
-                              for e in p.effects if p.effect_name(e.name) in conc_names}
-                    if rd.c50_scale is not None:  # time-varying C50 (PD states): numpy path
-                        ce = {e: yr[:, r] / 1000.0 for e, r in row_of.items()}
-                        st = {s.name: yr[:, conc_names.index(f"{p.name}_{s.name}")] for s in p.states
-                              if f"{p.name}_{s.name}" in conc_names}
-                        yr[:, len(keep) + ii] = p.evaluate(rd, pdvals[pd.index(p)], ce, st)
-                    else:
-                        apply_readout(yr, len(keep) + ii, p, rd, pdvals[pd.index(p)], row_of)
-                    if rd.direction == "decrease":  # population outputs: larger = more effect
-                        yr[:, len(keep) + ii] *= -1.0
-                met = hists[(mi, ri)].add(yr, times, th, histogram=mode == "streaming")
-                for oi, gi in enumerate(idx_out):
-                    metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
-                    if mode == "full":
-                        traj[names[gi]][mi, ri, start:stop] = yr[:, oi]
+            ch = solve_chunk(lay, pd, regimens, population, start, stop, cov_names, times, step, buf, chunk,
+                             [all(lay.model.supports(rt) for rt in r.routes) for r in regimens], overrides, solver,
+                             method)
+            acc.add(ch, mi, lay, names, start, stop, times, thresholds, mode)
             if bar is not None:
-                bar.update(S)
+                bar.update(stop - start)
     if bar is not None:
         bar.close()
-    if mode == "full":
-        for mi, (m, outs, _) in enumerate(per_model):
-            have = {o.name for o in outs}
-            for ri, r in enumerate(regimens):
-                supported = all(m.supports(rt) for rt in r.routes)
-                for k in names:
-                    if k not in have or not supported:
-                        traj[k][mi, ri] = np.nan
-    elapsed = _time.perf_counter() - t0
+    if traj is not None:
+        _blank_unsupported(traj, layouts, regimens)
+    return assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
+                    metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
+                    thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
+                    elapsed=_time.perf_counter() - t0)
 
-    q = np.asarray(quantiles, dtype=float)
-    data = {}
-    for k in names:
-        o = all_outs[k]
-        for ii, mt in enumerate(METRICS):
-            unit = {"cmax": o.units, "tmax": "h", "auc": f"{o.units}*h", "time_above": "h", "onset": "h",
-                    "time_above_hi": "h"}[mt]
-            if mt in ("time_above", "onset", "time_above_hi") and k not in thresholds:
-                continue
-            data[f"{k}_{mt}"] = (("model", "regimen", "subject"), metrics[k][..., ii],
-                                 {"units": unit, "long_name": f"{mt.replace('_', ' ')} of {o.long_name}", **o.attrs,
-                                  **({"threshold": _pair(thresholds[k])[1 if mt == "time_above_hi" else 0]}
-                                     if k in thresholds and mt in ("time_above", "onset", "time_above_hi") else {})})
-        if mode == "streaming":
-            pc = np.full((len(models), R, len(q), T), np.nan)
-            for mi, (m, outs, _) in enumerate(per_model):
-                if k not in [o.name for o in outs]:
-                    continue
-                oi = [o.name for o in outs].index(k)
-                for ri in range(R):
-                    if all(m.supports(rt) for rt in regimens[ri].routes):
-                        pc[mi, ri] = hists[(mi, ri)].percentiles(q)[oi]
-            data[f"{k}_percentiles"] = (("model", "regimen", "quantile", "time"), pc,
-                                        {"units": o.units, "long_name": f"percentiles of {o.long_name}",
-                                         "method": "streaming histogram estimate; relative error < "
-                                                   f"{LOG_REL_ERROR:.2%} for concentrations (see pkpd.streaming)",
-                                         **o.attrs})
-        if mode == "full":
-            data[k] = (("model", "regimen", "subject", "time"), traj[k],
-                       {"units": o.units, "long_name": o.long_name, **o.attrs})
-    for k in cov_names:
-        desc = dict(m.params.all_covariates()).get(k, ("", 0))[0] if models else ""
-        data[f"covariate_{k}"] = (("subject",), covs_out[k], {"units": "", "long_name": desc or k})
-    ds = xr.Dataset(
-        data,
-        coords={
-            "model": ("model", [m.name for m in models]),
-            "regimen": ("regimen", [r.name for r in regimens]),
-            "subject": ("subject", np.arange(n)),
-            "quantile": ("quantile", q, {"units": "percent"}),
-            "time": ("time", times, {"units": "h", "long_name": "time since first dose"}),
-            "route": ("regimen", ["+".join(r.routes) for r in regimens]),
-            "replicate": ("subject", population.replicate_of(0, n)),
-        },
-        attrs={"population_size": n, "seed": population.seed, "mode": mode, "iiv": int(population.iiv),
-               "uncertainty_replicates": population.replicates, "dense_fallback_subject_regimens": n_dense,
-               "elapsed_seconds": round(elapsed, 3)},
-    )
-    return ds
+
+@dataclass
+class _Accumulators:
+    """What a population run keeps between chunks: per-subject metrics, full trajectories (or
+    None), streaming histograms per (model, regimen), covariates and the dense-fallback count."""
+
+    metrics: dict
+    traj: dict | None
+    hists: dict
+    covs_out: dict
+    n_dense: int = 0
+
+    def add(self, ch, mi: int, lay, names, start: int, stop: int, times, thresholds: dict, mode: str) -> None:
+        """Reduce one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
+        m = lay.model
+        if mi == 0:  # covariates are the same for every model
+            for k in self.covs_out:
+                self.covs_out[k][start:stop] = ch.covariates.get(
+                    k, np.full(stop - start, m.params.all_covariates().get(k, ("", 0.0))[1]))
+        self.n_dense += ch.n_dense
+        idx_out = [names.index(o.name) for o in lay.outs]
+        th = np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(len(lay.outs), 2)
+        for j, ri in enumerate(ch.rix):
+            met = self.hists[(mi, ri)].add(ch.y[j], times, th, histogram=mode == "streaming")
+            for oi, gi in enumerate(idx_out):
+                self.metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
+                if self.traj is not None:
+                    self.traj[names[gi]][mi, ri, start:stop] = ch.y[j][:, oi]
+
+
+def _trajectories(names, shape: tuple, dtype) -> dict:
+    """Full mode: one (model, regimen, subject, time) array per output, refused above the memory
+    limit; filled chunk by chunk (rows a model cannot produce are set to NaN at the end)."""
+    check_full_memory(shape[2], shape[1], shape[0], len(names), shape[3], dtype.itemsize)
+    return {k: np.empty(shape, dtype=dtype) for k in names}
+
+
+def _union_outputs(layouts) -> dict:
+    """Every model's outputs by name, in first-seen order (the first model's description wins)."""
+    all_outs = {}
+    for lay in layouts:
+        for o in lay.outs:
+            all_outs.setdefault(o.name, o)
+    return all_outs
+
+
+def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, tuple]:
+    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses."""
+    models = (models,) if isinstance(models, Model) else tuple(models)
+    regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
+    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
+    if mode not in ("streaming", "full"):
+        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
+    if any(d.steady_state for r in regimens for d in r.doses):
+        raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
+    return models, regimens, pd
+
+
+def _progress_bar(total: int, progress: bool | None):
+    """A tqdm bar on stderr (default: when stderr is a terminal), or None."""
+    if not (sys.stderr.isatty() if progress is None else progress):
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="subj", desc="population", file=sys.stderr, dynamic_ncols=True)
+
+
+def _blank_unsupported(traj: dict, layouts, regimens) -> None:
+    """Full mode: NaN where a model lacks an output or a regimen's route."""
+    for mi, lay in enumerate(layouts):
+        have = {o.name for o in lay.outs}
+        for ri, r in enumerate(regimens):
+            supported = all(lay.model.supports(rt) for rt in r.routes)
+            for k, arr in traj.items():
+                if k not in have or not supported:
+                    arr[mi, ri] = np.nan
 
 
 def percentiles(ds: xr.Dataset, variable: str, q=QUANTILES) -> xr.DataArray:

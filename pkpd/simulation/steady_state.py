@@ -6,7 +6,7 @@ from pkpd.dosing.events import regimen_events
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
-from pkpd.solvers.dense import solve_dense
+from pkpd.solvers.dispatch import solve
 from pkpd.simulation.grid import pad_events
 
 
@@ -31,9 +31,8 @@ def steady_state_x0(K: np.ndarray, model: Model, regimen: Regimen, values: dict,
         tau = float(d.every)
         single = Regimen("ss", (_replace(d, times=1, every=None, steady_state=False, start=0.0),))
         ev = regimen_events(model, single, values, weight)
-        t, k, c, v = pad_events([ev])
         out = np.zeros((1, n, 2))
-        solve_dense(K[None].copy(), np.array([0.0, tau]), 0.0, t, k, c, v, np.eye(n)[None], np.zeros((1, n)), out)
+        solve(K[None].copy(), np.eye(n)[None], np.array([0.0, tau]), 0.0, pad_events([ev]), out, linear="dense")
         A = np.eye(n) - scipy.linalg.expm(K * tau)
         y = out[0, :, 1]
         # least squares: compartments the dose never reaches (an unused depot) may have no

@@ -12,7 +12,8 @@ import numpy as np
 from pkpd import units
 from pkpd.models.pk import Model
 from pkpd.solvers.bytecode import compile_expression, pack
-from pkpd.solvers.options import AUTO, ROSENBROCK, SOLVERS
+from pkpd.solvers.dispatch import NonlinearPart
+from pkpd.solvers.options import ATOL_PD_STATES, AUTO, ROSENBROCK, RTOL, SOLVERS
 from pkpd.models.pd import EffectLink
 
 
@@ -22,22 +23,6 @@ class Output:
     species: str
     quantity: str  # amount | plasma | effect
     long_name: str
-
-
-@dataclass(frozen=True)
-class NonlinearPart:
-    """Nonlinear terms for :func:`pkpd.nonlinear.solve_nonlinear` (see there)."""
-
-    pars: np.ndarray  # (n, P)
-    tgt: np.ndarray  # (T,)
-    coef: np.ndarray  # (n, T)
-    ops: np.ndarray
-    off: np.ndarray
-    consts: np.ndarray
-    y0: np.ndarray  # (n, n_states)
-    method: int
-    rtol: float
-    atol: float
 
 
 @dataclass(frozen=True)
@@ -179,10 +164,10 @@ def _nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts=()) -> Nonli
         j0 += len(p.states)
     ops, off_, consts = pack(progs)
     method = nl.method if nl else pd_method([p.meta.get("solver", "auto") for p, _ in pd_parts])
-    rtol = nl.rtol if nl else 1e-8
-    atol = nl.atol if nl else 1e-14
+    rtol = nl.rtol if nl else RTOL
+    atol = nl.atol if nl else ATOL_PD_STATES
     return NonlinearPart(pars, np.array(tgt, dtype=np.int64), np.ascontiguousarray(np.stack(coef, axis=1)),
-                         ops, off_, consts, y0, method, rtol, atol)
+                         ops, off_, consts, y0, method, rtol, atol, nc + n_eff)
 
 
 def pd_method(names) -> int:
@@ -192,8 +177,3 @@ def pd_method(names) -> int:
     if ROSENBROCK in codes:
         return ROSENBROCK
     return next((c for c in codes if c != AUTO), AUTO)
-
-
-def _extra_mask(sysm) -> np.ndarray:
-    """Which states are extra (ODE) states: those with no compartment or effect-site name."""
-    return np.array([any(o.name == s and o.quantity == "state" for o in sysm.outputs) for s in sysm.states])

@@ -8,7 +8,6 @@ result.  Dims are ``model × regimen × time`` (the population solver adds
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 from pkpd import units
@@ -17,19 +16,29 @@ from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
-from pkpd.solvers.dense import solve_dense
 from pkpd.simulation.system import build_system
 from pkpd.simulation.grid import output_times, pad_events
-from pkpd.solvers.dispatch import run_nonlinear
+from pkpd.solvers.dispatch import solve
 from pkpd.simulation.steady_state import steady_state_x0
 
 
-@dataclass(frozen=True)
-class _Var:
-    name: str
-    units: str
-    long_name: str
-    attrs: dict
+class _Collector:
+    """Variables of the typical-subject Dataset, filled per (model, regimen): NaN where a model
+    lacks a route or an output."""
+
+    def __init__(self, n_models: int, n_regimens: int, n_times: int, dtype):
+        self.shape, self.dtype = (n_models, n_regimens, n_times), dtype
+        self.data: dict[str, np.ndarray] = {}
+        self.attrs: dict[str, dict] = {}
+
+    def put(self, name, mi, ri, arr, unit, long_name, **attrs):
+        if name not in self.data:
+            self.data[name] = np.full(self.shape, np.nan, dtype=self.dtype)
+            self.attrs[name] = {"units": unit, "long_name": long_name, **attrs}
+        self.data[name][mi, ri] = arr
+
+    def variables(self) -> dict:
+        return {n: (("model", "regimen", "time"), a, self.attrs[n]) for n, a in self.data.items()}
 
 
 def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
@@ -47,7 +56,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         Covariates: WT (kg), AGE (years), FEMALE (0/1) and model-specific ones.
     pd : sequence of PDModel
         Effect compartments and readouts to attach.
-    solver : pkpd.nlmodel.SolverOptions, optional
+    solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for models with nonlinear parts (default: each model's own).
 
     Returns
@@ -63,95 +72,80 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         raise PkpdError("need at least one model and one regimen")
     subject = dict(subject or {})
     wt = np.array([subject.get("WT", 70.0)])
-    prepared = []
-    extra_t = []
-    for m in models:
-        vals = m.params.individual(covariates=subject)
-        pdvals = [p.params.individual(covariates=subject) for p in pd]
-        links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-        sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
-        evs = []
-        for r in regimens:
-            if all(m.supports(rt) for rt in r.routes):
-                ev = regimen_events(m, r, vals, wt)
-                extra_t += list(ev.time.ravel())
-                evs.append(ev)
-            else:
-                evs.append(None)
-        prepared.append((m, vals, pdvals, sysm, evs))
-    times = output_times(horizon, step, extra_t)
-    T = times.size
-    data: dict[str, np.ndarray] = {}
-    meta: dict[str, _Var] = {}
-
-    def put(name, mi, ri, arr, unit, long_name, **attrs):
-        if name not in data:
-            data[name] = np.full((len(models), len(regimens), T), np.nan, dtype=dtype)
-            meta[name] = _Var(name, unit, long_name, attrs)
-        data[name][mi, ri] = arr
-
+    prepared = [_prepare(m, regimens, pd, subject, wt) for m in models]
+    times = output_times(horizon, step, [t for pr in prepared for ev in pr[4] if ev is not None
+                                         for t in ev.time.ravel()])
+    col = _Collector(len(models), len(regimens), times.size, dtype)
     for mi, (m, vals, pdvals, sysm, evs) in enumerate(prepared):
         ok = [i for i, e in enumerate(evs) if e is not None]
         if not ok:
             continue
-        t, k, c, v = pad_events([evs[i] for i in ok])
-        R = len(ok)
-        K = np.repeat(sysm.K, R, axis=0)
-        W = np.repeat(sysm.W, R, axis=0)
-        out = np.zeros((R, W.shape[1], T))
-        if sysm.nonlinear is not None:
-            run_nonlinear(sysm, R, times, (t, k, c, v), W, out, solver)
-        else:
-            x0 = np.stack([steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
-            solve_dense(K, times, step, t, k, c, v, W, x0, out)
-        ce_by_effect: dict[str, np.ndarray] = {}
-        for oi, o in enumerate(sysm.outputs):
-            for j, ri in enumerate(ok):
-                y = out[j, oi]
-                if o.quantity == "amount":
-                    put(o.name, mi, ri, y, "mg", o.long_name, species=o.species)
-                elif o.quantity == "state":
-                    put(o.name, mi, ri, y, "1", o.long_name, quantity="state")
-                else:
-                    ng = y * 1000.0  # mg/L → ng/mL
-                    put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity)
-                    put(o.name + "_molar", mi, ri, ng / units.MOLAR_MASS[o.species], "nmol/mL",
-                        o.long_name + " (molar)", species=o.species, quantity=o.quantity)
-            if o.quantity == "effect":
-                ce_by_effect[o.name] = out[:, oi]
-        state_rows = {o.name: out[:, oi] for oi, o in enumerate(sysm.outputs) if o.quantity == "state"}
-        for p, pv in zip(pd, pdvals):
-            ce = {e.name: ce_by_effect[p.effect_name(e.name)] for e in p.effects
-                  if p.effect_name(e.name) in ce_by_effect}
-            pst = {s.name: state_rows[f"{p.name}_{s.name}"] for s in p.states if f"{p.name}_{s.name}" in state_rows}
-            for rd in p.readouts:
-                if not all(e in ce for e in rd.inputs):
-                    continue
-                pv1 = {kk: np.repeat(vv, R) for kk, vv in pv.items()}
-                y = p.evaluate(rd, pv1, ce, pst)
-                for j, ri in enumerate(ok):
-                    put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit,
-                        f"{rd.name.replace('_', ' ')} ({p.name})", category=rd.category, pd_model=p.name,
-                        direction=rd.direction)
-    ds = xr.Dataset(
-        {n: (("model", "regimen", "time"), a, {"units": meta[n].units, "long_name": meta[n].long_name,
-                                                 **meta[n].attrs})
-         for n, a in data.items()},
-        coords={
-            "model": ("model", [m.name for m in models], {"long_name": "PK model"}),
-            "regimen": ("regimen", [r.name for r in regimens], {"long_name": "dosing regimen"}),
-            "time": ("time", times, {"units": "h", "long_name": "time since first dose"}),
-            "route": ("regimen", ["+".join(r.routes) for r in regimens], {"long_name": "route(s)"}),
-            "dose": ("regimen", [r.total(float(wt[0])) for r in regimens],
-                     {"units": "mg", "long_name": "total dose (typical weight)"}),
-        },
-    )
+        out = np.zeros((len(ok), sysm.W.shape[1], times.size))
+        x0 = None if sysm.nonlinear is not None else np.stack(
+            [steady_state_x0(sysm.K[0], m, regimens[i], vals, wt) for i in ok])
+        # the typical subject takes the dense kernel: robust for every system, and one subject
+        # gains nothing from an eigen-decomposition
+        solve(sysm.K, sysm.W, times, step, pad_events([evs[i] for i in ok]), out, repeats=len(ok), x0=x0,
+              nonlinear=sysm.nonlinear, options=solver, linear="dense")
+        _put_states(col, mi, ok, sysm, out)
+        _put_readouts(col, mi, ok, sysm, out, pd, pdvals)
+    ds = xr.Dataset(col.variables(), coords={
+        "model": ("model", [m.name for m in models], {"long_name": "PK model"}),
+        "regimen": ("regimen", [r.name for r in regimens], {"long_name": "dosing regimen"}),
+        "time": ("time", times, {"units": "h", "long_name": "time since first dose"}),
+        "route": ("regimen", ["+".join(r.routes) for r in regimens], {"long_name": "route(s)"}),
+        "dose": ("regimen", [r.total(float(wt[0])) for r in regimens],
+                 {"units": "mg", "long_name": "total dose (typical weight)"}),
+    })
     ds.attrs["subject"] = ", ".join(f"{k}={v:g}" for k, v in {"WT": 70.0, **subject}.items())
     for m in models:
         ds.attrs[f"model_{m.name}_citation"] = m.meta.get("citation", "")
     for p in pd:
         ds.attrs[f"pd_{p.name}_citation"] = p.meta.get("citation", "")
     return ds
+
+
+def _prepare(m: Model, regimens, pd, subject: dict, wt: np.ndarray) -> tuple:
+    """One model's typical values, PD values, system and events per regimen (None where the
+    model lacks one of the regimen's routes)."""
+    vals = m.params.individual(covariates=subject)
+    pdvals = [p.params.individual(covariates=subject) for p in pd]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
+    sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
+    evs = [regimen_events(m, r, vals, wt) if all(m.supports(rt) for rt in r.routes) else None for r in regimens]
+    return m, vals, pdvals, sysm, evs
+
+
+def _put_states(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray) -> None:
+    """Amounts (mg), concentrations (ng/mL and nmol/mL), effect sites and PD states."""
+    for oi, o in enumerate(sysm.outputs):
+        for j, ri in enumerate(ok):
+            y = out[j, oi]
+            if o.quantity == "amount":
+                col.put(o.name, mi, ri, y, "mg", o.long_name, species=o.species)
+            elif o.quantity == "state":
+                col.put(o.name, mi, ri, y, "1", o.long_name, quantity="state")
+            else:
+                ng = y * 1000.0  # mg/L → ng/mL
+                col.put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity)
+                col.put(o.name + "_molar", mi, ri, ng / units.MOLAR_MASS[o.species], "nmol/mL",
+                        o.long_name + " (molar)", species=o.species, quantity=o.quantity)
+
+
+def _put_readouts(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray, pd, pdvals) -> None:
+    """PD readouts on the effect-site concentrations (mg/L) and PD states."""
+    ce_by_effect = {o.name: out[:, oi] for oi, o in enumerate(sysm.outputs) if o.quantity == "effect"}
+    state_rows = {o.name: out[:, oi] for oi, o in enumerate(sysm.outputs) if o.quantity == "state"}
+    for p, pv in zip(pd, pdvals):
+        ce = {e.name: ce_by_effect[p.effect_name(e.name)] for e in p.effects if p.effect_name(e.name) in ce_by_effect}
+        pst = {s.name: state_rows[f"{p.name}_{s.name}"] for s in p.states if f"{p.name}_{s.name}" in state_rows}
+        for rd in p.readouts:
+            if not all(e in ce for e in rd.inputs):
+                continue
+            y = p.evaluate(rd, {kk: np.repeat(vv, len(ok)) for kk, vv in pv.items()}, ce, pst)
+            for j, ri in enumerate(ok):
+                col.put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit, f"{rd.name.replace('_', ' ')} ({p.name})",
+                        category=rd.category, pd_model=p.name, direction=rd.direction)
 
 
 def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: dict | None = None,
@@ -172,10 +166,8 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     W = np.eye(n)[None]
     times = np.asarray(times, dtype=float)
     out = np.zeros((1, n, times.size))
-    t, k, c, v = pad_events([ev])
-    if sysm.nonlinear is not None:
-        run_nonlinear(sysm, 1, times, (t, k, c, v), W, out, solver)
-    else:
-        x0 = steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
-        solve_dense(sysm.K, times, float(step), t, k, c, v, W, x0, out)
+    x0 = None if sysm.nonlinear is not None else \
+        steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
+    solve(sysm.K, W, times, float(step), pad_events([ev]), out, x0=x0, nonlinear=sysm.nonlinear, options=solver,
+          linear="dense")
     return out[0], sysm, ev

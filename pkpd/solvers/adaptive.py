@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+from pkpd.solvers.options import DOPRI
 from pkpd.solvers.bytecode import STACK, run_program
-from pkpd.solvers.dense import _rate_event
+from pkpd.solvers.events import state_event
 
 
-DOPRI, ROS2 = 0, 1
 
 
 _A = np.array([[0, 0, 0, 0, 0, 0],
@@ -131,7 +132,7 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
     K : (S, n, n) linear part, 1/h.  pars : (S, P) per-subject parameter values.
     tgt : (T,) state receiving each nonlinear term; coef : (S, T) its coefficient.
     ops, off, consts : packed programs (one per term).  y0 : (S, n) initial states.
-    Events as in :func:`pkpd.solver.solve_dense`.  method: 0 Dormand–Prince 5(4), 1 ROS2.
+    Events as in :func:`pkpd.solvers.dense.solve_dense`.  method: ``DOPRI`` (Dormand–Prince 5(4)) or ``ROSENBROCK`` (ROS2), codes of :mod:`pkpd.solvers.options`.
     """
     S, n, _ = K.shape
     T = times.shape[0]
@@ -162,12 +163,7 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
             eps = 1e-12 * max(1.0, abs(t))
             # events due now (a dose at an output time is applied before recording it)
             while e < E and ev_t[s, e] <= t + eps:
-                c = ev_c[s, e]
-                kind = ev_k[s, e]
-                if kind == 0:
-                    y[c] += ev_v[s, e]
-                else:
-                    _rate_event(kind, c, ev_v[s, e], b, active)
+                state_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], y, b, active, False)
                 e += 1
                 h = min(h, 1e-3)  # restart cautiously after a discontinuity
             while j < T and times[j] <= t + eps:
@@ -180,14 +176,14 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
             if j >= T:
                 break
             # steps never cross a dose event; the explicit method interpolates outputs inside a step
-            stop = times[T - 1] if method == 0 else times[j]
+            stop = times[T - 1] if method == DOPRI else times[j]
             if e < E and ev_t[s, e] < stop:
                 stop = ev_t[s, e]
             hh = min(h, stop - t)
             if hh <= 0.0:
                 t = stop
                 continue
-            if method == 0:
+            if method == DOPRI:
                 _rhs(K[s], b, y, t, pars[s], n_par, tgt, coef[s], ops, off, consts, v, stack, k[0])
                 for st in range(1, 6):
                     for i in range(n):
@@ -235,7 +231,7 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                 en = _err_norm(err, y, ynew, rtol, atol)
                 order = 2.0
             if en <= 1.0 or hh < 1e-14:
-                if method == 0:  # outputs strictly inside the step, by the continuous extension
+                if method == DOPRI:  # outputs strictly inside the step, by the continuous extension
                     while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
                         _dense(k, y, hh, (times[j] - t) / hh, tmp, n)
                         for o in range(W.shape[1]):

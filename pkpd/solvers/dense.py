@@ -21,11 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from pkpd.solvers.events import SNAP, state_event
+
 
 _TAYLOR_TERMS = 18
 
-
-_SNAP = 1e-9  # h, relative to max(1, t)
 
 
 @njit(cache=True)
@@ -105,22 +105,6 @@ def _advance(x, b, Phi, Gam, has_input, y):
         x[i] = y[i]
 
 
-@njit(cache=True, inline="always")
-def _rate_event(kind, c, v, b, active):
-    """Zero-order input switching on (kind 1) or off (kind 2) in compartment ``c``; returns whether
-    any input is still running.  A compartment's rate returns to exactly 0 when its last input ends."""
-    if kind == 1:
-        b[c] += v
-        active[c] += 1
-    else:
-        active[c] -= 1
-        b[c] = 0.0 if active[c] == 0 else b[c] - v
-    for i in range(b.shape[0]):
-        if active[i] > 0:
-            return True
-    return False
-
-
 @njit(parallel=True, cache=True)
 def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
     """Solve every subject's system on the output times.
@@ -135,7 +119,7 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
         The uniform grid step, h (0 if none): steps of this length reuse one
         pair of propagators per subject.
     ev_t, ev_k, ev_c, ev_v : ndarray, shape (n_subjects, n_events)
-        Event times (h, sorted per subject), kinds (0 bolus, 1 input on, 2 input off),
+        Event times (h, sorted per subject), kinds (``BOLUS``, ``RATE_ON``, ``RATE_OFF`` of :mod:`pkpd.solvers.options`),
         compartments and values (mg or mg/h); see :class:`pkpd.dosing.Events`.
     W : ndarray, shape (n_subjects, n_out, n)
         Output rows: ``y = W x``.
@@ -167,9 +151,9 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
         e = 0
         for j in range(T):
             tj = times[j]
-            # events within _SNAP of an output time happen at that time (rounding in
+            # events within SNAP of an output time happen at that time (rounding in
             # 'start + k * every' must not move a dose past the grid point it is on)
-            tj_snap = tj + _SNAP * max(1.0, abs(tj))
+            tj_snap = tj + SNAP * max(1.0, abs(tj))
             while True:
                 # next stop: the next event if it comes no later than tj, else tj
                 if e < E and ev_t[s, e] <= tj_snap:
@@ -185,12 +169,7 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
                         _advance(x, b, Ph, Gh, has_input, y)
                     t = stop
                 if e < E and ev_t[s, e] <= tj_snap:
-                    c = ev_c[s, e]
-                    k = ev_k[s, e]
-                    if k == 0:
-                        x[c] += ev_v[s, e]
-                    else:
-                        has_input = _rate_event(k, c, ev_v[s, e], b, active)
+                    has_input = state_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], x, b, active, has_input)
                     e += 1
                 else:
                     break

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK
 from pkpd.solvers.adaptive import _add_terms, _err_norm
-from pkpd.solvers.hybrid import _modal_event
+from pkpd.solvers.events import modal_event
 
 
 @njit(cache=True)
@@ -151,7 +151,7 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
         while j < T:
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
-                _modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
+                modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
                 e += 1
                 h = min(h, 1e-3)
                 g0_ok = False

@@ -11,28 +11,7 @@ import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK, run_program
 from pkpd.solvers.adaptive import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm
-from pkpd.solvers.dense import _rate_event
-
-
-@njit(cache=True)
-def _modal_event(kind, c, value, Vinv, z, b, active, u, has_u):
-    """Apply one event in modal coordinates: a bolus adds ``V⁻¹[:, c]·value`` to ``z``; a rate
-    change updates the state-space rates ``b`` and recomputes the modal rates ``u = V⁻¹ b``
-    (from the exact ``b``, so stopped infusions leave no rounding residue).  Returns whether any
-    input is running."""
-    n = z.shape[0]
-    if kind == 0:
-        for q in range(n):
-            z[q] += Vinv[q, c] * value
-        return has_u
-    has_u = _rate_event(kind, c, value, b, active)
-    for q in range(n):
-        acc = 0.0
-        for r in range(n):
-            if active[r] > 0:
-                acc += Vinv[q, r] * b[r]
-        u[q] = acc
-    return has_u
+from pkpd.solvers.events import modal_event
 
 
 @njit(cache=True)
@@ -125,7 +104,7 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
         while j < T:
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
-                has_u = _modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u, has_u)
+                has_u = modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u, has_u)
                 e += 1
                 zo_ok = False
                 h = min(h, 1e-3)

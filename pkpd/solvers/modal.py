@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-from pkpd.solvers.dense import _SNAP, _rate_event
+from pkpd.solvers.events import SNAP, modal_event
 
 
 _COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
@@ -93,7 +93,7 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, z0, out):
         e = 0
         for j in range(T):
             tj = times[j]
-            tj_snap = tj + _SNAP * max(1.0, abs(tj))
+            tj_snap = tj + SNAP * max(1.0, abs(tj))
             while True:
                 if e < E and ev_t[s, e] <= tj_snap:
                     stop = min(ev_t[s, e], tj)
@@ -114,20 +114,8 @@ def solve_modal(lam, Vinv, WV, times, dt, ev_t, ev_k, ev_c, ev_v, z0, out):
                             z[k] = np.exp(lk * h) * z[k] + (_phi(lk, h) * u[k] if has_input else 0.0)
                     t = stop
                 if e < E and ev_t[s, e] <= tj_snap:
-                    c = ev_c[s, e]
-                    kind = ev_k[s, e]
-                    v = ev_v[s, e]
-                    if kind == 0:
-                        for k in range(n):
-                            z[k] += Vinv[s, k, c] * v
-                    else:
-                        has_input = _rate_event(kind, c, v, b, active)
-                        for k in range(n):  # modal input rates u = V⁻¹ b, from the exact b
-                            acc = 0.0
-                            for m in range(n):
-                                if active[m] > 0:
-                                    acc += Vinv[s, k, m] * b[m]
-                            u[k] = acc
+                    has_input = modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u,
+                                            has_input)
                     e += 1
                 else:
                     break
