@@ -19,7 +19,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
 from pkpd.simulation.sampling import CovariateDist, Population, read_covariate_csv
@@ -73,15 +75,49 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
     return None
 
 
+KEYS = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file", "weight",
+        "age", "thresholds"}
+
+
+class _Options(NamedTuple):
+    seed: int
+    mode: str
+    precision: str
+    chunk: int
+    iiv: bool
+    replicates: int
+
+
 def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]) -> PopulationSpec | None:
+    """Check the ``[population]`` table; covariate files are read relative to ``base``.
+
+    ``extra_covariates``: the models' own covariates, which may be given as probabilities.  Returns
+    None when the subjects cannot be defined (problems go to ``col``).
+    """
     f = "population"
     if not isinstance(tbl, dict):
         col.add("must be a table", f)
         return None
-    known = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file",
-             "weight", "age", "thresholds"} | extra_covariates
-    for k in sorted(set(tbl) - known):
+    for k in sorted(set(tbl) - (KEYS | extra_covariates)):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
+    n, table = _size(tbl, col, base)
+    opts = _options(tbl, col)
+    covs = _covariates(tbl, col, extra_covariates)
+    thresholds = _thresholds(tbl, col)
+    if n is None or any(v is None for v in covs.values()):
+        return None
+    try:
+        pop = Population(n=n, seed=opts.seed, covariates={k: v for k, v in covs.items()}, table=table,
+                         iiv=opts.iiv, replicates=opts.replicates)
+    except PkpdError as e:
+        col.catch(e, f)
+        return None
+    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds)
+
+
+def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | None]:
+    """``n`` (default: the rows of ``covariates_file``) and the covariate table read from that file."""
+    f = "population"
     n = tbl.get("n")
     table = None
     if "covariates_file" in tbl:
@@ -98,6 +134,12 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SUBJECTS:
         col.add(f"'n' must be a whole number from 1 to {MAX_SUBJECTS:,} (got {n!r})", f"{f}.n")
         n = None
+    return n, table
+
+
+def _options(tbl: dict, col: Collector) -> _Options:
+    """seed, mode, precision, chunk, iiv and uncertainty (replicates), with their defaults."""
+    f = "population"
     seed = tbl.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         col.add("must be a whole number ≥ 0", f"{f}.seed")
@@ -119,6 +161,12 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     if not isinstance(unc, int) or isinstance(unc, bool) or not 0 <= unc <= 10_000:
         col.add("must be a number of replicates from 0 to 10000", f"{f}.uncertainty")
         unc = 0
+    return _Options(seed, mode, precision, chunk, iiv, unc)
+
+
+def _covariates(tbl: dict, col: Collector, extra_covariates: set[str]) -> dict[str, CovariateDist | None]:
+    """Covariate distributions: weight, age, female and the models' own (None where invalid)."""
+    f = "population"
     covs = {}
     if "weight" in tbl:
         covs["WT"] = _dist(tbl["weight"], "weight", f"{f}.weight", col)
@@ -139,7 +187,13 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     if "WT" in covs and covs["WT"] is not None:
         d = covs["WT"]
         if d.kind in ("normal", "lognormal") and not (d.low > 0):
-            covs["WT"] = CovariateDist(d.kind, d.a, d.b, max(d.low, 1.0), d.high)  # weights stay positive
+            covs["WT"] = replace(d, low=max(d.low, 1.0))  # weights stay positive
+    return covs
+
+
+def _thresholds(tbl: dict, col: Collector) -> dict[str, float]:
+    """``thresholds``: output → threshold (concentrations in ng/mL; readouts in their own unit)."""
+    f = "population"
     thresholds = {}
     th = tbl.get("thresholds", {})
     if not isinstance(th, dict):
@@ -153,13 +207,6 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 thresholds[k] = float(v)  # a readout threshold (its own unit)
             else:
-                col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number", f"{f}.thresholds.{k}")
-    if n is None or any(v is None for v in covs.values()):
-        return None
-    try:
-        pop = Population(n=n, seed=seed, covariates={k: v for k, v in covs.items()}, table=table, iiv=iiv,
-                         replicates=unc)
-    except PkpdError as e:
-        col.catch(e, f)
-        return None
-    return PopulationSpec(pop, mode, precision, chunk, thresholds)
+                col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number",
+                        f"{f}.thresholds.{k}")
+    return thresholds

@@ -1,4 +1,14 @@
-"""TODO docstring (scenario.solver_table)"""
+"""The ``[solver]`` table (optional): integrator method and tolerances for nonlinear models.
+
+::
+
+    [solver]
+    method = "rosenbrock"              # auto, dopri, exponential or rosenbrock (default: each model's)
+    rtol = 1e-8                        # relative tolerance per step
+    atol = 1e-12                       # absolute tolerance per step (amounts in mg)
+
+It overrides the ``solver``, ``rtol`` and ``atol`` of the model files for this scenario's runs.
+"""
 from __future__ import annotations
 
 from pkpd.errors import Collector

@@ -1,23 +1,34 @@
-"""TODO docstring (scenario.spec)"""
+"""What a checked scenario file becomes: :class:`Scenario` and the small specs it holds.
+
+The table parsers (``pkpd.scenario.*_table``) build these; :func:`pkpd.scenario.load.load_scenario`
+assembles them.  Everything here is frozen: a scenario is checked once, then only read.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from pkpd.analysis.sweep_design import SweepSpec
+from pkpd.analysis.tradeoff import TradeoffSpec
 from pkpd.dosing.regimen import Regimen
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
 from pkpd.simulation.sampling import Population
+from pkpd.solvers.options import SolverOptions
 
 
+#: Output formats, all written by default.
 FORMATS = ("netcdf", "csv", "png", "html")
 
 
+#: At most this many output times (``[time]`` horizon / step).
 MAX_TIMES = 2_000_000
 
 
 @dataclass(frozen=True)
 class TimeGrid:
+    """Output times 0, step, 2·step, … up to the horizon (both in hours)."""
+
     horizon: float  # h
     step: float  # h
 
@@ -27,8 +38,60 @@ class TimeGrid:
 
 
 @dataclass(frozen=True)
+class PopulationSpec:
+    """A scenario's ``[population]`` run: the subjects and how the run is stored."""
+
+    population: Population
+    mode: str = "streaming"  # or "full" (every trajectory kept)
+    precision: str = "float32"  # storage of full trajectories
+    chunk: int = 1024  # subjects per chunk
+    thresholds: dict = field(default_factory=dict)  # output → threshold (ng/mL, or a readout's unit)
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """A checked scenario: models, subject, regimens, time grid, outputs."""
+    """A checked scenario: models, subject, regimens, time grid, outputs.
+
+    Made by :func:`pkpd.load_scenario` from a scenario file; run with :func:`pkpd.run_scenario`.
+
+    Attributes
+    ----------
+    title : str
+        ``[scenario] title`` (default: the file's stem).
+    models : tuple of Model
+        The PK models, run side by side.
+    pd : tuple of PDModel
+        The PD models (effect sites, readouts) driven by every PK model.
+    subject : dict of str to float
+        The typical subject's covariates: ``WT`` (kg), ``AGE`` (years), ``FEMALE`` (0/1) and any
+        model covariate given in ``[subject]``.
+    regimens : tuple of Regimen
+        The ``[[regimens]]``, in file order.
+    time : TimeGrid
+        Output times (``[time]``).
+    output_dir : pathlib.Path
+        Where results are written.
+    formats : tuple of str
+        Output formats, drawn from :data:`FORMATS`.
+    description : str
+        ``[scenario] description``.
+    source_text : str
+        The scenario file as read (stored in every result file).
+    path : str
+        The scenario file.
+    log_scale : bool
+        Concentration axes on a log scale.
+    warnings : tuple of str
+        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats).
+    population : PopulationSpec or None
+        The ``[population]`` run, if any.
+    sweep : SweepSpec or None
+        The ``[sweep]`` design, if any.
+    tradeoff : TradeoffSpec or None
+        The ``[tradeoff]`` settings (None: defaults apply when the PD readouts allow a trade-off).
+    solver : SolverOptions
+        ``[solver]`` method and tolerances for nonlinear models (all None: each model's own).
+    """
 
     title: str
     models: tuple[Model, ...]
@@ -43,16 +106,7 @@ class Scenario:
     path: str = ""
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    population: object = None  # PopulationSpec or None
-    sweep: object = None  # SweepSpec or None
-    tradeoff: object = None  # TradeoffSpec or None (defaults apply when PD readouts allow it)
-    solver: object = None  # nlmodel.SolverOptions or None (nonlinear models' method and tolerances)
-
-
-@dataclass(frozen=True)
-class PopulationSpec:
-    population: Population
-    mode: str = "streaming"
-    precision: str = "float32"
-    chunk: int = 1024
-    thresholds: dict = field(default_factory=dict)
+    population: PopulationSpec | None = None
+    sweep: SweepSpec | None = None
+    tradeoff: TradeoffSpec | None = None
+    solver: SolverOptions = field(default_factory=SolverOptions)

@@ -1,4 +1,19 @@
-"""TODO docstring (scenario.sweep_table)"""
+"""The ``[sweep]`` table: a parameter sweep's design and the parameters it varies.
+
+::
+
+    [sweep]
+    design = "saltelli"                # grid, lhs, sobol or saltelli (default lhs)
+    points = 64                        # design points (saltelli: base samples)
+    seed = 1
+    n = 200                            # subjects per point (default: [population] n, else 300)
+    sensitivity = "p_success"          # metric for Sobol indices (saltelli)
+    batch = 4                          # points per Dask task
+
+    [sweep.parameters]
+    "olofsen_2022.C50" = { low = 0.38, high = 0.66 }   # model parameters: 'model.name'
+    dose = { low = 0.5, high = 2.0 }                   # regimen parameters (grid: values = [...])
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +22,11 @@ from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepPa
 
 
 def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> SweepSpec | None:
-    """The ``[sweep]`` table of a scenario."""
+    """Check the ``[sweep]`` table against the scenario's models (``models``, ``pds``).
+
+    ``population_n``: the ``[population]`` size, the default subjects per point.  Returns None
+    when no parameter is valid (problems go to ``col``).
+    """
     f = "sweep"
     if not isinstance(tbl, dict):
         col.add("must be a table", f)
@@ -43,33 +62,39 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
         col.add("needs [sweep.parameters]: name = { low, high } (or values = [...] for a grid)", f"{f}.parameters")
         return None
     for name, spec in ptbl.items():
-        g = f"{f}.parameters.{name}"
-        if name not in known and name not in REGIMEN_PARAMS:
-            col.add(f"unknown parameter (model parameters are 'model.name', e.g. "
-                    f"{next(iter(known), 'perez_ruixo_2021.Vc')}; regimen parameters: {', '.join(REGIMEN_PARAMS)})", g)
-            continue
-        if not isinstance(spec, dict):
-            col.add("must be { low = …, high = … } or { values = [...] }", g)
-            continue
-        if design == "grid":
-            vals = spec.get("values")
-            if not (isinstance(vals, list) and vals and len(vals) <= 1000 and
-                    all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in vals)):
-                col.add("a grid needs values = [numbers]", g)
-                continue
-            params.append(SweepParam(name, values=tuple(float(v) for v in vals)))
-        else:
-            lo, hi = spec.get("low"), spec.get("high")
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lo, hi)) \
-                    or not lo < hi:
-                col.add("needs finite low < high", g)
-                continue
-            if name in REGIMEN_PARAMS and lo <= 0:
-                col.add("regimen parameters need low > 0", g)
-                continue
-            params.append(SweepParam(name, float(lo), float(hi)))
+        param = _parameter(name, spec, design, known, col)
+        if param is not None:
+            params.append(param)
     if design == "saltelli" and sens is None:
         sens = "p_success" if any(len(p.readouts) for p in pds) else "ketamine_cmax_median"
     if not params:
         return None
     return SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+
+
+def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> SweepParam | None:
+    """One entry of ``[sweep.parameters]``: a range (or, for a grid, values); None if invalid."""
+    g = f"sweep.parameters.{name}"
+    if name not in known and name not in REGIMEN_PARAMS:
+        col.add(f"unknown parameter (model parameters are 'model.name', e.g. "
+                f"{next(iter(known), 'perez_ruixo_2021.Vc')}; regimen parameters: {', '.join(REGIMEN_PARAMS)})", g)
+        return None
+    if not isinstance(spec, dict):
+        col.add("must be { low = …, high = … } or { values = [...] }", g)
+        return None
+    if design == "grid":
+        vals = spec.get("values")
+        if not (isinstance(vals, list) and vals and len(vals) <= 1000 and
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in vals)):
+            col.add("a grid needs values = [numbers]", g)
+            return None
+        return SweepParam(name, values=tuple(float(v) for v in vals))
+    lo, hi = spec.get("low"), spec.get("high")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lo, hi)) \
+            or not lo < hi:
+        col.add("needs finite low < high", g)
+        return None
+    if name in REGIMEN_PARAMS and lo <= 0:
+        col.add("regimen parameters need low > 0", g)
+        return None
+    return SweepParam(name, float(lo), float(hi))

@@ -1,4 +1,19 @@
-"""TODO docstring (scenario.tradeoff_table)"""
+"""The ``[tradeoff]`` table: what counts as analgesia and as unacceptable psychotomimetic effect.
+
+::
+
+    [tradeoff]
+    analgesia_level = 0.5            # readout value that counts as analgesia
+    analgesia_duration = "30 min"    # adequate analgesia: at least this long at that level
+    psychotomimetic_level = 0.5      # unacceptable psychotomimetic effect: reaching this
+    cap = 0.10                       # pkpd optimize: at most 10 % of subjects above it
+    dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched
+    n = 500                          # subjects per sweep point / optimiser step
+    pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
+    sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
+
+Every key is optional (:class:`pkpd.analysis.tradeoff.TradeoffSpec` has the defaults).
+"""
 from __future__ import annotations
 
 import math
@@ -8,31 +23,38 @@ from pkpd.analysis.dosefinding import SWEEPABLE
 from pkpd.analysis.tradeoff import TradeoffSpec
 
 
-def parse_tradeoff(tbl, col: Collector):
-    """The ``[tradeoff]`` table::
+KEYS = {"analgesia_level", "analgesia_duration", "psychotomimetic_level", "cap", "dose_bounds", "n", "pairs",
+        "sweep"}
 
-        [tradeoff]
-        analgesia_level = 0.5            # readout value that counts as analgesia
-        analgesia_duration = "30 min"    # adequate analgesia: at least this long at that level
-        psychotomimetic_level = 0.5      # unacceptable psychotomimetic effect: reaching this
-        cap = 0.10                       # pkpd optimize: at most 10 % of subjects above it
-        dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched
-        n = 500                          # subjects per sweep point / optimiser step
-        pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
-        sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
-    """
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def parse_tradeoff(tbl, col: Collector) -> TradeoffSpec | None:
+    """Check the ``[tradeoff]`` table; None if it is not a table (problems go to ``col``)."""
     f = "tradeoff"
     if not isinstance(tbl, dict):
         col.add("must be a table", f)
         return None
-    for k in sorted(set(tbl) - {"analgesia_level", "analgesia_duration", "psychotomimetic_level", "cap",
-                                "dose_bounds", "n", "pairs", "sweep"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
+    kw = {**_levels(tbl, col), **_search(tbl, col)}
+    if "sweep" in tbl:
+        sweep = _sweep(tbl["sweep"], col)
+        if sweep is not None:
+            kw["sweep"] = sweep
+    return TradeoffSpec(**kw)
+
+
+def _levels(tbl: dict, col: Collector) -> dict:
+    """analgesia_level, psychotomimetic_level, analgesia_duration and cap, where given and valid."""
+    f = "tradeoff"
     kw = {}
     for k in ("analgesia_level", "psychotomimetic_level"):
         if k in tbl:
             v = tbl[k]
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            if not _number(v) or not math.isfinite(v):
                 col.add("must be a number (in the readout's unit)", f"{f}.{k}")
             else:
                 kw[k] = float(v)
@@ -43,14 +65,20 @@ def parse_tradeoff(tbl, col: Collector):
             col.catch(e)
     if "cap" in tbl:
         v = tbl["cap"]
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 1:
+        if not _number(v) or not 0 <= v <= 1:
             col.add("must be a fraction of subjects from 0 to 1", f"{f}.cap")
         else:
             kw["cap"] = float(v)
+    return kw
+
+
+def _search(tbl: dict, col: Collector) -> dict:
+    """dose_bounds, n and pairs, where given and valid."""
+    f = "tradeoff"
+    kw = {}
     if "dose_bounds" in tbl:
         v = tbl["dose_bounds"]
-        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                            for x in v) and 0 < v[0] < v[1] <= 1000):
+        if not (isinstance(v, list) and len(v) == 2 and all(_number(x) for x in v) and 0 < v[0] < v[1] <= 1000):
             col.add("must be [low, high] dose multiples with 0 < low < high ≤ 1000", f"{f}.dose_bounds")
         else:
             kw["dose_bounds"] = (float(v[0]), float(v[1]))
@@ -67,40 +95,51 @@ def parse_tradeoff(tbl, col: Collector):
             col.add("must be a list of [analgesia readout, psychotomimetic readout] pairs", f"{f}.pairs")
         else:
             kw["pairs"] = tuple(tuple(p) for p in v)
-    if "sweep" in tbl:
-        sw = tbl["sweep"]
-        out = {}
-        if not isinstance(sw, dict) or not sw:
-            col.add(f"must be a table of parameter = [values] ({', '.join(SWEEPABLE)})", f"{f}.sweep")
-        else:
-            if len(sw) > 2:
-                col.add("sweep at most two parameters at once", f"{f}.sweep")
-            for k, vals in sw.items():
-                g = f"{f}.sweep.{k}"
-                if k not in SWEEPABLE:
-                    col.add(f"cannot sweep {k!r} (sweepable: {', '.join(SWEEPABLE)})", g)
-                    continue
-                if not isinstance(vals, list) or not vals or len(vals) > 200:
-                    col.add("must be a list of 1–200 values", g)
-                    continue
-                try:
-                    if k == "dose":
-                        parsed = [float(v) for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
-                        if len(parsed) != len(vals) or any(not (0 < v <= 1000) for v in parsed):
-                            col.add("dose values are multiples of each regimen's doses, 0 < x ≤ 1000", g)
-                            continue
-                    elif k == "sprays":
-                        parsed = [v for v in vals if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 20]
-                        if len(parsed) != len(vals):
-                            col.add("spray counts must be whole numbers from 1 to 20", g)
-                            continue
-                    else:
-                        parsed = [units.parse(v, "time", g).value for v in vals]
-                        if any(v <= 0 for v in parsed) and k == "duration":
-                            col.add("durations must be > 0", g)
-                            continue
-                    out[k] = parsed
-                except PkpdError as e:
-                    col.catch(e)
-            kw["sweep"] = out
-    return TradeoffSpec(**kw)
+    return kw
+
+
+def _sweep(sw, col: Collector) -> dict[str, list] | None:
+    """``sweep``: parameter → values (at most two parameters); None if it is not a non-empty table."""
+    f = "tradeoff.sweep"
+    if not isinstance(sw, dict) or not sw:
+        col.add(f"must be a table of parameter = [values] ({', '.join(SWEEPABLE)})", f)
+        return None
+    if len(sw) > 2:
+        col.add("sweep at most two parameters at once", f)
+    out = {}
+    for k, vals in sw.items():
+        g = f"{f}.{k}"
+        if k not in SWEEPABLE:
+            col.add(f"cannot sweep {k!r} (sweepable: {', '.join(SWEEPABLE)})", g)
+            continue
+        if not isinstance(vals, list) or not vals or len(vals) > 200:
+            col.add("must be a list of 1–200 values", g)
+            continue
+        try:
+            parsed = _sweep_values(k, vals, g, col)
+        except PkpdError as e:
+            col.catch(e)
+            continue
+        if parsed is not None:
+            out[k] = parsed
+    return out
+
+
+def _sweep_values(k: str, vals: list, g: str, col: Collector) -> list | None:
+    """The values of one swept parameter (dose multiples, spray counts or times in h); None if invalid."""
+    if k == "dose":
+        parsed = [float(v) for v in vals if _number(v)]
+        if len(parsed) != len(vals) or any(not (0 < v <= 1000) for v in parsed):
+            col.add("dose values are multiples of each regimen's doses, 0 < x ≤ 1000", g)
+            return None
+    elif k == "sprays":
+        parsed = [v for v in vals if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 20]
+        if len(parsed) != len(vals):
+            col.add("spray counts must be whole numbers from 1 to 20", g)
+            return None
+    else:
+        parsed = [units.parse(v, "time", g).value for v in vals]
+        if any(v <= 0 for v in parsed) and k == "duration":
+            col.add("durations must be > 0", g)
+            return None
+    return parsed

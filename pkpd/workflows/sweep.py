@@ -26,13 +26,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+import warnings
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+import numba
 import numpy as np
 import xarray as xr
+from tqdm import tqdm
 from pkpd.errors import PkpdError
 from pkpd.scenario.load import load_scenario
 from pkpd.simulation.sampling import Population
@@ -58,13 +63,15 @@ def evaluate_points(scenario_path: str, names: tuple[str, ...], rows: list[tuple
     process per core).  Results do not depend on it.
     """
     if threads is not None:
-        import numba
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     sc = _scenario(scenario_path, os.path.getmtime(scenario_path))
     return [(i, evaluate_point(sc, names, np.asarray(vals, float), n)) for i, vals in rows]
 
 
 def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
+    """Metrics (model × regimen × metric) of one design point: the parameters ``names`` set to
+    ``values``, a streaming run of ``n`` subjects of the scenario's population (every other
+    setting of it kept: seed, covariates, table, iiv, replicates)."""
     overrides: dict[str, dict] = {}
     regs = list(sc.regimens)
     by_model = {m.name: m for m in list(sc.models) + list(sc.pd)}
@@ -78,7 +85,7 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
             p = by_model[mname].parameters[pname]
             overrides.setdefault(mname, {})[pname] = v * p.factor  # written unit → internal
     base = sc.population.population if sc.population is not None else Population(n=n, seed=0)
-    pop = Population(n=n, seed=base.seed, covariates=base.covariates, table=base.table, iiv=base.iiv)
+    pop = replace(base, n=n)
     setup = tradeoff_setup(sc)
     th = thresholds_for(setup[1], setup[0]) if setup else {}
     ds = simulate_population(sc.models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
@@ -87,7 +94,6 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
     M, R = len(sc.models), len(regs)
     out = np.full((M, R, len(METRICS)), np.nan)
     with np.errstate(all="ignore"):
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out[..., 0] = np.nanmedian(ds.ketamine_plasma_cmax.values, axis=-1)
@@ -116,7 +122,6 @@ class Store:
         self.points = self.root / "points"
         meta = self.root / "design.json"
         if fresh and self.root.exists():
-            import shutil
             shutil.rmtree(self.root)
         if meta.exists():
             old = json.loads(meta.read_text())
@@ -161,7 +166,6 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show and todo:
-        from tqdm import tqdm
         bar = tqdm(total=len(X), initial=len(X) - len(todo), unit="pt", desc="sweep", file=sys.stderr)
     t0 = time.perf_counter()
     batches = [todo[k:k + spec.batch] for k in range(0, len(todo), spec.batch)]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
+import matplotlib.pyplot as plt
 import numpy as np
 from pkpd.errors import PkpdError
 from pkpd.output.tables import format_table
@@ -23,10 +25,11 @@ DEFAULT_N = 500
 
 
 def _population(sc, spec) -> Population:
+    """The subjects of a trade-off or optimisation: the scenario's population (or a default one)
+    with ``[tradeoff] n`` subjects (default: at most 2000 of the population's)."""
     base = sc.population.population if sc.population is not None else Population(n=DEFAULT_N, seed=0)
     n = spec.n or (min(base.n, 2000) if sc.population is not None else DEFAULT_N)
-    return Population(n=n, seed=base.seed, covariates=base.covariates, table=base.table, iiv=base.iiv,
-                      replicates=base.replicates)
+    return replace(base, n=n)
 
 
 def _setup(sc):
@@ -71,7 +74,6 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
              write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
              write_figure(fig, out / f"{stem}_frontier.png")]
-    import matplotlib.pyplot as plt
     plt.close(fig)
     if not quiet:
         print(spec.describe())
