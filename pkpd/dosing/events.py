@@ -1,4 +1,11 @@
-"""TODO docstring (dosing.events)"""
+"""Kernel event arrays: what a :class:`~pkpd.dosing.regimen.Regimen` becomes for one model.
+
+:func:`regimen_events` resolves each dose through the model's absorption paths for its route
+(bioavailable fraction, lag, zero-order release, presystemic metabolite formation) and each
+subject's individual parameters, and returns an :class:`Events` of per-subject arrays sorted by
+time: boluses (``BOLUS``) and zero-order inputs switching on and off (``RATE_ON``/``RATE_OFF``),
+with the kinds of :mod:`pkpd.solvers.options` that the solver kernels read.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,11 +13,11 @@ import numpy as np
 from pkpd import units
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
+from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
 from pkpd.dosing.regimen import Regimen
 
 
-#: Bolus amounts below this (mg) are dropped, and zero-order releases shorter
-#: than this (h) are given as boluses.
+#: Zero-order releases shorter than this (h) are given as boluses.
 _EPS = 1e-12
 
 
@@ -18,8 +25,9 @@ _EPS = 1e-12
 class Events:
     """Per-subject event arrays, each ``(n_subjects, n_events)``, sorted by time.
 
-    ``kind`` is 0 for a bolus (``value`` mg added to ``cmt``), 1 for a zero-order
-    input switching on (``value`` mg/h into ``cmt``) and 2 for it switching off.
+    ``kind`` is ``BOLUS`` for a bolus (``value`` mg added to ``cmt``), ``RATE_ON`` for a
+    zero-order input switching on (``value`` mg/h into ``cmt``) and ``RATE_OFF`` for it
+    switching off (kinds of :mod:`pkpd.solvers.options`).
     """
 
     time: np.ndarray
@@ -40,11 +48,25 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
     Parameters
     ----------
     model : Model
+        The PK model; its routes give each dose's absorption paths.
     regimen : Regimen
+        Doses in mg or mg/kg (rates mg/h or mg/kg/h), times in h.
     values : dict
         Individual parameters from :meth:`ParameterSet.individual`, arrays ``(n,)``.
     weight : ndarray, shape (n,)
         Body weight, kg (for mg/kg doses).
+
+    Returns
+    -------
+    Events
+        Arrays ``(n, n_events)`` sorted by time per subject (h); values in mg (boluses) or
+        mg/h (inputs), converted to the target compartment's species by molar mass; and
+        ``total_in``, mg entering the system per subject.
+
+    Raises
+    ------
+    PkpdError
+        If the model has no path for a dose's route.
     """
     n = weight.shape[0]
     cols_t, cols_k, cols_c, cols_v = [], [], [], []
@@ -72,19 +94,19 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
                 lag = np.broadcast_to(path.lag(vv), (n,)) if path.lag is not None else 0.0
                 t = t0 + lag
                 total += a
-                if dose.duration is not None:  # IV infusion
-                    add(t, 1, into, a / dose.duration)
-                    add(t + dose.duration, 2, into, a / dose.duration)
+                if dose.duration is not None:  # an infusion
+                    add(t, RATE_ON, into, a / dose.duration)
+                    add(t + dose.duration, RATE_OFF, into, a / dose.duration)
                 elif path.release is not None:
                     rel = np.broadcast_to(path.release(vv), (n,))
                     if np.all(rel <= _EPS):
-                        add(t, 0, into, a)
+                        add(t, BOLUS, into, a)
                     else:
                         rel = np.maximum(rel, _EPS)
-                        add(t, 1, into, a / rel)
-                        add(t + rel, 2, into, a / rel)
+                        add(t, RATE_ON, into, a / rel)
+                        add(t + rel, RATE_OFF, into, a / rel)
                 else:
-                    add(t, 0, into, a)
+                    add(t, BOLUS, into, a)
     if not cols_t:
         z = np.zeros((n, 0))
         return Events(z, z.astype(np.int64), z.astype(np.int64), z, total)

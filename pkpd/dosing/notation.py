@@ -19,7 +19,9 @@ Grammar (tokens separated by spaces; case-insensitive)::
               | "every" TIME "x" N                                       (repeats)
               | "at" TIME                                                (start time)
               | "ss"                          (at steady state on this dose before the first one)
-    ROUTE    := iv | po | oral | in | intranasal | sl | sublingual | buccal | im
+    ROUTE    := a word of a route in pkpd.models.routes.ROUTE_TABLE:
+                iv | intravenous | po | oral | in | intranasal | nasal | sl | sublingual | buccal
+                | im | intramuscular
 
 A segment without a route takes the previous segment's (the first defaults to IV when it is an
 infusion).  A segment after ``then`` starts when the previous one ends: after its last
@@ -32,7 +34,7 @@ import re
 from pkpd import units
 from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import PkpdError
-from pkpd.models.routes import ROUTE_WORDS
+from pkpd.models.routes import ROUTE_BY_KEY, ROUTE_TABLE, ROUTE_WORDS, infusion_routes, or_list
 
 
 KEYWORDS = {"over", "for", "every", "at", "then", "bolus", "infusion", "ss"}
@@ -42,6 +44,10 @@ _X = re.compile(r"^[x×](\d+)?$")
 
 
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+#: The route a segment without one takes when it is an infusion (and is the first segment).
+_DEFAULT_INFUSION = infusion_routes()[0].key
 
 
 def _tokens(text: str) -> list[str]:
@@ -90,106 +96,191 @@ class _Stream:
 
 
 def parse_regimen(text: str, name: str | None = None, field: str | None = None) -> Regimen:
-    """Parse compact notation into a :class:`Regimen`; errors name ``field`` and point at the token."""
+    """Parse compact notation into a regimen.
+
+    Parameters
+    ----------
+    text : str
+        The notation (see the module docstring): doses in mg or mg/kg, rates in mg/h or
+        mg/kg/h, times with a unit (``min``, ``h``, …), at most 2000 characters.
+    name : str, optional
+        Name of the regimen; the stripped text when None.
+    field : str, optional
+        Where the text came from (e.g. ``regimens[0].text``), attached to errors.
+
+    Returns
+    -------
+    Regimen
+        Its doses in order, start times in h.
+
+    Raises
+    ------
+    PkpdError
+        On empty or overlong text, a malformed or unknown token (the message quotes the text
+        and marks the offending token with ⟨here⟩), or a dose :class:`Dose` rejects.
+    """
+    _check_text(text, field)
+    st = _Stream(_tokens(text), text, field)
+    doses: list[Dose] = []
+    start, route = 0.0, None
+    while True:
+        d = _segment(st, start, route)
+        doses.append(d)
+        route, start = d.route, _segment_end(d)
+        if not _then(st):
+            break
+    return Regimen(name or text.strip(), tuple(doses))
+
+
+def _check_text(text, field) -> None:
     if not isinstance(text, str) or not text.strip():
         raise PkpdError("empty regimen text", field=field)
     if len(text) > 2000:
         raise PkpdError("regimen text longer than 2000 characters", field=field)
-    st = _Stream(_tokens(text), text, field)
-    doses: list[Dose] = []
-    start = 0.0
-    route = None
-    while True:
-        seg_start = start
-        # the dose: an amount (mg, mg/kg) or a rate (mg/h, mg/kg/h)
-        mark = st.i
+
+
+def _segment(st: _Stream, start: float, prev_route: str | None) -> Dose:
+    """One segment (up to ``then`` or the end), starting at ``start`` h unless it says ``at``."""
+    kind, q = _dose_quantity(st)
+    kw: dict = {kind: q}
+    seg_route, at = _clauses(st, kw)
+    route = _segment_route(st, seg_route, prev_route, kw, kind)
+    if kind == "rate" and "duration" not in kw:
+        raise st.error("a rate needs 'for TIME'")
+    try:
+        return Dose(route=route, start=start if at is None else at, **kw)
+    except PkpdError as e:
+        raise PkpdError(f"{e.problem} in {st.text!r}", field=st.field) from None
+
+
+def _dose_quantity(st: _Stream) -> tuple[str, units.Quantity]:
+    """The segment's dose: ``("amount", mg or mg/kg)`` or ``("rate", mg/h or mg/kg/h)``."""
+    mark = st.i
+    try:
+        q = st.quantity("amount", allow_per_kg=True)
+        kind = "amount"
+    except PkpdError as first:
+        st.i = mark
         try:
-            q = st.quantity("amount", allow_per_kg=True)
-            kind = "amount"
-        except PkpdError as first:
+            q = st.quantity("rate", allow_per_kg=True)
+            kind = "rate"
+        except PkpdError:
             st.i = mark
-            try:
-                q = st.quantity("rate", allow_per_kg=True)
-                kind = "rate"
-            except PkpdError:
-                st.i = mark
-                if "unknown unit" in first.problem or "finite" in first.problem:
-                    raise st.error(first.problem.split(";")[0]) from None
-                raise st.error("expected a dose such as '28 mg', '0.5 mg/kg' or a rate such as '20 mg/h'") from None
-        if q.value < 0:
-            raise st.error("a dose cannot be negative")
-        kw: dict = {kind: q}
-        seg_route = None
-        at = None
-        while st.peek() is not None and st.peek() != "then":
-            tok = st.take()
-            if tok in ROUTE_WORDS:
-                if seg_route is not None:
-                    raise st.error("two routes in one dose")
-                seg_route = ROUTE_WORDS[tok]
-            elif tok in ("bolus", "infusion"):
-                continue
-            elif tok == "ss":
-                kw["steady_state"] = True
-            elif tok in ("over", "for"):
-                kw["duration"] = st.quantity("time").value
-                if kw["duration"] <= 0:
-                    raise st.error("a duration must be > 0")
-            elif tok == "x":
-                n = st.count()
-                if st.take() != "every":
-                    raise st.error("'x N' must be followed by 'every TIME' (N sprays TIME apart)")
-                kw["sprays"] = n
-                kw["spray_interval"] = st.quantity("time").value
-            elif tok == "every":
-                kw["every"] = st.quantity("time").value
-                if kw["every"] <= 0:
-                    raise st.error("'every' needs a positive interval")
-                if st.peek() != "x":
-                    raise st.error("how many doses? write 'every TIME x N'")
-                st.take()
-                kw["times"] = st.count()
-            elif tok == "at":
-                at = st.quantity("time").value
-            else:
-                raise st.error(f"unexpected word {tok!r}")
-        if seg_route is None:
-            seg_route = route if route is not None else ("iv" if "duration" in kw or kind == "rate" else None)
-        if seg_route is None:
-            raise st.error("name the route (IV, PO, IN, SL or IM)")
-        route = seg_route
-        if kind == "rate" and "duration" not in kw:
-            raise st.error("a rate needs 'for TIME'")
-        try:
-            d = Dose(route=route, start=seg_start if at is None else at, **kw)
-        except PkpdError as e:
-            raise PkpdError(f"{e.problem} in {text!r}", field=field) from None
-        doses.append(d)
-        # where the next segment starts
-        if d.times > 1:
-            start = d.start + d.times * d.every
-        elif d.duration is not None:
-            start = d.start + d.duration
-        else:
-            start = d.start
-        if st.peek() == "then":
-            st.take()
-            if st.peek() is None:
-                raise st.error("nothing after 'then'")
+            if "unknown unit" in first.problem or "finite" in first.problem:
+                raise st.error(first.problem.split(";")[0]) from None
+            raise st.error("expected a dose such as '28 mg', '0.5 mg/kg' or a rate such as '20 mg/h'") from None
+    if q.value < 0:
+        raise st.error("a dose cannot be negative")
+    return kind, q
+
+
+def _clauses(st: _Stream, kw: dict) -> tuple[str | None, float | None]:
+    """Read the segment's clauses into ``kw`` (Dose keywords); returns its route key (or None)
+    and its ``at`` start time, h (or None)."""
+    seg_route = None
+    at = None
+    while st.peek() is not None and st.peek() != "then":
+        tok = st.take()
+        if tok in ROUTE_WORDS:
+            if seg_route is not None:
+                raise st.error("two routes in one dose")
+            seg_route = ROUTE_WORDS[tok]
+        elif tok in ("bolus", "infusion"):
             continue
-        break
-    return Regimen(name or text.strip(), tuple(doses))
+        elif tok == "ss":
+            kw["steady_state"] = True
+        elif tok in ("over", "for"):
+            kw["duration"] = st.quantity("time").value
+            if kw["duration"] <= 0:
+                raise st.error("a duration must be > 0")
+        elif tok == "x":
+            _sprays(st, kw)
+        elif tok == "every":
+            _repeats(st, kw)
+        elif tok == "at":
+            at = st.quantity("time").value
+        else:
+            raise st.error(f"unexpected word {tok!r}")
+    return seg_route, at
+
+
+def _sprays(st: _Stream, kw: dict) -> None:
+    """``x N every TIME`` (after the ``x``): N sprays TIME apart."""
+    n = st.count()
+    if st.take() != "every":
+        raise st.error("'x N' must be followed by 'every TIME' (N sprays TIME apart)")
+    kw["sprays"] = n
+    kw["spray_interval"] = st.quantity("time").value
+
+
+def _repeats(st: _Stream, kw: dict) -> None:
+    """``every TIME x N`` (after the ``every``): N doses TIME apart."""
+    kw["every"] = st.quantity("time").value
+    if kw["every"] <= 0:
+        raise st.error("'every' needs a positive interval")
+    if st.peek() != "x":
+        raise st.error("how many doses? write 'every TIME x N'")
+    st.take()
+    kw["times"] = st.count()
+
+
+def _segment_route(st: _Stream, seg_route, prev_route, kw: dict, kind: str) -> str:
+    """The segment's route: its own, else the previous segment's, else the first infusion route
+    of the table (IV) for an infusion."""
+    if seg_route is None:
+        seg_route = prev_route if prev_route is not None else (
+            _DEFAULT_INFUSION if "duration" in kw or kind == "rate" else None)
+    if seg_route is None:
+        raise st.error(f"name the route ({or_list(r.code for r in ROUTE_TABLE)})")
+    return seg_route
+
+
+def _then(st: _Stream) -> bool:
+    """Consume a ``then``; whether another segment follows."""
+    if st.peek() != "then":
+        return False
+    st.take()
+    if st.peek() is None:
+        raise st.error("nothing after 'then'")
+    return True
+
+
+def _segment_end(d: Dose) -> float:
+    """Where a segment after ``d`` starts, h: after its last interval when repeated, after its
+    infusion, else at its start (a bolus then an infusion)."""
+    if d.times > 1:
+        return d.start + d.times * d.every
+    if d.duration is not None:
+        return d.start + d.duration
+    return d.start
 
 
 def format_regimen(reg: Regimen) -> str:
-    """Compact notation for a regimen; :func:`parse_regimen` reads it back to the same doses."""
-    code = {"iv": "IV", "oral": "PO", "intranasal": "IN", "sublingual": "SL", "im": "IM"}
+    """Compact notation for a regimen, exact enough to read back.
+
+    Parameters
+    ----------
+    reg : Regimen
+        Doses in mg or mg/kg (rates mg/h or mg/kg/h); times are written in h.
+
+    Returns
+    -------
+    str
+        Segments joined by ``then``, each with the route's code; :func:`parse_regimen`
+        reads it back to the same doses (an ``at`` is written only where a segment does not
+        start where the previous one ends).
+
+    Raises
+    ------
+    KeyError
+        If a dose's route is not in :data:`pkpd.models.routes.ROUTE_TABLE`.
+    """
     parts = []
     implied = 0.0
     for d in reg.doses:
         q = d.rate if d.rate is not None else d.amount
         unit = ("mg/kg/h" if q.per_kg else "mg/h") if d.rate is not None else ("mg/kg" if q.per_kg else "mg")
-        s = f"{q.value!r} {unit} {code[d.route]}"
+        s = f"{q.value!r} {unit} {ROUTE_BY_KEY[d.route].code}"
         if d.duration is not None:
             s += f" {'for' if d.rate is not None else 'over'} {d.duration!r} h"
         if d.sprays > 1:
@@ -201,6 +292,5 @@ def format_regimen(reg: Regimen) -> str:
         if abs(d.start - implied) > 1e-12:
             s += f" at {d.start!r} h"
         parts.append(s)
-        implied = (d.start + d.times * d.every if d.times > 1 else
-                   d.start + d.duration if d.duration is not None else d.start)
+        implied = _segment_end(d)
     return " then ".join(parts)

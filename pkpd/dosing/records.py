@@ -2,8 +2,8 @@
 observations back in the same format.
 
 Columns (case-insensitive): ``ID``, ``TIME`` (h), ``AMT`` (mg), ``RATE`` (mg/h; 0 = bolus),
-``CMT`` (route: 1 IV, 2 oral, 3 intranasal, 4 sublingual, 5 IM — or a ``ROUTE`` column with the
-name), ``EVID`` (1 dose, 0 observation, 2 other), ``MDV``, ``II`` (h), ``ADDL``, ``SS`` (1 = at
+``CMT`` (route: 1 IV, 2 oral, 3 intranasal, 4 sublingual, 5 IM, as in
+:data:`pkpd.models.routes.ROUTE_TABLE` — or a ``ROUTE`` column with the name), ``EVID`` (1 dose, 0 observation, 2 other), ``MDV``, ``II`` (h), ``ADDL``, ``SS`` (1 = at
 steady state before this dose, dosing every ``II``), ``SPRAY`` (spray number within an intranasal
 administration; default 1), ``DV``, and covariates ``WT`` (kg), ``AGE`` (years), ``SEX``
 (male/female or 0/1 with 1 female).  Other columns are kept and written back unchanged.
@@ -19,14 +19,19 @@ import numpy as np
 from pkpd import units
 from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import Collector, PkpdError
-from pkpd.models.routes import ROUTE_WORDS
-from pkpd.models.routes import CMT_ROUTE, ROUTE_CMT
+from pkpd.models.routes import (CMT_ROUTE, ROUTE_BY_KEY, ROUTE_CMT, ROUTE_TABLE, ROUTE_WORDS, infusion_routes,
+                                 or_list)
 
 
 STANDARD = ["ID", "TIME", "AMT", "RATE", "CMT", "EVID", "MDV", "II", "ADDL", "SS", "SPRAY", "DV"]
 
 
 MAX_ROWS = 5_000_000
+
+
+#: "1 IV, 2 oral, …" and "1 (IV), 2 (oral), … or 5 (IM)", for messages.
+_CMT_LIST = ", ".join(f"{r.cmt} {r.label}" for r in ROUTE_TABLE)
+_CMT_CHOICES = or_list(f"{r.cmt} ({r.label})" for r in ROUTE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,9 @@ def regimen_to_records(reg: Regimen, id_: int = 1, weight: float = 70.0) -> list
 
 def records_to_regimen(rows: list[dict], name: str = "events", col: Collector | None = None,
                        where: str = "") -> Regimen:
-    """A regimen from one ID's dose records (EVID 1).  Consecutive intranasal records with
-    SPRAY 1, 2, … (same AMT, II, ADDL, evenly spaced) become one administration of several sprays."""
+    """A regimen from one ID's dose records (EVID 1).  Consecutive records of a spray route
+    (intranasal) with SPRAY 1, 2, … (same AMT, II, ADDL, evenly spaced) become one administration of
+    several sprays."""
     doses: list[Dose] = []
     pending: list[dict] = []
 
@@ -72,23 +78,23 @@ def records_to_regimen(rows: list[dict], name: str = "events", col: Collector | 
         for j, r in enumerate(pending[1:], start=2):
             if (r["SPRAY"] != j or r["AMT"] != r0["AMT"] or r["II"] != r0["II"] or r["ADDL"] != r0["ADDL"]
                     or abs(r["TIME"] - (r0["TIME"] + (j - 1) * interval)) > 1e-9):
-                raise PkpdError(f"{where}intranasal SPRAY records must count 1, 2, … with the same AMT, II and "
-                                f"ADDL, evenly spaced (row {r['_row']})", field="SPRAY")
+                raise PkpdError(f"{where}{CMT_ROUTE[r0['CMT']]} SPRAY records must count 1, 2, … with the same AMT, "
+                                f"II and ADDL, evenly spaced (row {r['_row']})", field="SPRAY")
         doses.append(_dose(r0, sprays, interval, where))
         pending.clear()
 
     for r in rows:
         if r["EVID"] != 1:
             continue
-        route = CMT_ROUTE[r["CMT"]]
-        if route == "intranasal" and r["SPRAY"] > 1:
+        sprays = ROUTE_BY_KEY[CMT_ROUTE[r["CMT"]]].sprays
+        if sprays and r["SPRAY"] > 1:
             if not pending:
                 raise PkpdError(f"{where}SPRAY {r['SPRAY']} without SPRAY 1 before it (row {r['_row']})",
                                 field="SPRAY")
             pending.append(r)
             continue
         flush()
-        if route == "intranasal":
+        if sprays:
             pending.append(r)
         else:
             doses.append(_dose(r, 1, 0.0, where))
@@ -103,8 +109,9 @@ def _dose(r: dict, sprays: int, interval: float, where: str) -> Dose:
     amt = units.Quantity(r["AMT"], "amount", False, f"{r['AMT']:g} mg")
     kw = dict(route=route, amount=amt, start=r["TIME"], sprays=sprays, spray_interval=interval)
     if r["RATE"] > 0:
-        if route != "iv":
-            raise PkpdError(f"{where}RATE > 0 (zero-order input) is supported for IV records only (row {r['_row']})",
+        if not ROUTE_BY_KEY[route].infusion:
+            raise PkpdError(f"{where}RATE > 0 (zero-order input) is supported for "
+                            f"{or_list(x.label for x in infusion_routes())} records only (row {r['_row']})",
                             field="RATE")
         kw["duration"] = r["AMT"] / r["RATE"]
     if r["ADDL"] > 0:
@@ -140,6 +147,35 @@ def _num(v, col, row, name, c: Collector, integer=False, default=None):
 def parse_events(text: str, path: str = "<memory>") -> EventData:
     """Check an event dataset (CSV text); every problem is collected with its row and column."""
     c = Collector(path)
+    raw, fields = _read_csv(text, path)
+    upper = _check_columns(fields, c)
+    rows = []
+    for i, r in enumerate(raw):
+        row = _parse_row(r, i + 2, upper, c)  # 1-based, after the header
+        if row is not None:
+            rows.append(row)
+    c.raise_if_any()
+    by_id: dict[int, list[dict]] = {}
+    for r in rows:
+        by_id.setdefault(r["ID"], []).append(r)
+    regimens, obs, covs = {}, {}, {}
+    for id_, rs in by_id.items():
+        if not _check_id_order(id_, rs, c):
+            continue
+        try:
+            if any(r["EVID"] == 1 for r in rs):
+                regimens[id_] = records_to_regimen(rs, name=f"ID {id_}", where=f"ID {id_}: ")
+        except PkpdError as e:
+            c.catch(e)
+            continue
+        obs[id_] = np.array([r["TIME"] for r in rs if r["EVID"] == 0])
+        covs[id_] = _covariates(id_, rs[0], c)
+    c.raise_if_any()
+    return EventData(rows, list(fields), regimens, obs, covs, path)
+
+
+def _read_csv(text: str, path: str) -> tuple[list[dict], list[str]]:
+    """The CSV's rows (dicts by header cell) and header."""
     try:
         reader = csv.DictReader(io.StringIO(text))
         raw = []
@@ -152,104 +188,111 @@ def parse_events(text: str, path: str = "<memory>") -> EventData:
         raise PkpdError(f"not a readable CSV file: {e}", file=path) from None
     if not fields:
         raise PkpdError("empty file (no header row)", file=path)
+    return raw, fields
+
+
+def _check_columns(fields: list[str], c: Collector) -> dict[str, str]:
+    """Header cell → upper-case column name; raises if a required column is missing."""
     upper = {f: f.strip().upper() for f in fields if f is not None}
     for need in ("ID", "TIME", "AMT"):
         if need not in upper.values():
             c.add(f"missing column {need} (columns: {', '.join(fields)})", need)
     if "CMT" not in upper.values() and "ROUTE" not in upper.values():
-        c.add("needs a CMT column (1 IV, 2 oral, 3 intranasal, 4 sublingual, 5 IM) or a ROUTE column", "CMT")
+        c.add(f"needs a CMT column ({_CMT_LIST}) or a ROUTE column", "CMT")
     c.raise_if_any()
-    rows = []
-    for i, r in enumerate(raw):
-        rown = i + 2  # 1-based, after the header
-        if None in r:
-            c.add(f"row {rown}: more cells than columns", "")
-            continue
-        u = {upper[k]: v for k, v in r.items() if k in upper}
-        row = {"_raw": dict(r), "_row": rown}
-        row["ID"] = _num(u.get("ID"), "ID", rown, "ID", c, integer=True, default=0)
-        row["TIME"] = _num(u.get("TIME"), "TIME", rown, "TIME", c, default=0.0)
-        amt = _num(u.get("AMT"), "AMT", rown, "AMT", c, default=0.0)
-        evid = _num(u.get("EVID"), "EVID", rown, "EVID", c, integer=True, default=1 if amt > 0 else 0)
-        row["AMT"], row["EVID"] = amt, evid
-        row["RATE"] = _num(u.get("RATE"), "RATE", rown, "RATE", c, default=0.0)
-        row["II"] = _num(u.get("II"), "II", rown, "II", c, default=0.0)
-        row["ADDL"] = _num(u.get("ADDL"), "ADDL", rown, "ADDL", c, integer=True, default=0)
-        row["SS"] = _num(u.get("SS"), "SS", rown, "SS", c, integer=True, default=0)
-        row["SPRAY"] = _num(u.get("SPRAY"), "SPRAY", rown, "SPRAY", c, integer=True, default=1)
-        if "ROUTE" in u and (u.get("CMT") in (None, "", ".")):
-            name = (u["ROUTE"] or "").strip().lower()
-            if name not in ROUTE_WORDS:
-                c.add(f"row {rown}: unknown ROUTE {u['ROUTE']!r}", "ROUTE")
-                row["CMT"] = 1
-            else:
-                row["CMT"] = ROUTE_CMT[ROUTE_WORDS[name]]
-        else:
-            row["CMT"] = _num(u.get("CMT"), "CMT", rown, "CMT", c, integer=True, default=1 if evid != 1 else None)
-        for k in ("WT", "AGE", "SEX"):
-            row[f"_{k}"] = u.get(k)
-        if evid not in (0, 1, 2):
-            c.add(f"row {rown}: EVID {evid} (resets) is not supported; use 0, 1 or 2", "EVID")
-        if row["TIME"] is not None and row["TIME"] < 0:
-            c.add(f"row {rown}: TIME cannot be negative", "TIME")
-        if evid == 1:
-            if amt <= 0:
-                c.add(f"row {rown}: a dose record needs AMT > 0 (mg)", "AMT")
-            if row["RATE"] < 0:
-                c.add(f"row {rown}: RATE {row['RATE']:g} (modelled rate/duration) is not supported; give RATE in "
-                      f"mg/h or 0", "RATE")
-            if row["CMT"] not in CMT_ROUTE:
-                c.add(f"row {rown}: CMT must be 1 (IV), 2 (oral), 3 (intranasal), 4 (sublingual) or 5 (IM), "
-                      f"got {row['CMT']}", "CMT")
-            if row["ADDL"] < 0 or row["ADDL"] > 100_000:
-                c.add(f"row {rown}: ADDL must be 0–100000", "ADDL")
-            if (row["ADDL"] > 0 or row["SS"] == 1) and row["II"] <= 0:
-                c.add(f"row {rown}: ADDL > 0 or SS = 1 needs II > 0", "II")
-            if row["SS"] not in (0, 1):
-                c.add(f"row {rown}: SS must be 0 or 1 (SS=2 is not supported)", "SS")
-            if row["SPRAY"] < 1:
-                c.add(f"row {rown}: SPRAY must be ≥ 1", "SPRAY")
-        rows.append(row)
-    c.raise_if_any()
-    by_id: dict[int, list[dict]] = {}
-    for r in rows:
-        by_id.setdefault(r["ID"], []).append(r)
-    regimens, obs, covs = {}, {}, {}
-    for id_, rs in by_id.items():
-        times = [r["TIME"] for r in rs]
-        if any(b < a for a, b in zip(times, times[1:])):
-            c.add(f"ID {id_}: TIME must not decrease within an ID (NONMEM order)", "TIME")
-            continue
-        ss = [r for r in rs if r["EVID"] == 1 and r["SS"] == 1]
-        if ss and (ss[0] is not next(r for r in rs if r["EVID"] == 1) or ss[0]["TIME"] != 0 or len(ss) > 1):
-            c.add(f"ID {id_}: SS=1 is supported on the first dose of an ID, at TIME 0, once", "SS")
-            continue
-        try:
-            if any(r["EVID"] == 1 for r in rs):
-                regimens[id_] = records_to_regimen(rs, name=f"ID {id_}", where=f"ID {id_}: ")
-        except PkpdError as e:
-            c.catch(e)
-            continue
-        obs[id_] = np.array([r["TIME"] for r in rs if r["EVID"] == 0])
-        first = rs[0]
-        cv = {}
-        try:
-            if first["_WT"] not in (None, "", "."):
-                cv["WT"] = float(first["_WT"])
-                if not 0 < cv["WT"] <= 400:
-                    raise ValueError
-            if first["_AGE"] not in (None, "", "."):
-                cv["AGE"] = float(first["_AGE"])
-            if first["_SEX"] not in (None, "", "."):
-                sx = str(first["_SEX"]).strip().lower()
-                if sx not in ("0", "1", "m", "f", "male", "female"):
-                    raise ValueError
-                cv["FEMALE"] = 1.0 if sx in ("1", "f", "female") else 0.0
-        except ValueError:
-            c.add(f"ID {id_}: covariates WT (0–400 kg), AGE and SEX (male/female, 0/1) must be valid", "WT")
-        covs[id_] = cv
-    c.raise_if_any()
-    return EventData(rows, list(fields), regimens, obs, covs, path)
+    return upper
+
+
+def _parse_row(r: dict, rown: int, upper: dict[str, str], c: Collector) -> dict | None:
+    """One row's standard fields (problems go to ``c``); None if it has more cells than columns."""
+    if None in r:
+        c.add(f"row {rown}: more cells than columns", "")
+        return None
+    u = {upper[k]: v for k, v in r.items() if k in upper}
+    row = {"_raw": dict(r), "_row": rown}
+    row["ID"] = _num(u.get("ID"), "ID", rown, "ID", c, integer=True, default=0)
+    row["TIME"] = _num(u.get("TIME"), "TIME", rown, "TIME", c, default=0.0)
+    amt = _num(u.get("AMT"), "AMT", rown, "AMT", c, default=0.0)
+    evid = _num(u.get("EVID"), "EVID", rown, "EVID", c, integer=True, default=1 if amt > 0 else 0)
+    row["AMT"], row["EVID"] = amt, evid
+    row["RATE"] = _num(u.get("RATE"), "RATE", rown, "RATE", c, default=0.0)
+    row["II"] = _num(u.get("II"), "II", rown, "II", c, default=0.0)
+    row["ADDL"] = _num(u.get("ADDL"), "ADDL", rown, "ADDL", c, integer=True, default=0)
+    row["SS"] = _num(u.get("SS"), "SS", rown, "SS", c, integer=True, default=0)
+    row["SPRAY"] = _num(u.get("SPRAY"), "SPRAY", rown, "SPRAY", c, integer=True, default=1)
+    row["CMT"] = _row_cmt(u, rown, evid, c)
+    for k in ("WT", "AGE", "SEX"):
+        row[f"_{k}"] = u.get(k)
+    if evid not in (0, 1, 2):
+        c.add(f"row {rown}: EVID {evid} (resets) is not supported; use 0, 1 or 2", "EVID")
+    if row["TIME"] is not None and row["TIME"] < 0:
+        c.add(f"row {rown}: TIME cannot be negative", "TIME")
+    if evid == 1:
+        _check_dose_row(row, rown, c)
+    return row
+
+
+def _row_cmt(u: dict, rown: int, evid: int, c: Collector) -> int | None:
+    """The row's CMT: from the CMT column, or from a ROUTE column's word when CMT is empty."""
+    if "ROUTE" in u and (u.get("CMT") in (None, "", ".")):
+        name = (u["ROUTE"] or "").strip().lower()
+        if name not in ROUTE_WORDS:
+            c.add(f"row {rown}: unknown ROUTE {u['ROUTE']!r}", "ROUTE")
+            return 1
+        return ROUTE_CMT[ROUTE_WORDS[name]]
+    return _num(u.get("CMT"), "CMT", rown, "CMT", c, integer=True, default=1 if evid != 1 else None)
+
+
+def _check_dose_row(row: dict, rown: int, c: Collector) -> None:
+    """Problems of a dose record (EVID 1)."""
+    if row["AMT"] <= 0:
+        c.add(f"row {rown}: a dose record needs AMT > 0 (mg)", "AMT")
+    if row["RATE"] < 0:
+        c.add(f"row {rown}: RATE {row['RATE']:g} (modelled rate/duration) is not supported; give RATE in "
+              f"mg/h or 0", "RATE")
+    if row["CMT"] not in CMT_ROUTE:
+        c.add(f"row {rown}: CMT must be {_CMT_CHOICES}, got {row['CMT']}", "CMT")
+    if row["ADDL"] < 0 or row["ADDL"] > 100_000:
+        c.add(f"row {rown}: ADDL must be 0–100000", "ADDL")
+    if (row["ADDL"] > 0 or row["SS"] == 1) and row["II"] <= 0:
+        c.add(f"row {rown}: ADDL > 0 or SS = 1 needs II > 0", "II")
+    if row["SS"] not in (0, 1):
+        c.add(f"row {rown}: SS must be 0 or 1 (SS=2 is not supported)", "SS")
+    if row["SPRAY"] < 1:
+        c.add(f"row {rown}: SPRAY must be ≥ 1", "SPRAY")
+
+
+def _check_id_order(id_: int, rs: list[dict], c: Collector) -> bool:
+    """Whether an ID's rows are in NONMEM order with SS=1 only on its first dose at TIME 0."""
+    times = [r["TIME"] for r in rs]
+    if any(b < a for a, b in zip(times, times[1:])):
+        c.add(f"ID {id_}: TIME must not decrease within an ID (NONMEM order)", "TIME")
+        return False
+    ss = [r for r in rs if r["EVID"] == 1 and r["SS"] == 1]
+    if ss and (ss[0] is not next(r for r in rs if r["EVID"] == 1) or ss[0]["TIME"] != 0 or len(ss) > 1):
+        c.add(f"ID {id_}: SS=1 is supported on the first dose of an ID, at TIME 0, once", "SS")
+        return False
+    return True
+
+
+def _covariates(id_: int, first: dict, c: Collector) -> dict:
+    """WT (kg), AGE (years) and FEMALE (0/1) from an ID's first row; what was read before a bad value."""
+    cv = {}
+    try:
+        if first["_WT"] not in (None, "", "."):
+            cv["WT"] = float(first["_WT"])
+            if not 0 < cv["WT"] <= 400:
+                raise ValueError
+        if first["_AGE"] not in (None, "", "."):
+            cv["AGE"] = float(first["_AGE"])
+        if first["_SEX"] not in (None, "", "."):
+            sx = str(first["_SEX"]).strip().lower()
+            if sx not in ("0", "1", "m", "f", "male", "female"):
+                raise ValueError
+            cv["FEMALE"] = 1.0 if sx in ("1", "f", "female") else 0.0
+    except ValueError:
+        c.add(f"ID {id_}: covariates WT (0–400 kg), AGE and SEX (male/female, 0/1) must be valid", "WT")
+    return cv
 
 
 def read_events(path) -> EventData:

@@ -15,22 +15,24 @@ from dataclasses import dataclass
 import numpy as np
 from pkpd import units
 from pkpd.errors import PkpdError
+from pkpd.models.routes import ROUTE_BY_KEY, infusion_routes, or_list, spray_routes
 
 
 @dataclass(frozen=True)
 class Dose:
     """One dosing record (repeated ``times`` times, ``every`` hours apart).
 
-    Attributes
+    Parameters
     ----------
     route : str
-        ``iv``, ``oral``, ``intranasal``, ``sublingual`` or ``im``.
+        A route key of :data:`pkpd.models.routes.ROUTE_TABLE` (``iv``, ``oral``,
+        ``intranasal``, ``sublingual``, ``im``).
     amount : units.Quantity or None
-        Amount per administration (per spray for intranasal), mg or mg/kg.
+        Amount per administration (per spray for a spray route), mg or mg/kg.
     rate : units.Quantity or None
-        IV infusion rate, mg/h or mg/kg/h (with ``duration``).
+        Infusion rate, mg/h or mg/kg/h (with ``duration``).
     duration : float or None
-        IV infusion duration, h; None for a bolus.
+        Infusion duration, h (routes whose row has ``infusion``); None for a bolus.
     start : float
         Time of the first administration, h.
     every : float or None
@@ -38,12 +40,19 @@ class Dose:
     times : int
         Number of administrations.
     sprays : int
-        Sprays (devices) per intranasal administration.
+        Sprays (devices) per administration (routes whose row has ``sprays``).
     spray_interval : float
         Time between sprays, h.
     steady_state : bool
         The subject is at steady state on this dose (every ``every`` h) before its first
         administration, like NONMEM's SS=1.
+
+    Raises
+    ------
+    PkpdError
+        If not exactly one of ``amount`` and ``rate`` is given, a rate has no duration,
+        the route takes no ``duration`` or no ``sprays`` > 1, a number is negative, not
+        finite or zero where it must be positive, or repeats and steady state lack ``every``.
     """
 
     route: str
@@ -62,8 +71,10 @@ class Dose:
             raise PkpdError("give exactly one of 'amount' or 'rate'")
         if self.rate is not None and self.duration is None:
             raise PkpdError("an infusion 'rate' needs a 'duration'")
-        if self.duration is not None and self.route != "iv":
-            raise PkpdError(f"'duration' (an infusion) is for the iv route, not {self.route!r}")
+        row = ROUTE_BY_KEY.get(self.route)
+        if self.duration is not None and not (row is not None and row.infusion):
+            raise PkpdError(f"'duration' (an infusion) is for the {or_list(r.key for r in infusion_routes())} "
+                            f"route, not {self.route!r}")
         q = self.amount if self.amount is not None else self.rate
         if not np.isfinite(q.value) or q.value < 0:
             raise PkpdError(f"dose must be finite and ≥ 0 (got {q.text or q.value})")
@@ -81,13 +92,19 @@ class Dose:
             raise PkpdError("steady state: an infusion cannot last longer than the dosing interval")
         if self.sprays < 1:
             raise PkpdError("'sprays' must be ≥ 1")
-        if self.sprays > 1 and self.route != "intranasal":
-            raise PkpdError("'sprays' is for the intranasal route")
+        if self.sprays > 1 and not (row is not None and row.sprays):
+            raise PkpdError(f"'sprays' is for the {or_list(r.key for r in spray_routes())} route")
         if self.spray_interval < 0:
             raise PkpdError("'spray_interval' must be ≥ 0")
 
     def administrations(self) -> list[tuple[float, int]]:
-        """(time h, spray number) of every administration."""
+        """Every administration (each spray counts as one).
+
+        Returns
+        -------
+        list of (float, int)
+            (time h, spray number from 1) in order of repeat, then spray.
+        """
         out = []
         for r in range(self.times):
             t0 = self.start + r * (self.every or 0.0)
@@ -96,29 +113,62 @@ class Dose:
         return out
 
     def amount_per_administration(self, weight: np.ndarray) -> np.ndarray:
-        """mg per administration for subjects of ``weight`` kg."""
+        """Amount per administration (per spray), mg.
+
+        Parameters
+        ----------
+        weight : ndarray
+            Body weights, kg (used by mg/kg doses).
+
+        Returns
+        -------
+        ndarray
+            mg per administration, shaped like ``weight``; an infusion gives rate × duration.
+        """
         if self.amount is not None:
             return self.amount.absolute(weight) * np.ones_like(weight, dtype=float)
         return self.rate.absolute(weight) * self.duration * np.ones_like(weight, dtype=float)
 
     def total(self, weight: float = 70.0) -> float:
-        """Total dose, mg, for one subject of ``weight`` kg."""
+        """Total dose over all repeats and sprays.
+
+        Parameters
+        ----------
+        weight : float
+            Body weight, kg (used by mg/kg doses).
+
+        Returns
+        -------
+        float
+            Total dose, mg.
+        """
         return float(self.amount_per_administration(np.array([weight]))[0]) * self.times * self.sprays
 
     def last_time(self) -> float:
+        """Time the last administration ends (its start plus any infusion duration), h."""
         return max(t for t, _ in self.administrations()) + (self.duration or 0.0)
 
 
 @dataclass(frozen=True)
 class Regimen:
-    """A named list of doses given together."""
+    """A named list of doses given together.
+
+    Parameters
+    ----------
+    name : str
+        Label of the regimen in results and figures.
+    doses : tuple of Dose
+        The doses; each has its own start time (h), so their order is free.
+    """
 
     name: str
     doses: tuple[Dose, ...]
 
     @property
     def routes(self) -> tuple[str, ...]:
+        """Route keys of the doses, each once, in order of first use."""
         return tuple(dict.fromkeys(d.route for d in self.doses))
 
     def total(self, weight: float = 70.0) -> float:
+        """Total dose of every dose, mg, for one subject of ``weight`` kg (used by mg/kg doses)."""
         return sum(d.total(weight) for d in self.doses)

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
 
+from pkpd.models.routes import ROUTE_TABLE
+
 
 matplotlib.use("Agg")
 
@@ -25,8 +27,8 @@ def png_bytes(fig, dpi: float | None = None) -> bytes:
     return buf.getvalue()
 
 
-ROUTE_COLORS = {"iv": "#c0392b", "oral": "#2874a6", "intranasal": "#1e8449", "sublingual": "#b9770e",
-                "im": "#7d3c98"}
+#: Route key → plot colour, from the route table.
+ROUTE_COLORS = {r.key: r.color for r in ROUTE_TABLE}
 
 
 _STYLES = ["-", "--", ":", "-."]

@@ -1,4 +1,9 @@
-"""TODO docstring (scenario.doses)"""
+"""Dose tables of a scenario file: ``{ route = "iv", amount = "0.5 mg/kg", duration = "40 min" }``.
+
+:func:`parse_dose` checks one such table (known keys, a route of
+:data:`pkpd.models.routes.ROUTES`, quantities with units) and returns a
+:class:`~pkpd.dosing.regimen.Dose`; every error names the offending field.
+"""
 from __future__ import annotations
 
 from pkpd import units
@@ -12,7 +17,29 @@ _DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", 
 
 
 def parse_dose(d, f: str) -> Dose:
-    """Check one dose table; raise :class:`PkpdError` naming the field."""
+    """Check one dose table of a scenario file and make it a :class:`Dose`.
+
+    Parameters
+    ----------
+    d : dict
+        The table: ``route`` (a key of :data:`pkpd.models.routes.ROUTES`), exactly one of
+        ``amount`` (mg or mg/kg) and ``rate`` (mg/h or mg/kg/h), and optionally ``duration``,
+        ``start``, ``every``, ``spray_interval`` (times with a unit, e.g. ``"40 min"``; converted
+        to h), ``times`` and ``sprays`` (1–10000) and ``steady_state`` (bool).
+    f : str
+        The table's field path (e.g. ``regimens[0].doses[1]``), prefixed to error fields.
+
+    Returns
+    -------
+    Dose
+        The checked dose.
+
+    Raises
+    ------
+    PkpdError
+        On an unknown key or route, a bad or negative quantity, a wrong type, or a combination
+        :class:`Dose` rejects; its field names the offending key.
+    """
     if not isinstance(d, dict):
         raise PkpdError("must be a table such as { route = \"iv\", amount = \"0.5 mg/kg\" }", field=f)
     unknown = sorted(set(d) - _DOSE_KEYS)
