@@ -1,4 +1,9 @@
-"""TODO docstring (models.library)"""
+"""The model library on disk: where model files live, how a name resolves to a file, and
+reading a TOML file with every failure turned into a :class:`~pkpd.errors.PkpdError`.
+
+PK models are ``models/NAME.toml``, PD models ``models/pd/NAME.toml``; ``$PKPD_MODEL_PATH``
+adds directories searched first.
+"""
 from __future__ import annotations
 
 import os
@@ -38,7 +43,22 @@ def find_model_file(name: str, relative_to: Path | None = None) -> Path:
 
 
 def available_models() -> dict[str, Path]:
-    """Library model name → file (PK models in models/, PD models in models/pd/)."""
+    """The models of the library, by name.
+
+    Looks in ``$PKPD_MODEL_PATH`` (``os.pathsep``-separated), the project's ``models/`` and
+    ``./models``, in that order; PK models are ``*.toml`` there, PD models ``pd/*.toml``.
+    When a name occurs twice, the first directory wins.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Model name (file stem, e.g. ``perez_ruixo_2021``) → its file, in search order.
+
+    Notes
+    -----
+    Takes no arguments and raises no :class:`~pkpd.errors.PkpdError`: directories that do not
+    exist are skipped and files are not opened (:func:`pkpd.load_model` checks them).
+    """
     out: dict[str, Path] = {}
     for d in library_dirs():
         for f in sorted(list(d.glob("*.toml")) + list(d.glob("pd/*.toml"))):

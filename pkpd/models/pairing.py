@@ -1,10 +1,11 @@
 """Which PK and PD models belong together, and why a pairing may mislead."""
 from __future__ import annotations
 
+from pkpd.models.pd import PDModel
+from pkpd.models.pk import Model
 
 
-
-def pairing_warnings(pk, pd) -> list[str]:
+def pairing_warnings(pk: Model, pd: PDModel) -> list[str]:
     """Warnings for attaching PD model ``pd`` to PK model ``pk`` (empty when consistent)."""
     out = []
     if pk.drug != pd.drug:

@@ -81,92 +81,136 @@ class Parameter:
         return self.grade == "assumption"
 
 
-def _num(x) -> bool:
+def is_finite_number(x) -> bool:
+    """Whether ``x`` is an int or float (not a bool) and finite."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+_PARAMETER_KEYS = {"value", "unit", "covariate", "iiv", "ci", "source", "grade", "note", "range", "species"}
 
 
 def load_parameters(table, col: Collector, section: str = "parameters",
                     covariates: dict | None = None) -> dict[str, Parameter]:
-    """Validate the ``[parameters]`` table of a model file."""
+    """Validate the ``[parameters]`` table of a model file.
+
+    ``covariates`` are the file's extra covariates (name → (description, default)) that
+    covariate models may use besides :data:`STANDARD_COVARIATES`.  Returns name →
+    :class:`Parameter` with values in internal units (mg, L, h); every problem is collected
+    in ``col`` and its parameter left out.
+    """
     params: dict[str, Parameter] = {}
     if not isinstance(table, dict):
         col.add("must be a table of parameters", section)
         return params
     cov_names = set(STANDARD_COVARIATES) | set(covariates or {})
     for name, spec in table.items():
-        f = f"{section}.{name}"
-        if not name.isidentifier():
-            col.add("parameter names must be identifiers (letters, digits, _)", f)
-            continue
-        if not isinstance(spec, dict):
-            col.add("must be a table with at least 'value' and 'unit'", f)
-            continue
-        unknown = set(spec) - {"value", "unit", "covariate", "iiv", "ci", "source", "grade", "note",
-                               "range", "species"}
-        for k in sorted(unknown):
-            col.add(f"unknown key '{k}'", f"{f}.{k}")
-        value, unit = spec.get("value"), spec.get("unit")
-        if not _num(value):
-            col.add("'value' must be a finite number", f"{f}.value")
-            continue
-        if not isinstance(unit, str):
-            col.add("'unit' must be text such as 'L/h', '1/h', 'min' or '1' for a fraction", f"{f}.unit")
-            continue
-        try:
-            q, kind, factor = _convert(value, unit, spec.get("species"), f)
-        except PkpdError as e:
-            col.catch(e)
-            continue
-        if q.value < 0 and kind not in ("fraction", "per_concentration"):
-            col.add(f"a {kind.replace('_', ' ')} cannot be negative ({value} {unit})", f"{f}.value")
-        grade = spec.get("grade", "")
-        if not isinstance(grade, str) or grade not in GRADES:
-            col.add(f"'grade' must be one of {', '.join(GRADES)} (got {grade!r})", f"{f}.grade")
-        source = spec.get("source", "")
-        if not isinstance(source, str) or (not source.strip() and grade != "assumption"):
-            col.add("'source' must say where the number comes from (citation, table)", f"{f}.source")
-        note = spec.get("note", "")
-        if not isinstance(note, str):
-            col.add("'note' must be text", f"{f}.note")
-            note = ""
-        rng = spec.get("range")
-        if grade == "assumption":
-            if not note.strip():
-                col.add("an assumption needs a 'note' saying why this value", f"{f}.note")
-            if rng is None:
-                col.add("an assumption needs a 'range' [low, high] for sensitivity analysis", f"{f}.range")
-        if rng is not None:
-            if not (isinstance(rng, list) and len(rng) == 2 and all(_num(r) for r in rng) and rng[0] <= rng[1]):
-                col.add("'range' must be [low, high] with low ≤ high", f"{f}.range")
-                rng = None
-        cov = None
-        if "covariate" in spec:
-            try:
-                cov = expr.parse(spec["covariate"], f"{f}.covariate")
-                bad = sorted(cov.names - cov_names - {"TV"})
-                if bad:
-                    col.add(f"unknown name(s) {', '.join(bad)} in covariate model; use TV and the covariates "
-                            f"{', '.join(sorted(cov_names))}", f"{f}.covariate")
-            except PkpdError as e:
-                col.catch(e)
-        iiv = None
-        if "iiv" in spec:
-            try:
-                iiv = _load_iiv(spec["iiv"], f"{f}.iiv")
-            except PkpdError as e:
-                col.catch(e)
-        ci = None
-        if "ci" in spec:
-            c = spec["ci"]
-            if not (isinstance(c, list) and len(c) == 2 and all(_num(x) for x in c) and c[0] <= value <= c[1]):
-                col.add("'ci' must be [low, high] around the value", f"{f}.ci")
-            else:
-                ci = (c[0] * factor, c[1] * factor)
-        params[name] = Parameter(
-            name=name, value=q.value, unit=unit, kind=kind, per_kg=q.per_kg, factor=factor, covariate=cov,
-            iiv=iiv, ci=ci, source=source if isinstance(source, str) else "", grade=grade, note=note,
-            suggested_range=tuple(rng) if rng else None, written=float(value))
+        p = _load_parameter(name, spec, f"{section}.{name}", col, cov_names)
+        if p is not None:
+            params[name] = p
     return params
+
+
+def _load_parameter(name: str, spec, f: str, col: Collector, cov_names: set[str]) -> Parameter | None:
+    """One ``[parameters.NAME]`` table at field ``f``; None when its value or unit is unusable."""
+    if not name.isidentifier():
+        col.add("parameter names must be identifiers (letters, digits, _)", f)
+        return None
+    if not isinstance(spec, dict):
+        col.add("must be a table with at least 'value' and 'unit'", f)
+        return None
+    for k in sorted(set(spec) - _PARAMETER_KEYS):
+        col.add(f"unknown key '{k}'", f"{f}.{k}")
+    value, unit = spec.get("value"), spec.get("unit")
+    if not is_finite_number(value):
+        col.add("'value' must be a finite number", f"{f}.value")
+        return None
+    if not isinstance(unit, str):
+        col.add("'unit' must be text such as 'L/h', '1/h', 'min' or '1' for a fraction", f"{f}.unit")
+        return None
+    try:
+        q, kind, factor = _convert(value, unit, spec.get("species"), f)
+    except PkpdError as e:
+        col.catch(e)
+        return None
+    if q.value < 0 and kind not in ("fraction", "per_concentration"):
+        col.add(f"a {kind.replace('_', ' ')} cannot be negative ({value} {unit})", f"{f}.value")
+    grade, source, note, rng = _provenance(spec, f, col)
+    cov = _covariate_model(spec, f, col, cov_names)
+    iiv = _parameter_iiv(spec, f, col)
+    ci = _confidence_interval(spec, f, value, factor, col)
+    return Parameter(
+        name=name, value=q.value, unit=unit, kind=kind, per_kg=q.per_kg, factor=factor, covariate=cov,
+        iiv=iiv, ci=ci, source=source, grade=grade, note=note,
+        suggested_range=tuple(rng) if rng else None, written=float(value))
+
+
+def _provenance(spec: dict, f: str, col: Collector) -> tuple[str, str, str, list | None]:
+    """``grade``, ``source``, ``note`` and ``range`` (as written) of one parameter.
+
+    Every number needs a grade and a source; an assumption needs a note and a range instead
+    of a source.  Unusable values are reported and returned as ``""`` (note, source) or None (range).
+    """
+    grade = spec.get("grade", "")
+    if not isinstance(grade, str) or grade not in GRADES:
+        col.add(f"'grade' must be one of {', '.join(GRADES)} (got {grade!r})", f"{f}.grade")
+    source = spec.get("source", "")
+    if not isinstance(source, str) or (not source.strip() and grade != "assumption"):
+        col.add("'source' must say where the number comes from (citation, table)", f"{f}.source")
+    note = spec.get("note", "")
+    if not isinstance(note, str):
+        col.add("'note' must be text", f"{f}.note")
+        note = ""
+    rng = spec.get("range")
+    if grade == "assumption":
+        if not note.strip():
+            col.add("an assumption needs a 'note' saying why this value", f"{f}.note")
+        if rng is None:
+            col.add("an assumption needs a 'range' [low, high] for sensitivity analysis", f"{f}.range")
+    if rng is not None:
+        if not (isinstance(rng, list) and len(rng) == 2 and all(is_finite_number(r) for r in rng)
+                and rng[0] <= rng[1]):
+            col.add("'range' must be [low, high] with low ≤ high", f"{f}.range")
+            rng = None
+    return grade, source if isinstance(source, str) else "", note, rng
+
+
+def _covariate_model(spec: dict, f: str, col: Collector, cov_names: set[str]) -> expr.Expression | None:
+    """The ``covariate`` expression of one parameter, over ``TV`` and the covariates (units as written)."""
+    if "covariate" not in spec:
+        return None
+    cov = None
+    try:
+        cov = expr.parse(spec["covariate"], f"{f}.covariate")
+        bad = sorted(cov.names - cov_names - {"TV"})
+        if bad:
+            col.add(f"unknown name(s) {', '.join(bad)} in covariate model; use TV and the covariates "
+                    f"{', '.join(sorted(cov_names))}", f"{f}.covariate")
+    except PkpdError as e:
+        col.catch(e)
+    return cov
+
+
+def _parameter_iiv(spec: dict, f: str, col: Collector) -> IIV | None:
+    """The ``iiv`` table of one parameter, or None (absent or unusable)."""
+    if "iiv" not in spec:
+        return None
+    try:
+        return _load_iiv(spec["iiv"], f"{f}.iiv")
+    except PkpdError as e:
+        col.catch(e)
+        return None
+
+
+def _confidence_interval(spec: dict, f: str, value: float, factor: float,
+                         col: Collector) -> tuple[float, float] | None:
+    """The ``ci`` [low, high] of one parameter (written around ``value``), in internal units."""
+    if "ci" not in spec:
+        return None
+    c = spec["ci"]
+    if not (isinstance(c, list) and len(c) == 2 and all(is_finite_number(x) for x in c) and c[0] <= value <= c[1]):
+        col.add("'ci' must be [low, high] around the value", f"{f}.ci")
+        return None
+    return (c[0] * factor, c[1] * factor)
 
 
 def _convert(value, unit, species, f):
@@ -200,7 +244,7 @@ def _load_iiv(spec, f) -> IIV:
     if len(given) != 1:
         raise PkpdError("give exactly one of cv, omega, omega2", field=f)
     v = spec[given[0]]
-    if not _num(v) or v < 0:
+    if not is_finite_number(v) or v < 0:
         raise PkpdError(f"'{given[0]}' must be a finite number ≥ 0", field=f"{f}.{given[0]}")
     transform = spec.get("transform", "log")
     if transform not in ("log", "logit", "additive"):
@@ -301,81 +345,3 @@ class ParameterSet:
         env["spray"] = np.full(n, float(spray))
         out = expr.evaluate_all(dep, env)
         return {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in out.items()}
-
-
-def load_derived(table, col: Collector, known: set[str], section: str = "derived") -> dict[str, expr.Expression]:
-    """Validate ``[derived]``: name → expression over parameters (internal units)."""
-    out: dict[str, expr.Expression] = {}
-    if table is None:
-        return out
-    if not isinstance(table, dict):
-        col.add("must be a table of name = \"expression\"", section)
-        return out
-    for name, text in table.items():
-        f = f"{section}.{name}"
-        if not name.isidentifier():
-            col.add("names must be identifiers", f)
-            continue
-        if name in known:
-            col.add(f"'{name}' is already a parameter or covariate", f)
-            continue
-        try:
-            out[name] = expr.parse(text, f)
-        except PkpdError as e:
-            col.catch(e)
-    names = known | set(out) | {"spray"}
-    for name, e in out.items():
-        bad = sorted(e.names - names)
-        if bad:
-            col.add(f"unknown name(s) {', '.join(bad)} in {e.text!r}", f"{section}.{name}")
-    return out
-
-
-def load_covariances(lst, col: Collector, params: dict[str, Parameter],
-                     section: str = "covariances") -> dict[tuple[str, str], float]:
-    """Validate ``[[covariances]]``: ``between = [A, B]`` with ``value`` (covariance of the
-    etas) or ``correlation``; the whole omega matrix must be positive semi-definite."""
-    out: dict[tuple[str, str], float] = {}
-    if lst is None:
-        return out
-    if not isinstance(lst, list):
-        col.add("must be an array of tables [[covariances]]", section)
-        return out
-    for i, spec in enumerate(lst):
-        f = f"{section}[{i}]"
-        if not isinstance(spec, dict):
-            col.add("must be a table", f)
-            continue
-        for k in sorted(set(spec) - {"between", "value", "correlation", "source", "note"}):
-            col.add(f"unknown key '{k}'", f"{f}.{k}")
-        pair = spec.get("between")
-        if not (isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]
-                and all(isinstance(x, str) and x in params and params[x].iiv is not None for x in pair)):
-            col.add("'between' must name two different parameters that have 'iiv'", f"{f}.between")
-            continue
-        a, b = pair
-        oa, ob = params[a].iiv.omega2, params[b].iiv.omega2
-        if ("value" in spec) == ("correlation" in spec):
-            col.add("give exactly one of 'value' (covariance) or 'correlation'", f)
-            continue
-        if "value" in spec:
-            v = spec["value"]
-            if not _num(v):
-                col.add("must be a finite number", f"{f}.value")
-                continue
-        else:
-            r = spec["correlation"]
-            if not _num(r) or not -1 <= r <= 1:
-                col.add("must be a number in [-1, 1]", f"{f}.correlation")
-                continue
-            v = r * math.sqrt(oa * ob)
-        out[(a, b)] = float(v)
-    if out:
-        names = [k for k, p in params.items() if p.iiv is not None]
-        pos = {k: j for j, k in enumerate(names)}
-        om = np.diag([params[k].iiv.omega2 for k in names])
-        for (a, b), v in out.items():
-            om[pos[a], pos[b]] = om[pos[b], pos[a]] = v
-        if np.linalg.eigvalsh(om).min() < -1e-12:
-            col.add("the omega matrix (variances with these covariances) is not positive semi-definite", section)
-    return out

@@ -1,6 +1,7 @@
-"""Declarative PK model files: compartments, flows, routes — loaded, checked, described.
+"""PK models: :class:`Model` and :func:`parse_model`, which builds one from a model-file document
+(section parsers in :mod:`pkpd.models.pk_sections`) and checks it at the typical parameter values.
 
-A model file (``models/*.toml``) is data, never code.  Sections:
+A PK model file (``models/*.toml``) is data, never code.  Sections:
 
 ``[model]``
     name, title, drug (``S-ketamine`` or ``racemic ketamine``), sampling
@@ -9,7 +10,7 @@ A model file (``models/*.toml``) is data, never code.  Sections:
 ``[covariates]``
     extra covariates the model uses besides WT, AGE, FEMALE (name → {description, default}).
 ``[parameters.NAME]``
-    see :mod:`pkpd.parameters`.
+    see :mod:`pkpd.models.parameters`.
 ``[[covariances]]``
     ``between = [A, B]`` with ``value`` (eta covariance) or ``correlation``: the omega block.
 ``[derived]``
@@ -28,6 +29,8 @@ A model file (``models/*.toml``) is data, never code.  Sections:
     ``fraction`` (of the dose; may use ``spray``, the 1-based spray number),
     optional ``depot`` + ``ka`` (first-order absorption), ``release``
     (zero-order release duration) and ``lag``.
+``[states.NAME]`` and Michaelis–Menten ``[[flows]]`` (``vmax``, ``km``)
+    see :mod:`pkpd.models.nonlinear`.
 
 How to add a model: write a file with these sections; ``pkpd models show NAME``
 prints it back; add a test that checks it against the published numbers.
@@ -35,55 +38,58 @@ prints it back; add a test that checks it against the published numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pkpd import expr
+from typing import Any
+import numpy as np
 from pkpd.errors import Collector, PkpdError
-from pkpd.models.common import checked_expression, parse_common, text_field
+from pkpd.models.common import SPECIES, parse_common
+from pkpd.models.nonlinear import NonlinearSpec, parse_nonlinear
 from pkpd.models.parameters import Parameter, ParameterSet
-from pkpd.models.nonlinear import parse_nonlinear
-from pkpd.models.routes import ROUTES
-from pkpd.models.common import SPECIES
+from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
+from pkpd.models.pk_sections import (SectionContext, check_plasma_volumes, parse_compartments, parse_flows,
+                                     parse_plasma, parse_routes)
+
+__all__ = ["AbsorptionPath", "Compartment", "Flow", "Model", "parse_model"]
 
 
-@dataclass(frozen=True)
-class Compartment:
-    name: str
-    species: str
-    volume: str | None = None  # parameter/derived name (L); None for a depot
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Flow:
-    """A first-order transfer: ``rate`` (1/h, expression) out of ``source``.
-
-    ``dest`` None means elimination.  The destination gains
-    ``rate · fraction · M(dest species)/M(source species)`` per unit amount in ``source``.
-    """
-
-    source: str
-    dest: str | None
-    rate: expr.Expression
-    fraction: expr.Expression | None = None
-
-
-@dataclass(frozen=True)
-class AbsorptionPath:
-    """One absorption path of a route."""
-
-    target: str
-    fraction: expr.Expression
-    depot: str | None = None
-    ka: expr.Expression | None = None
-    release: expr.Expression | None = None  # zero-order release duration, h
-    lag: expr.Expression | None = None  # h
+_SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows", "routes",
+             "states"}
 
 
 @dataclass(frozen=True)
 class Model:
-    """A checked PK model.  Use :func:`load_model` to make one."""
+    """A checked PK model.  Use :func:`pkpd.load_model` (or :func:`parse_model`) to make one.
+
+    Internal units throughout: amounts mg, volumes L, times h, rate constants 1/h.
+
+    Parameters
+    ----------
+    name : str
+        Model name (``[model].name``; the library name of its file).
+    meta : dict
+        The ``[model]`` table as written: title, drug, sampling, citation, plasma, ….
+    params : ParameterSet
+        Parameters (values in internal units), derived expressions, covariates and the omega block.
+    compartments : tuple of Compartment
+        In file order; their order is the state order of the ODE system.
+    flows : tuple of Flow
+        First-order flows (rates in 1/h), including the depot → target absorption flows.
+    routes : dict of str to tuple of AbsorptionPath
+        Route key (see :data:`pkpd.models.routes.ROUTES`) → its absorption paths.
+    plasma : dict of str to str
+        Species → its plasma (sampling) compartment.
+    source_text : str, optional
+        The model file's text.
+    path : str, optional
+        The model file's path (``"<memory>"`` when parsed from a document).
+    index : dict of str to int, optional
+        Compartment name → state index.
+    nonlinear : NonlinearSpec or None, optional
+        Extra states, Michaelis–Menten flows and solver settings; None for a model built
+        without them.
+    """
 
     name: str
-    meta: dict
+    meta: dict[str, Any]
     params: ParameterSet
     compartments: tuple[Compartment, ...]
     flows: tuple[Flow, ...]
@@ -92,232 +98,139 @@ class Model:
     source_text: str = ""
     path: str = ""
     index: dict[str, int] = field(default_factory=dict)
-    nonlinear: object = None  # nlmodel.NonlinearSpec
+    nonlinear: NonlinearSpec | None = None
 
     @property
     def drug(self) -> str:
+        """The drug the model was estimated on (``S-ketamine`` or ``racemic ketamine``)."""
         return self.meta["drug"]
 
     @property
     def species(self) -> tuple[str, ...]:
+        """Species with a plasma compartment, in the order of :data:`pkpd.models.common.SPECIES`."""
         return tuple(s for s in SPECIES if s in self.plasma)
 
     @property
     def parameters(self) -> dict[str, Parameter]:
+        """Parameter name → :class:`~pkpd.models.parameters.Parameter` (internal units)."""
         return self.params.parameters
 
     def assumptions(self) -> list[Parameter]:
+        """Parameters graded ``assumption`` (not published).
+
+        Returns
+        -------
+        list of Parameter
+            In file order.
+        """
         return [p for p in self.parameters.values() if p.is_assumption]
 
     def supports(self, route: str) -> bool:
+        """Whether the model has absorption paths for ``route``.
+
+        Parameters
+        ----------
+        route : str
+            A route key (``iv``, ``oral``, ``intranasal``, ``sublingual``, ``im``).
+
+        Returns
+        -------
+        bool
+        """
         return route in self.routes
 
 
 def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
-    """Check a parsed PK model document; raise every problem found at once."""
+    """Check a parsed PK model document; raise every problem found at once.
+
+    Parameters
+    ----------
+    data : dict
+        The model file as parsed from TOML.
+    text : str, optional
+        The file's text (kept on the model; names the line of a bad nonlinear expression).
+    path : str, optional
+        The file's path, named in every problem.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    PkpdError
+        Naming the file and dotted field of each problem (:class:`~pkpd.errors.PkpdErrors`
+        when there are several).
+    """
     col = Collector(path)
-    if not isinstance(data, dict):
-        col.add("a model file must be a TOML table")
-        col.raise_if_any()
-    unknown = set(data) - {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows",
-                           "routes", "states"}
-    for k in sorted(unknown):
-        col.add(f"unknown section [{k}]", k)
+    _check_sections(data, col)
     meta, pset, names = parse_common(data, col, "pk", extra_names={"spray"})
-    params = pset.parameters
-
-    def expression(v, f, required=True):
-        return checked_expression(v, f, names, col, required)
-
-    # compartments
-    comps: list[Compartment] = []
-    ctbl = data.get("compartments")
-    if not isinstance(ctbl, dict) or not ctbl:
-        col.add("missing [compartments] (at least one)", "compartments")
-        ctbl = {}
-    for cname, spec in ctbl.items():
-        f = f"compartments.{cname}"
-        if not isinstance(spec, dict):
-            col.add("must be a table with 'species' (and 'volume' unless it is a depot)", f)
-            continue
-        for k in sorted(set(spec) - {"species", "volume", "description"}):
-            col.add(f"unknown key '{k}'", f"{f}.{k}")
-        sp = text_field(col, spec, "species", f, choices=SPECIES)
-        vol = spec.get("volume")
-        if vol is not None and (not isinstance(vol, str) or vol not in names):
-            col.add(f"'volume' must name a parameter or derived value (got {vol!r})", f"{f}.volume")
-            vol = None
-        elif vol is not None and vol in params and params[vol].kind != "volume":
-            col.add(f"'volume' names {vol!r}, which has unit {params[vol].unit!r}, not a volume", f"{f}.volume")
-        comps.append(Compartment(cname, sp, vol, str(spec.get("description", ""))))
-    cidx = {c.name: i for i, c in enumerate(comps)}
-    cmap = {c.name: c for c in comps}
-
-    def cmt(v, f, required=True):
-        if v is None and not required:
-            return None
-        if not isinstance(v, str) or v not in cidx:
-            col.add(f"must name a compartment ({', '.join(cidx)}), got {v!r}", f)
-            return None
-        return v
-
-    def rate_from_clearance(cl, c, f):
-        if c is None:
-            return None
-        vol = cmap[c].volume
-        if vol is None:
-            col.add(f"a clearance needs a volume on compartment {c!r}", f)
-            return None
-        if isinstance(cl, str) and cl in params and params[cl].kind not in ("clearance",):
-            col.add(f"{cl!r} has unit {params[cl].unit!r}, not a clearance (volume/time)", f)
-        return expression(f"({cl}) / ({vol})", f)
-
-    flows: list[Flow] = []
-    ftbl = data.get("flows", [])
-    if not isinstance(ftbl, list):
-        col.add("must be an array of tables [[flows]]", "flows")
-        ftbl = []
-    for i, spec in enumerate(ftbl):
-        f = f"flows[{i}]"
-        if not isinstance(spec, dict):
-            col.add("must be a table", f)
-            continue
-        if "vmax" in spec or "km" in spec:
-            continue  # a Michaelis–Menten flow: see nlmodel
-        for k in sorted(set(spec) - {"between", "from", "to", "rate", "clearance", "fraction", "description"}):
-            col.add(f"unknown key '{k}'", f"{f}.{k}")
-        if "between" in spec:
-            pair = spec["between"]
-            if not (isinstance(pair, list) and len(pair) == 2) or "from" in spec or "to" in spec:
-                col.add("'between' takes two compartments and excludes from/to", f"{f}.between")
-                continue
-            if "clearance" not in spec or "rate" in spec:
-                col.add("a 'between' flow needs an intercompartmental 'clearance'", f)
-                continue
-            a, b = cmt(pair[0], f"{f}.between"), cmt(pair[1], f"{f}.between")
-            if a and b:
-                if cmap[a].species != cmap[b].species:
-                    col.add("'between' joins compartments of the same species", f"{f}.between")
-                    continue
-                for s, d in ((a, b), (b, a)):
-                    r = rate_from_clearance(spec["clearance"], s, f"{f}.clearance")
-                    if r is not None:
-                        flows.append(Flow(s, d, r))
-            continue
-        s = cmt(spec.get("from"), f"{f}.from")
-        d = cmt(spec.get("to"), f"{f}.to", required=False)
-        if ("rate" in spec) == ("clearance" in spec):
-            col.add("give exactly one of 'rate' (1/h) or 'clearance' (L/h)", f)
-            continue
-        if "rate" in spec:
-            r = expression(spec["rate"], f"{f}.rate")
-            if isinstance(spec["rate"], str) and spec["rate"] in params and params[spec["rate"]].kind != "rate_constant":
-                col.add(f"{spec['rate']!r} has unit {params[spec['rate']].unit!r}, not a rate constant (1/time)",
-                        f"{f}.rate")
-        else:
-            r = rate_from_clearance(spec["clearance"], s, f"{f}.clearance")
-        frac = expression(spec.get("fraction"), f"{f}.fraction", required=False)
-        if frac is not None and d is None:
-            col.add("'fraction' is for formation into a 'to' compartment", f"{f}.fraction")
-        if s and d and s == d:
-            col.add("a flow cannot go from a compartment to itself", f)
-        if s and r is not None:
-            flows.append(Flow(s, d, r, frac))
-
-    # routes
-    routes: dict[str, tuple[AbsorptionPath, ...]] = {}
-    rtbl = data.get("routes")
-    if not isinstance(rtbl, dict) or not rtbl:
-        col.add("missing [[routes.ROUTE]] (at least one route)", "routes")
-        rtbl = {}
-    for rname, plist in rtbl.items():
-        f = f"routes.{rname}"
-        if rname not in ROUTES:
-            col.add(f"unknown route (known: {', '.join(ROUTES)})", f)
-            continue
-        if isinstance(plist, dict):
-            plist = [plist]
-        if not isinstance(plist, list) or not plist:
-            col.add("must be one or more tables [[routes.ROUTE]]", f)
-            continue
-        paths = []
-        for j, spec in enumerate(plist):
-            fj = f"{f}[{j}]"
-            if not isinstance(spec, dict):
-                col.add("must be a table", fj)
-                continue
-            for k in sorted(set(spec) - {"target", "fraction", "depot", "ka", "release", "lag", "description"}):
-                col.add(f"unknown key '{k}'", f"{fj}.{k}")
-            t = cmt(spec.get("target"), f"{fj}.target")
-            dep = cmt(spec.get("depot"), f"{fj}.depot", required=False)
-            ka = expression(spec.get("ka"), f"{fj}.ka", required=dep is not None)
-            if ka is not None and dep is None:
-                col.add("'ka' needs a 'depot'", f"{fj}.ka")
-            if dep is not None and cmap[dep].volume is not None:
-                pass  # a depot may carry a volume; harmless
-            frac = expression(spec.get("fraction", 1.0), f"{fj}.fraction")
-            rel = expression(spec.get("release"), f"{fj}.release", required=False)
-            lag = expression(spec.get("lag"), f"{fj}.lag", required=False)
-            if rname == "iv" and (dep or rel or lag):
-                col.add("the iv route goes straight into its target (no depot, release or lag)", fj)
-            if t and frac is not None:
-                paths.append(AbsorptionPath(t, frac, dep, ka, rel, lag))
-                if dep and ka is not None:
-                    flows.append(Flow(dep, t, ka))
-        routes[rname] = tuple(paths)
-
-    plasma = meta.get("plasma") if isinstance(meta, dict) else None
-    if not isinstance(plasma, dict) or "ketamine" not in plasma:
-        col.add("'plasma' must map each species to its plasma compartment, e.g. { ketamine = \"central\" }",
-                "model.plasma")
-        plasma = {}
-    else:
-        for sp, c in plasma.items():
-            if sp not in SPECIES:
-                col.add(f"unknown species {sp!r}", f"model.plasma.{sp}")
-            elif cmt(c, f"model.plasma.{sp}") and (cmap[c].species != sp or cmap[c].volume is None):
-                col.add(f"{c!r} must be a {sp} compartment with a volume", f"model.plasma.{sp}")
-    # every compartment volume referenced must exist
-    for c in comps:
-        if c.name in {p.depot for ps in routes.values() for p in ps}:
-            continue
-        if c.volume is None and c.name in plasma.values():
-            col.add("a plasma compartment needs a volume", f"compartments.{c.name}.volume")
+    comps = parse_compartments(data.get("compartments"), col, names, pset.parameters)
+    ctx = SectionContext(col, names, pset.parameters, {c.name: c for c in comps})
+    flows = parse_flows(data.get("flows", []), ctx)
+    routes, depot_flows = parse_routes(data.get("routes"), ctx)
+    plasma = parse_plasma(meta, ctx)
+    check_plasma_volumes(comps, routes, plasma, col)
     nl = parse_nonlinear(data, col, names, comps, text)
     col.raise_if_any()
-    m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows),
-              routes=routes, plasma=dict(plasma), source_text=text, path=path, index=cidx, nonlinear=nl)
+    m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows + depot_flows),
+              routes=routes, plasma=plasma, source_text=text, path=path,
+              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl)
     _check_values(m, col)
     col.raise_if_any()
     return m
 
 
+def _check_sections(data, col: Collector) -> None:
+    """The document must be a table; every unknown top-level section is a problem."""
+    if not isinstance(data, dict):
+        col.add("a model file must be a TOML table")
+        col.raise_if_any()
+    for k in sorted(set(data) - _SECTIONS):
+        col.add(f"unknown section [{k}]", k)
+
+
 def _check_values(m: Model, col: Collector) -> None:
     """Evaluate the typical subject once: every rate, volume and fraction must be sane."""
-    import numpy as np
     try:
         v = m.params.individual()
     except PkpdError as e:
         col.catch(e)
         return
+    _check_nonlinear_finite(m, v, col)
+    _check_volumes(m, v, col)
+    _check_flow_values(m, v, col)
+    _check_route_values(m, v, col)
+
+
+def _check_nonlinear_finite(m: Model, v: dict[str, np.ndarray], col: Collector) -> None:
+    """Right-hand sides at the typical values ``v``, 1 mg everywhere, states at their start: a
+    division by a parameter that is zero (or any other non-finite value) is refused here, not mid-run."""
     nl = m.nonlinear
-    if nl is not None and nl.active:
-        # right-hand sides at the typical values, 1 mg everywhere, states at their start: a division
-        # by a parameter that is zero (or any other non-finite value) is refused here, not mid-run
-        env = {**v, **{f"A_{c.name}": np.ones(1) for c in m.compartments}, "t": np.zeros(1)}
-        env.update({s.name: np.broadcast_to(s.initial({**env, **{x.name: np.zeros(1) for x in nl.states}}), (1,))
-                    for s in nl.states})
-        for what, e in [(f"states.{s.name}.rhs", s.rhs) for s in nl.states] + \
-                       [(f"flows ({f.source} → {f.dest or 'elimination'})", f.rate) for f in nl.mm_flows]:
-            with np.errstate(all="ignore"):
-                val = np.asarray(e(env), dtype=float)
-            if not np.all(np.isfinite(val)):
-                col.add(f"{e.text!r} is not finite at the typical parameter values (division by zero?)", what)
+    if nl is None or not nl.active:
+        return
+    env = {**v, **{f"A_{c.name}": np.ones(1) for c in m.compartments}, "t": np.zeros(1)}
+    env.update({s.name: np.broadcast_to(s.initial({**env, **{x.name: np.zeros(1) for x in nl.states}}), (1,))
+                for s in nl.states})
+    for what, e in [(f"states.{s.name}.rhs", s.rhs) for s in nl.states] + \
+                   [(f"flows ({f.source} → {f.dest or 'elimination'})", f.rate) for f in nl.mm_flows]:
+        with np.errstate(all="ignore"):
+            val = np.asarray(e(env), dtype=float)
+        if not np.all(np.isfinite(val)):
+            col.add(f"{e.text!r} is not finite at the typical parameter values (division by zero?)", what)
+
+
+def _check_volumes(m: Model, v: dict[str, np.ndarray], col: Collector) -> None:
+    """Every compartment volume (L) must be finite and > 0 at the typical values ``v``."""
     for c in m.compartments:
         if c.volume and not (np.all(v[c.volume] > 0) and np.all(np.isfinite(v[c.volume]))):
             col.add(f"volume {c.volume} evaluates to {v[c.volume][0]:g} L; must be > 0",
                     f"compartments.{c.name}.volume")
-    for i, fl in enumerate(m.flows):
+
+
+def _check_flow_values(m: Model, v: dict[str, np.ndarray], col: Collector) -> None:
+    """Every flow rate (1/h) must be finite and ≥ 0, every formation fraction in [0, 1]."""
+    for fl in m.flows:
         r = fl.rate(v)
         if not np.all(np.isfinite(r)) or np.any(r < 0):
             col.add(f"rate {fl.rate.text!r} evaluates to {np.ravel(r)[0]:g} 1/h; must be finite and ≥ 0",
@@ -327,6 +240,11 @@ def _check_values(m: Model, col: Collector) -> None:
             if np.any(fr < 0) or np.any(fr > 1):
                 col.add(f"formation fraction {fl.fraction.text!r} = {np.ravel(fr)[0]:g}; must be in [0, 1]",
                         f"flows ({fl.source} → {fl.dest})")
+
+
+def _check_route_values(m: Model, v: dict[str, np.ndarray], col: Collector) -> None:
+    """Every absorption path: fraction in [0, 1.5] for sprays 1 and 2, ka (1/h) > 0, release and
+    lag (h) ≥ 0, all finite."""
     for r, paths in m.routes.items():
         for j, p in enumerate(paths):
             for spray in (1, 2):
