@@ -67,7 +67,7 @@ def reference_solution(K: np.ndarray, events, times: np.ndarray, rtol: float = 1
     ----------
     K : ndarray, shape (n, n)
         System matrix, 1/h.
-    events : pkpd.dosing.Events
+    events : pkpd.dosing.events.Events
         The subject's events (row ``subject``).
     times : ndarray
         Output times, h (values are right-continuous: just after a dose at that time).

@@ -1,7 +1,7 @@
 """Dose finding: regimen variants (dose, infusion duration, sprays, spray interval), Pareto
 frontiers of analgesia against psychotomimetic exposure, and the constrained optimum.
 
-Builds on the outcome definitions in :mod:`pkpd.tradeoff`.
+Builds on the outcome definitions in :mod:`pkpd.analysis.tradeoff`.
 """
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pkpd import expr
 from pkpd.errors import Collector, PkpdError
 from pkpd.models.pk_parts import Compartment
-from pkpd.solvers.options import SOLVERS
+from pkpd.solvers.options import ATOL, RTOL, SOLVERS
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,8 @@ class NonlinearSpec:
     states: tuple[ExtraState, ...] = ()
     mm_flows: tuple[MMFlow, ...] = ()
     method: int = 3  # AUTO
-    rtol: float = 1e-8
-    atol: float = 1e-12
+    rtol: float = RTOL
+    atol: float = ATOL
 
     @property
     def active(self) -> bool:
@@ -216,11 +216,11 @@ def _mm_flow(spec: dict, f: str, cmap: dict[str, Compartment], volumes: dict[str
 def _solver_settings(meta: dict, col: Collector) -> tuple[int, float, float]:
     """``model.solver``, ``model.rtol`` and ``model.atol``: (method code, rtol, atol)."""
     solver = meta.get("solver", "auto")
-    if solver not in SOLVERS:
+    if not isinstance(solver, str) or solver not in SOLVERS:
         col.add(f"must be one of {', '.join(SOLVERS)}", "model.solver")
         solver = "auto"
     tol = {}
-    for k, default in (("rtol", 1e-8), ("atol", 1e-12)):
+    for k, default in (("rtol", RTOL), ("atol", ATOL)):
         v = meta.get(k, default)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1:
             col.add("must be a number between 0 and 1", f"model.{k}")

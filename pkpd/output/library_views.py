@@ -10,6 +10,7 @@ from pkpd.errors import PkpdError
 from pkpd.models.parameters import GRADES
 from pkpd.models.pairing import pairing_warnings
 from pkpd.models.pd import PDModel
+from pkpd.solvers.options import ATOL_PD_STATES, RTOL
 
 
 def list_models() -> str:
@@ -91,7 +92,7 @@ def _nonlinear(m) -> list[str]:
         states = nl.states
     parts += [f"state {st.name}' = {st.rhs.text}" for st in states]
     # PK files may set rtol/atol; PD states use the defaults of system.build_system
-    rtol, atol = (nl.rtol, nl.atol) if nl is not None else (1e-8, 1e-14)
+    rtol, atol = (nl.rtol, nl.atol) if nl is not None else (RTOL, ATOL_PD_STATES)
     how = (f"solver {m.meta.get('solver', 'auto')}, rtol {rtol:g}, atol {atol:g} (a scenario's [solver] table "
            "overrides)")
     return textwrap.wrap("nonlinear: " + "; ".join(parts) + f" — {how}", width=100, initial_indent="  ",

@@ -12,7 +12,7 @@ It overrides the ``solver``, ``rtol`` and ``atol`` of the model files for this s
 from __future__ import annotations
 
 from pkpd.errors import Collector
-from pkpd.solvers.options import SOLVERS, SolverOptions
+from pkpd.solvers.options import SOLVERS, TOL_MAX, TOL_MIN, SolverOptions
 
 
 def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOptions:
@@ -24,14 +24,14 @@ def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOp
     for k in sorted(set(tbl) - {"method", "rtol", "atol"}):
         col.add("unknown key (known: method, rtol, atol)", f"{where}.{k}")
     method = tbl.get("method")
-    if method is not None and method not in SOLVERS:
+    if method is not None and (not isinstance(method, str) or method not in SOLVERS):
         col.add(f"must be one of {', '.join(SOLVERS)}", f"{where}.method")
         method = None
     tol = {}
     for k in ("rtol", "atol"):
         v = tbl.get(k)
-        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not 1e-15 <= v < 1):
-            col.add(f"must be a number in [1e-15, 1) (got {v!r})", f"{where}.{k}")
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not TOL_MIN <= v < TOL_MAX):
+            col.add(f"must be a number in [{TOL_MIN:g}, {TOL_MAX:g}) (got {v!r})", f"{where}.{k}")
             v = None
         tol[k] = None if v is None else float(v)
     return SolverOptions(None if method is None else SOLVERS[method], tol["rtol"], tol["atol"])

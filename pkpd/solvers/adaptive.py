@@ -1,7 +1,7 @@
 """Nonlinear systems: ``dy/dt = K y + b + Σ_k c_k · g_k(v)`` with adaptive integration.
 
-``K y + b`` is the linear compartment part (as in :mod:`pkpd.solver`); each nonlinear term adds
-``c_k · g_k(v)`` to one state, where ``g_k`` is a compiled expression (:mod:`pkpd.bytecode`) of
+``K y + b`` is the linear compartment part (as in :mod:`pkpd.solvers.dense`); each nonlinear term adds
+``c_k · g_k(v)`` to one state, where ``g_k`` is a compiled expression (:mod:`pkpd.solvers.bytecode`) of
 ``v = [parameters…, states…, t]`` — a Michaelis–Menten flow, a turnover or tolerance state.
 Two methods, selectable per model: Dormand–Prince 5(4) (explicit, adaptive) and a two-stage
 L-stable Rosenbrock method (ROS2, for stiff systems; its Jacobian is ``K`` plus finite

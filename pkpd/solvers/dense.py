@@ -120,7 +120,7 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
         pair of propagators per subject.
     ev_t, ev_k, ev_c, ev_v : ndarray, shape (n_subjects, n_events)
         Event times (h, sorted per subject), kinds (``BOLUS``, ``RATE_ON``, ``RATE_OFF`` of :mod:`pkpd.solvers.options`),
-        compartments and values (mg or mg/h); see :class:`pkpd.dosing.Events`.
+        compartments and values (mg or mg/h); see :class:`pkpd.dosing.events.Events`.
     W : ndarray, shape (n_subjects, n_out, n)
         Output rows: ``y = W x``.
     x0 : ndarray, shape (n_subjects, n)

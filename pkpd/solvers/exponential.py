@@ -106,7 +106,7 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
     Jn : (S, n, n) the part of A that came from the nonlinear terms (subtracted from them).
     WV : (S, n_out, n) outputs in modal coordinates (``W V``).
     Nonlinear terms, events, times, tolerances and ``out``/``stats`` as in
-    :func:`pkpd.nonlinear.solve_nonlinear`.
+    :func:`pkpd.solvers.adaptive.solve_nonlinear`.
     """
     S, n = lam.shape
     T = times.shape[0]
