@@ -338,9 +338,9 @@ class ParameterSet:
     def for_spray(self, values: dict[str, np.ndarray], spray: int) -> dict[str, np.ndarray]:
         """``values`` (from :meth:`individual`) re-evaluated for spray number ``spray`` (1-based)."""
         dep = self.spray_dependent()
-        if not dep:
-            return values
         n = len(next(iter(values.values())))
+        if not dep:  # route fractions may still use ``spray`` itself
+            return {**values, "spray": np.full(n, float(spray))}
         env = {k: v for k, v in values.items() if k not in dep}
         env["spray"] = np.full(n, float(spray))
         out = expr.evaluate_all(dep, env)

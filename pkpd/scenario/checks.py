@@ -3,7 +3,9 @@
 * population thresholds must name outputs of the listed models (``[population]`` × ``[scenario]``);
 * trade-off readout pairs must exist in the PD models (``[tradeoff]`` × ``[scenario]``);
 * every regimen needs a model with its routes, doses after the horizon are flagged, and PK/PD
-  model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]``).
+  model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]``);
+* a covariate file must give every covariate the models (and mg/kg doses) use, unless
+  ``[population]`` gives it a distribution (``[population]`` × ``[scenario]`` × ``[[regimens]]``).
 """
 from __future__ import annotations
 
@@ -28,6 +30,39 @@ def check_thresholds(spec: PopulationSpec, models, pds, col: Collector) -> None:
     for k in spec.thresholds:
         if k not in outs:
             col.add(f"unknown output {k!r} (outputs: {', '.join(sorted(outs))})", f"population.thresholds.{k}")
+
+
+def used_covariates(m) -> set[str]:
+    """Covariates a model's parameters and derived values use (WT too for per-kg parameters)."""
+    pset = m.params
+    names = set()
+    for p in pset.parameters.values():
+        if p.covariate is not None:
+            names |= set(p.covariate.names)
+        if p.per_kg:
+            names.add("WT")
+    for e in pset.derived.values():
+        names |= set(e.names)
+    return names & set(pset.all_covariates())
+
+
+def check_covariate_file(spec: PopulationSpec, models, pds, regimens, col: Collector) -> None:
+    """With ``covariates_file``, every covariate the models use (and WT for mg/kg doses) must come
+    from the file or a ``[population]`` distribution: a missing column is an error, not a default."""
+    pop = spec.population
+    if not pop.table:
+        return
+    given = set(pop.table) | set(pop.covariates)
+    need: dict[str, list[str]] = {}
+    for m in list(models) + list(pds):
+        for c in sorted(used_covariates(m) - given):
+            need.setdefault(c, []).append(m.name)
+    if "WT" not in given and any((d.amount or d.rate).per_kg for r in regimens for d in r.doses):
+        need.setdefault("WT", []).append("mg/kg doses")
+    for c, users in sorted(need.items()):
+        col.add(f"the covariate file has no {c} column, which {', '.join(users)} use(s) (columns: "
+                f"{', '.join(sorted(pop.table))}); add the column or give it in [population] instead of the "
+                f"default", "population.covariates_file")
 
 
 def check_pairs(spec: TradeoffSpec, pds, col: Collector) -> None:

@@ -126,7 +126,7 @@ def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | Non
             col.add("must be a file name", f"{f}.covariates_file")
         else:
             try:
-                table = read_covariate_csv(base / p)
+                table = read_covariate_csv(base / p, known=extra_covariates)
             except PkpdError as e:
                 col.catch(e)
         if n is None and table is not None:

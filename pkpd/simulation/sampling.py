@@ -15,14 +15,13 @@ spread within is between-subject variability.
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
 from pkpd.errors import PkpdError
 from pkpd.models.parameters import ParameterSet
+from pkpd.simulation.covariate_file import read_covariate_csv  # noqa: F401  (re-exported: its old home)
 
 
 BLOCK = 4096
@@ -188,46 +187,3 @@ def individual_values(pset: ParameterSet, pop: Population, start: int, stop: int
                 raise PkpdError(f"unknown parameter {k!r}")
             typical[k] = np.full(n, float(v))
     return pset.individual(covariates=covariates, etas=etas or None, typical=typical, n=n)
-
-
-def read_covariate_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Read subjects' covariates from a CSV: columns WT (or weight), AGE (or age), SEX
-    (male/female or 0/1 as FEMALE) and any model covariate by name; one row per subject."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise PkpdError("covariate file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise PkpdError(f"cannot read covariate file: {e}", file=str(path)) from None
-    if not rows:
-        raise PkpdError("covariate file has no rows", file=str(path))
-    alias = {"weight": "WT", "wt": "WT", "age": "AGE", "female": "FEMALE"}
-    out: dict[str, list[float]] = {}
-    for i, r in enumerate(rows):
-        for k, v in r.items():
-            if k is None:
-                raise PkpdError(f"row {i + 2} has more cells than the header", file=str(path))
-            key = alias.get(k.strip().lower(), k.strip())
-            if key.upper() == "SEX":
-                s = (v or "").strip().lower()
-                if s in ("f", "female", "1"):
-                    val = 1.0
-                elif s in ("m", "male", "0"):
-                    val = 0.0
-                else:
-                    raise PkpdError(f"row {i + 2}: SEX must be male/female or 0/1, got {v!r}", file=str(path),
-                                    field="SEX")
-                key = "FEMALE"
-            else:
-                try:
-                    val = float(v)
-                except (TypeError, ValueError):
-                    raise PkpdError(f"row {i + 2}: {k} must be a number, got {v!r}", file=str(path), field=k) from None
-                if not math.isfinite(val):
-                    raise PkpdError(f"row {i + 2}: {k} must be finite", file=str(path), field=k)
-            out.setdefault(key, []).append(val)
-    if "WT" in out and (min(out["WT"]) <= 0 or max(out["WT"]) > 400):
-        raise PkpdError("WT must be in (0, 400] kg", file=str(path), field="WT")
-    return {k: np.asarray(v) for k, v in out.items()}
