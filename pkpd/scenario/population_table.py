@@ -100,7 +100,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
         return None
     for k in sorted(set(tbl) - (KEYS | extra_covariates)):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
-    n, table = _size(tbl, col, base)
+    n, table = _size(tbl, col, base, extra_covariates)
     opts = _options(tbl, col)
     covs = _covariates(tbl, col, extra_covariates)
     thresholds = _thresholds(tbl, col)
@@ -115,7 +115,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds)
 
 
-def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | None]:
+def _size(tbl: dict, col: Collector, base: Path, extra_covariates: set[str]) -> tuple[int | None, dict | None]:
     """``n`` (default: the rows of ``covariates_file``) and the covariate table read from that file."""
     f = "population"
     n = tbl.get("n")

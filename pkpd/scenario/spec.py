@@ -21,8 +21,6 @@ from pkpd.solvers.options import SolverOptions
 FORMATS = ("netcdf", "csv", "png", "html")
 
 
-#: At most this many output times (``[time]`` horizon / step).
-MAX_TIMES = 2_000_000
 
 
 @dataclass(frozen=True)

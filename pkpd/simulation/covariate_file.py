@@ -83,6 +83,8 @@ def _columns(header: list[str], path: Path, known: set[str] | None) -> dict[str,
             raise PkpdError(f"two columns give {key} ({', '.join(repr(x) for x in keys if keys[x] == key)} and "
                             f"{h!r})", file=str(path), field=h)
         keys[h] = key
+    if not any(k is not None for k in keys.values()) and not unknown:
+        raise PkpdError("covariate file has no covariate column (WT, AGE, SEX, …)", file=str(path))
     if unknown:
         allowed = "ID, WT (or weight), AGE (or age), SEX (or FEMALE)" + "".join(f", {k}" for k in sorted(known or ()))
         raise PkpdError(f"unknown column(s) {', '.join(repr(u) for u in unknown)} (known columns: {allowed}); "

@@ -23,6 +23,7 @@ from pkpd.errors import PkpdError
 from pkpd.interrupts import check_interrupt
 from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
+from pkpd.simulation.arguments import check_population_call
 from pkpd.simulation.population_assembly import assemble
 from pkpd.simulation.population_chunk import solve_chunk
 from pkpd.simulation.population_layout import (FULL_MODE_LIMIT, check_full_memory, estimate_full_bytes,  # noqa: F401
@@ -74,6 +75,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
+    check_population_call(models, regimens, pd, population, horizon=horizon, step=step, mode=mode, dtype=dtype,
+                          chunk=chunk, thresholds=thresholds, quantiles=quantiles, solver=solver)
     models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})

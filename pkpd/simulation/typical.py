@@ -13,13 +13,13 @@ import xarray as xr
 from pkpd import units
 from pkpd.dosing.events import regimen_events
 from pkpd.dosing.regimen import Regimen
-from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
-from pkpd.models.pd import PDModel
 from pkpd.simulation.system import build_system
 from pkpd.simulation.grid import output_times, pad_events
 from pkpd.solvers.dispatch import solve
 from pkpd.simulation.steady_state import steady_state_x0
+from pkpd.simulation.arguments import checked_call, checked_states_call
+from pkpd.simulation.resources import check_estimate, typical_estimate
 
 
 class _Collector:
@@ -65,12 +65,9 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         dims ``model × regimen × time``; concentrations in ng/mL and nmol/mL,
         amounts in mg, readouts as the PD file says.
     """
-    models = (models,) if isinstance(models, Model) else tuple(models)
-    regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
-    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
-    if not models or not regimens:
-        raise PkpdError("need at least one model and one regimen")
-    subject = dict(subject or {})
+    models, regimens, pd, horizon, step, subject, solver = checked_call(models, regimens, pd, horizon, step,
+                                                                        subject, solver)
+    check_estimate(typical_estimate(models, regimens, pd, horizon, step))
     wt = np.array([subject.get("WT", 70.0)])
     prepared = [_prepare(m, regimens, pd, subject, wt) for m in models]
     times = output_times(horizon, step, [t for pr in prepared for ev in pr[4] if ev is not None
@@ -155,16 +152,14 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     Returns ``(x, system, events)`` with ``x`` of shape ``(n_states, n_times)``.
     Useful for checks (mass balance, references) and for custom analyses.
     """
-    subject = dict(subject or {})
+    model, regimen, times, subject, pd, solver = checked_states_call(model, regimen, times, subject, pd, solver)
     vals = values if values is not None else model.params.individual(covariates=subject)
-    pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
     pdvals = [p.params.individual(covariates=subject) for p in pd]
     links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, model.species)]
     sysm = build_system(model, vals, links, list(zip(pd, pdvals)))
     ev = regimen_events(model, regimen, vals, np.array([subject.get("WT", 70.0)]))
     n = sysm.K.shape[1]
     W = np.eye(n)[None]
-    times = np.asarray(times, dtype=float)
     out = np.zeros((1, n, times.size))
     x0 = None if sysm.nonlinear is not None else \
         steady_state_x0(sysm.K[0], model, regimen, vals, np.array([subject.get("WT", 70.0)]))[None]
