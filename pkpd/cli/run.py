@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pkpd.output.files import check_folder
 from pkpd.cli.common import print_warnings, print_written
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.run import run_population, run_scenario, write_outputs
@@ -28,6 +29,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
+    check_folder(sc.output_dir)  # an unusable folder is said now, not after the simulation
     print_warnings(sc.warnings)
     if not args.quiet:
         print(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from pkpd.output.files import check_folder
 from pkpd.cli.common import print_written
 from pkpd.errors import PkpdError
 from pkpd.output.analysis_figures import tornado_figure
 from pkpd.output.figures import png_bytes
-from pkpd.output.files import write_bytes, write_netcdf
+from pkpd.output.output_set import OutputSet
 from pkpd.scenario.load import load_scenario
+from pkpd.workflows.run import scenario_stem
 from pkpd.workflows.sweep import run_sweep
 
 NAME = "sweep"
@@ -40,6 +41,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
+    check_folder(sc.output_dir)
     if sc.sweep is None:
         raise PkpdError("the scenario has no [sweep] table (see 'pkpd sweep --help' and scenarios/sweep.toml)",
                         file=str(sc.path))
@@ -47,13 +49,15 @@ def run(args) -> int:
         raise PkpdError("--workers must be from 1 to 512")
     ds = run_sweep(sc, sc.sweep, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                    progress=None if not args.quiet else False)
-    stem = Path(sc.path).stem
-    files = [write_netcdf(ds, sc.output_dir / f"{stem}_sweep.nc")]
+    stem = scenario_stem(sc)
+    out = OutputSet(sc.output_dir)
+    out.add_netcdf(f"{stem}_sweep.nc", ds)
     if "S1" in ds:
         fig = tornado_figure(ds, f"{sc.title}: Sobol indices of {sc.sweep.sensitivity}")
-        files.append(write_bytes(sc.output_dir / f"{stem}_sobol.png", png_bytes(fig)))
-        if not args.quiet:
-            _print_indices(ds)
+        out.add_bytes(f"{stem}_sobol.png", png_bytes(fig))
+    files = out.commit()
+    if "S1" in ds and not args.quiet:
+        _print_indices(ds)
     if not args.quiet:
         print(f"{ds.sizes['point']} points ({ds.attrs['points_run_now']} run now, "
               f"{ds.attrs['elapsed_seconds_now']:.1f} s, {ds.attrs['executor']})")

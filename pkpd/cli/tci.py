@@ -1,11 +1,10 @@
 """``pkpd tci``: a target-controlled infusion profile (plasma or effect-site targeting)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from pkpd import units
+from pkpd.output.files import check_folder
 from pkpd.analysis.tci import tci, tci_population
 from pkpd.cli.common import print_written
 from pkpd.errors import PkpdError
@@ -13,7 +12,8 @@ from pkpd.models.load import load_model
 from pkpd.models.pk import Model
 from pkpd.output.analysis_figures import tci_figure
 from pkpd.output.figures import png_bytes
-from pkpd.output.files import csv_text, write_bytes, write_text
+from pkpd.output.files import csv_text
+from pkpd.output.output_set import OutputSet
 from pkpd.output.tables import format_table
 from pkpd.simulation.sampling import CovariateDist, Population
 
@@ -41,6 +41,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    check_folder(args.output)
     m = load_model(args.model)
     if not isinstance(m, Model):
         raise PkpdError(f"{args.model!r} is not a PK model", field="--model")
@@ -58,8 +59,10 @@ def run(args) -> int:
     print(f"total {r.total_mg:.1f} mg over {dur * 60:g} min ({args.mode} targeting, {m.name})")
     bands = [_population_band(args, m, r, pd, wt, dur)] if args.population else None
     fig = tci_figure([r], f"TCI {m.name}, {args.mode} target {target:g} ng/mL", bands)
-    out = Path(args.output)
-    print_written([write_text(out / "tci.csv", csv_text(HEADER, rows)), write_bytes(out / "tci.png", png_bytes(fig))])
+    out = OutputSet(args.output)
+    out.add_text("tci.csv", csv_text(HEADER, rows))
+    out.add_bytes("tci.png", png_bytes(fig))
+    print_written(out.commit())
     return 0
 
 

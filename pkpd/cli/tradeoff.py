@@ -1,6 +1,7 @@
 """``pkpd tradeoff``: sweep doses (durations, sprays) and draw the Pareto frontier."""
 from __future__ import annotations
 
+from pkpd.output.files import check_folder
 from pkpd.cli.common import print_warnings, print_written
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.tradeoff import run_tradeoff
@@ -23,6 +24,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
+    check_folder(sc.output_dir)
     print_warnings(sc.warnings)
     print_written(run_tradeoff(sc, quiet=args.quiet))
     return 0

@@ -173,10 +173,10 @@ def checked_states_call(model, regimen, times, subject, pd, solver):
     return model, regs[0], t, subject, pd, check_solver(solver)
 
 
-def check_population_call(models, regimens, pd, population, *, horizon, step, mode, dtype, chunk, thresholds,
-                          quantiles, solver) -> None:
+def check_population_call(models, regimens, pd, population, horizon, step, mode, dtype, chunk, thresholds,
+                          quantiles, solver) -> tuple[tuple, tuple, tuple]:
     """Arguments of :func:`pkpd.simulate_population` checked, then its memory and time estimated
-    (:mod:`pkpd.simulation.resources`) before anything is allocated."""
+    (:mod:`pkpd.simulation.resources`) before anything is allocated; returns (models, regimens, pd)."""
     models, regimens, pd = as_models(models), as_regimens(regimens), as_pd(pd)
     if not isinstance(population, Population):
         raise PkpdTypeError(f"must be a pkpd.Population, got {type(population).__name__}", field="population")
@@ -201,3 +201,4 @@ def check_population_call(models, regimens, pd, population, *, horizon, step, mo
     check_variable_names(models, pd)
     check_estimate(population_estimate(models, regimens, pd, population.n, horizon, step, mode, itemsize,
                                        max(256, int(chunk))))
+    return models, regimens, pd

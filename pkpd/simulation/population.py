@@ -75,9 +75,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
-    check_population_call(models, regimens, pd, population, horizon=horizon, step=step, mode=mode, dtype=dtype,
-                          chunk=chunk, thresholds=thresholds, quantiles=quantiles, solver=solver)
-    models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
+    models, regimens, pd = _checked_arguments(*check_population_call(  # arguments and resource estimate
+        models, regimens, pd, population, horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
     typical = simulate(models, regimens, horizon=horizon, step=step,

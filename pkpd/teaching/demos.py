@@ -168,13 +168,19 @@ DEMOS = {d.name: d for d in [
 ]}
 
 
-def run_demo(name: str, out_dir) -> tuple[str, Path]:
-    """Render one demo to ``out_dir/NAME.png`` (explanation in the caption); return (text, path)."""
-    if name not in DEMOS:
+def render_demo(name: str) -> tuple[str, bytes]:
+    """One demo's explanation and PNG (explanation in the caption)."""
+    if not isinstance(name, str) or name not in DEMOS:
         raise PkpdError(f"unknown demo {name!r} (demos: {', '.join(DEMOS)})")
     d = DEMOS[name]
     fig = _caption(d.make(), f"{d.title}. {d.explanation}")
-    return d.explanation, write_bytes(Path(out_dir) / f"{name}.png", png_bytes(fig, dpi=110))
+    return d.explanation, png_bytes(fig, dpi=110)
+
+
+def run_demo(name: str, out_dir) -> tuple[str, Path]:
+    """Render one demo to ``out_dir/NAME.png`` (explanation in the caption); return (text, path)."""
+    text, png = render_demo(name)
+    return text, write_bytes(Path(out_dir) / f"{name}.png", png)
 
 
 def gallery_markdown(paths: dict) -> str:

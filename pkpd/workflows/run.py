@@ -17,7 +17,9 @@ from pkpd.simulation.population import simulate_population
 from pkpd.analysis.metrics import summary
 from pkpd.analysis.tradeoff import TradeoffSpec, evaluate, pairs_for, table_rows, thresholds_for
 from pkpd.scenario.spec import Scenario
-from pkpd.output.files import csv_text, with_provenance, write_bytes, write_netcdf, write_text
+from pkpd.names import safe_stem, unique_stems
+from pkpd.output.files import csv_text, with_provenance
+from pkpd.output.output_set import OutputSet
 from pkpd.output.figures import comparison_figure, concentration_figure, hysteresis_figure, png_bytes
 from pkpd.output.population_figures import band_figure, effect_band_figure
 from pkpd.output.report import build_report
@@ -135,13 +137,14 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
 def _typical_figures(scenario: Scenario, ds: xr.Dataset) -> list[tuple[str, str, bytes]]:
     """(file suffix, caption, png) of the typical-subject figures: per model, then compared."""
     figs = []
+    stems = model_stems(scenario)
     for m in scenario.models:
-        figs.append((m.name, f"Typical subject, {m.name}: concentrations and PD readouts",
+        figs.append((stems[m.name], f"Typical subject, {m.name}: concentrations and PD readouts",
                      png_bytes(concentration_figure(ds, m.name, f"{scenario.title} — {m.name}", scenario.log_scale))))
         if scenario.pd:
             f = hysteresis_figure(ds, m.name)
             if f is not None:
-                figs.append((f"{m.name}_hysteresis", f"Effect vs plasma concentration ({m.name}): "
+                figs.append((f"{stems[m.name]}_hysteresis", f"Effect vs plasma concentration ({m.name}): "
                              "the loop is the blood–effect-site lag", png_bytes(f)))
     if len(scenario.models) > 1:
         for var in ("ketamine_plasma", "norketamine_plasma"):
@@ -165,34 +168,45 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
 def _population_figures(scenario: Scenario, pop: xr.Dataset, setup) -> list[tuple[str, str, bytes]]:
     """(file suffix, caption, png) of the population bands and, per readout pair, effect bands."""
     figs = []
+    stems = model_stems(scenario)
     for m in scenario.models:
-        figs.append((f"{m.name}_population", f"Population percentile bands, {m.name}",
+        figs.append((f"{stems[m.name]}_population", f"Population percentile bands, {m.name}",
                      png_bytes(band_figure(pop, m.name))))
         for pair in (setup[1] if setup else []):
             if f"{pair.analgesia}_cmax" in pop:
-                figs.append((f"{m.name}_effects_{pair.label.replace(' ', '')}",
+                figs.append((f"{stems[m.name]}_effects_{safe_stem(pair.label.replace(' ', ''))}",
                              f"Analgesia and psychotomimetic readouts ({pair.label}), median and 5–95 %",
                              png_bytes(effect_band_figure(pop, m.name, pair.analgesia, pair.psychotomimetic))))
     return figs
 
 
+def model_stems(scenario: Scenario) -> dict[str, str]:
+    """Each PK model's name as a safe, unique file-name stem (model names are data, not paths)."""
+    names = [m.name for m in scenario.models]
+    return dict(zip(names, unique_stems(names)))
+
+
+def scenario_stem(scenario) -> str:
+    """The stem every output file of a scenario starts with: its file name, made safe."""
+    return safe_stem(Path(scenario.path).stem) if scenario.path else "pkpd"
+
+
 def _write_files(scenario: Scenario, datasets: dict, csvs: dict, figs: list, report: str | None) -> list[Path]:
-    """Write the files the scenario's formats ask for: ``<stem><suffix>.nc`` per Dataset (None:
-    skipped), ``<stem>_<name>.csv`` per CSV text, the PNGs and the HTML report."""
-    out = scenario.output_dir
-    stem = Path(scenario.path).stem if scenario.path else "pkpd"
-    files = []
+    """Write the files the scenario's formats ask for, as one set (all or none): ``<stem><suffix>.nc``
+    per Dataset (None: skipped), ``<stem>_<name>.csv`` per CSV text, the PNGs and the HTML report."""
+    stem = scenario_stem(scenario)
+    files = OutputSet(scenario.output_dir)
     if "netcdf" in scenario.formats:
         for suffix, d in datasets.items():
             if d is not None:
-                files.append(write_netcdf(d, out / f"{stem}{suffix}.nc"))
+                files.add_netcdf(f"{stem}{suffix}.nc", d)
     if "csv" in scenario.formats:
         for name, text in csvs.items():
             if text is not None:
-                files.append(write_text(out / f"{stem}_{name}.csv", text))
+                files.add_text(f"{stem}_{name}.csv", text)
     if "png" in scenario.formats:
         for suffix, _, png in figs:
-            files.append(write_bytes(out / f"{stem}_{suffix}.png", png))
+            files.add_bytes(f"{stem}_{suffix}.png", png)
     if report is not None:
-        files.append(write_text(out / f"{stem}_report.html", report))
-    return files
+        files.add_text(f"{stem}_report.html", report)
+    return files.commit()

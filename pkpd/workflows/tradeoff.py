@@ -4,13 +4,14 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-import matplotlib.pyplot as plt
 import numpy as np
 from pkpd.errors import PkpdError
 from pkpd.output.tables import format_table
-from pkpd.output.files import csv_text, with_provenance, write_figure, write_netcdf, write_text
+from pkpd.output.files import csv_text, with_provenance
+from pkpd.output.figures import png_bytes
+from pkpd.output.output_set import OutputSet
 from pkpd.simulation.sampling import Population
-from pkpd.workflows.run import tradeoff_setup
+from pkpd.workflows.run import scenario_stem, tradeoff_setup
 from pkpd.simulation.population import simulate_population
 from pkpd.output.analysis_figures import frontier_figure
 from pkpd.analysis.dosefinding import pareto_mask, sweep_regimens
@@ -69,12 +70,12 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                                  f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
                                  "yes" if front[j] else ""])
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per point)")
-    stem = Path(sc.path).stem
-    out = sc.output_dir
-    files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
-             write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
-             write_figure(fig, out / f"{stem}_frontier.png")]
-    plt.close(fig)
+    stem = scenario_stem(sc)
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{stem}_frontier.csv", csv_text(header, rows))
+    out.add_netcdf(f"{stem}_frontier.nc", with_provenance(tr, sc, sc.models, sc.pd))
+    out.add_bytes(f"{stem}_frontier.png", png_bytes(fig))
+    files = out.commit()
     if not quiet:
         print(spec.describe())
         print(format_table(header, [r for r in rows if r[-1] == "yes"], numeric_from=4))
@@ -93,8 +94,9 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
               "sensitivity (cap ± 5 points)"]
     rows = [[o.regimen, o.pair, o.model, o.dose_text, f"{o.p_adequate:.1%}", f"{o.p_exceed:.1%}", o.binding,
              o.sensitivity] for o in res]
-    stem = Path(sc.path).stem
-    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(header, rows))]
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(header, rows))
+    files = out.commit()
     if not quiet:
         print(spec.describe())
         print(format_table(header[:7], [r[:7] for r in rows], numeric_from=None))
