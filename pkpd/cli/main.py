@@ -54,6 +54,11 @@ def main(argv=None) -> int:
         except PkpdError as e:
             print(f"pkpd: error: {e.message}", file=sys.stderr)
             return 2
+        except MemoryError:
+            print("pkpd: error: out of memory: the run needs more memory than this machine has free; lower its "
+                  "size (subjects, regimens, time points) or PKPD_MAX_MEMORY so that it is refused in advance",
+                  file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             saved = "; saved: " + ", ".join(str(p) for p in WRITTEN) if WRITTEN else "; nothing was saved"
             print(f"pkpd: interrupted — no partial file was left (each file is written whole or not at all){saved}",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pkpd import expr
 from pkpd.errors import Collector, PkpdError
 from pkpd.models.pk_parts import Compartment
-from pkpd.solvers.options import ATOL, RTOL, SOLVERS
+from pkpd.solvers.options import ATOL, RTOL, SOLVERS, tolerance_problem
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,9 @@ def _solver_settings(meta: dict, col: Collector) -> tuple[int, float, float]:
     tol = {}
     for k, default in (("rtol", RTOL), ("atol", ATOL)):
         v = meta.get(k, default)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1:
-            col.add("must be a number between 0 and 1", f"model.{k}")
+        why = tolerance_problem(k, v)
+        if why:
+            col.add(why, f"model.{k}")
             v = default
         tol[k] = float(v)
     return SOLVERS[solver], tol["rtol"], tol["atol"]

@@ -7,7 +7,7 @@ concentration per species, and each effect-site concentration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import numpy as np
 from pkpd import units
 from pkpd.models.pk import Model
@@ -98,6 +98,9 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
     states = tuple(c.name for c in model.compartments) + tuple(e.name for e in effects) + tuple(extra_names)
     part = (_nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts)
             if (nl or pd_parts) else None)
+    if part is not None:  # for messages: which model and which state a failed solve concerns
+        label = " with ".join([f"model {model.name!r}"] + [f"PD {p.name!r}" for p, _ in pd_parts])
+        part = replace(part, label=label, state_names=states)
     return System(K, W, states, tuple(outputs), part)
 
 

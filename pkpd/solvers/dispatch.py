@@ -19,8 +19,10 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 4. treat rows independently (row ``r·S + s`` is subject ``s`` under regimen ``r``) so results do
    not depend on chunking or thread count;
 5. for adaptive methods: honour ``rtol``/``atol`` per step (defaults only from
-   :mod:`pkpd.solvers.options`), restart at every event, and record ``(steps, rejected)`` per
-   row in ``stats``;
+   :mod:`pkpd.solvers.options`), restart at every event, record ``(steps, rejected)`` per
+   row in ``stats``, and run in budgeted slices re-entered from Python
+   (:mod:`pkpd.solvers.budget`: interrupts within a fraction of a second, at most ``max_steps``
+   steps per row, non-finite states reported with the time and the state);
 6. get a runner here: a function ``(problem) -> bool`` that returns ``False`` when the kernel
    cannot take the system (e.g. an unsafe eigen-decomposition) so the next method in the plan
    runs, plus a row in :func:`_plan`'s table saying when it is tried;
@@ -33,7 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pkpd.errors import PkpdError
+from pkpd.limits import LIMITS, limit
 from pkpd.solvers.adaptive import solve_nonlinear
+from pkpd.solvers.budget import DONE, NONFINITE
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
 from pkpd.solvers.hybrid import solve_hybrid
@@ -58,6 +63,8 @@ class NonlinearPart:
     rtol: float
     atol: float
     n_linear: int  # states before the first extra (ODE) state: compartments and effect sites
+    label: str = ""  # the model(s), for messages
+    state_names: tuple = ()  # every state, for messages
 
 
 @dataclass
@@ -86,6 +93,9 @@ class _Problem:
     rtol: float = 0.0
     atol: float = 0.0
     stats: np.ndarray = field(default=None)
+    method: int = 0
+    max_steps: int = 0
+    failure: tuple | None = None  # (status, t, state) per row from the adaptive kernels
 
     def tile(self, a: np.ndarray) -> np.ndarray:
         """Per-subject array → per-row array (regimen-major)."""
@@ -135,14 +145,41 @@ def solve(K, W, times, dt, events, out, *, repeats: int = 1, x0: np.ndarray | No
         dense_rows = LINEAR_KERNELS[linear](p)
         return SolveInfo("dense" if dense_rows.all() else "modal" if not dense_rows.any() else "modal+dense",
                          dense_rows=dense_rows)
-    method, p.rtol, p.atol = (options or SolverOptions()).resolve(nonlinear.method, nonlinear.rtol, nonlinear.atol)
+    opts = options or SolverOptions()
+    method, p.rtol, p.atol = opts.resolve(nonlinear.method, nonlinear.rtol, nonlinear.atol)
+    p.method = method
+    p.max_steps = int(opts.max_steps or limit("solver_steps"))
     p.nl = nonlinear
     p.W = p.tile(np.ascontiguousarray(W))
     p.stats = np.zeros((out.shape[0], 2), dtype=np.int64)
     for name in _plan(method, _one_way(nonlinear)):
         if NONLINEAR_KERNELS[name](p):
+            _raise_failure(p, name)
             return SolveInfo(name, steps=p.stats)
     raise AssertionError("the last method of every plan always runs")  # pragma: no cover
+
+
+def _raise_failure(p: _Problem, kernel: str) -> None:
+    """One clear error for the first row a bounded kernel stopped: the model, the row, the time
+    and the state to blame, and what to change."""
+    status, t, state = p.failure
+    bad = np.flatnonzero(status != DONE)
+    if bad.size == 0:
+        return
+    r = int(bad[0])
+    S = p.out.shape[0] // p.repeats
+    names = p.nl.state_names
+    k = int(state[r])
+    what = f"state {names[k]!r}" if 0 <= k < len(names) else "a state"
+    where = (f"the nonlinear solve of {p.nl.label or 'the model'} (subject {r % S}, regimen {r // S}, "
+             f"{kernel} method) stopped at t = {t[r]:.6g} h")
+    if status[r] == NONFINITE:
+        raise PkpdError(f"{where}: {what} became infinite or NaN (the model's equations blow up there: check the "
+                        f"[states] right-hand sides and the parameters)")
+    raise PkpdError(f"{where}: {p.max_steps:,} steps (the limit) were not enough; {what} limits the step size. The "
+                    f"system may be too stiff for this method (try [solver] method = \"rosenbrock\"), the tolerances "
+                    f"too tight (rtol = {p.rtol:g}, atol = {p.atol:g}) or a state may grow without bound; raise "
+                    f"[solver] max_steps or {LIMITS['solver_steps'].env} if the run is right but long")
 
 
 def _one_way(nl: NonlinearPart) -> bool:
@@ -215,9 +252,9 @@ def _run_hybrid(p: _Problem) -> bool:
     lam, Vm, Vinv, ok = eigenbasis(np.ascontiguousarray(p.K[:, :n_lin, :n_lin]))
     if not ok.all():
         return False
-    solve_hybrid(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off,
-                 nl.consts, p.tile(np.ascontiguousarray(nl.y0[:, n_lin:])), p.times, *p.events, p.W, p.rtol,
-                 p.atol, p.out, p.stats)
+    p.failure = solve_hybrid(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(nl.pars), nl.tgt, p.tile(nl.coef),
+                             nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0[:, n_lin:])), p.times,
+                             *p.events, p.W, p.rtol, p.atol, p.out, p.stats, p.max_steps)
     return True
 
 
@@ -231,17 +268,18 @@ def _run_exponential(p: _Problem) -> bool:
     if not ok.all():
         return False
     WV = np.ascontiguousarray(np.einsum("soi,sik->sok", p.W, np.tile(Vm, (p.repeats, 1, 1))))
-    solve_exponential(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(Jn), WV, p.tile(nl.pars), nl.tgt,
-                      p.tile(nl.coef), nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0)), p.times,
-                      *p.events, p.rtol, p.atol, p.out, p.stats)
+    p.failure = solve_exponential(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(Jn), WV, p.tile(nl.pars), nl.tgt,
+                                  p.tile(nl.coef), nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0)),
+                                  p.times, *p.events, p.rtol, p.atol, p.out, p.stats, p.max_steps)
     return True
 
 
 def _adaptive(method: int):
     def run(p: _Problem) -> bool:
         nl = p.nl
-        solve_nonlinear(p.tile(p.K), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off, nl.consts,
-                        p.tile(nl.y0), p.times, *p.events, p.W, method, p.rtol, p.atol, p.out, p.stats)
+        p.failure = solve_nonlinear(p.tile(p.K), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off,
+                                    nl.consts, p.tile(nl.y0), p.times, *p.events, p.W, method, p.rtol, p.atol,
+                                    p.out, p.stats, p.max_steps)
         return True
     return run
 
