@@ -17,7 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
-from pkpd.errors import PkpdError
+from pkpd.errors import PkpdError, PkpdTypeError
+from pkpd.limits import check_count
+from pkpd.simulation.arguments import check_subject
+from pkpd.simulation.resources import check_estimate, tci_estimate
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
 from pkpd.simulation.system import build_system
@@ -58,6 +61,32 @@ def _check_request(model: Model, target_ng_ml: float, duration_h: float, mode: s
         raise PkpdError("need 0 < update interval ≤ duration ≤ 14 days")
     if not model.supports("iv"):
         raise PkpdError(f"{model.name} has no IV route: TCI needs one")
+
+
+def _check_limits(model, pd, subject, target_ng_ml, duration_h, mode, interval_h, max_rate_mg_h,
+                  lookahead_h) -> None:
+    """The rest of the request: a PK model (and PD model), a subject no patient lacks (weight > 0),
+    a pump that can infuse (max rate > 0), and pump updates within the ``pump_updates`` limit and
+    the memory and time limits (issue 18: a 1-ms interval over 14 days must be refused, not run)."""
+    if not isinstance(model, Model):
+        raise PkpdTypeError(f"must be a loaded PK model (pkpd.load_model), got {type(model).__name__}", field="model")
+    if pd is not None and not isinstance(pd, PDModel):
+        raise PkpdTypeError(f"must be a loaded PD model or None, got {type(pd).__name__}", field="pd")
+    for k, v in (("max_rate_mg_h", max_rate_mg_h), ("interval_h", interval_h), ("duration_h", duration_h),
+                 ("lookahead_h", lookahead_h), ("target_ng_ml", target_ng_ml)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not np.isfinite(v):
+            raise PkpdError(f"must be a finite number, got {v!r}", field=k)
+    _check_request(model, target_ng_ml, duration_h, mode, interval_h)
+    if not max_rate_mg_h > 0:
+        raise PkpdError(f"the pump's maximum rate must be > 0 mg/h (got {max_rate_mg_h:g})", field="--max-rate")
+    if not lookahead_h > 0:
+        raise PkpdError("must be > 0 h", field="lookahead_h")
+    check_subject(subject, (model,), (pd,) if pd is not None else ())
+    updates = int(np.ceil(duration_h / interval_h - 1e-9))
+    check_count("pump_updates", updates, "pump updates (duration / interval)", "use a longer --interval or a "
+                "shorter --duration")
+    J = max(2, int(np.ceil(lookahead_h / interval_h))) if mode == "effect" else 0
+    check_estimate(tci_estimate(len(model.compartments) + 1, updates, J, mode == "effect"))
 
 
 def _typical_system(model: Model, pd: PDModel | None, subject: dict | None, mode: str):
@@ -144,7 +173,7 @@ def tci(model: Model, target_ng_ml: float, duration_h: float, *, mode: str = "pl
         Update times (h), rate per interval (mg/h), plasma and effect-site
         concentrations at the update times (ng/mL).
     """
-    _check_request(model, target_ng_ml, duration_h, mode, interval_h)
+    _check_limits(model, pd, subject, target_ng_ml, duration_h, mode, interval_h, max_rate_mg_h, lookahead_h)
     K, c_pl, c_ce, e_in = _typical_system(model, pd, subject, mode)
     Phi, Gam = _propagators(K, interval_h)
     g_pl = float(c_pl @ Gam @ e_in)  # plasma at Δ per unit rate

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from pkpd.output.files import check_folder
-from pkpd.cli.common import print_written
+from pkpd.cli.common import print_warnings, print_written
 from pkpd.errors import PkpdError
 from pkpd.output.analysis_figures import tornado_figure
 from pkpd.output.figures import png_bytes
@@ -49,6 +49,7 @@ def run(args) -> int:
         raise PkpdError("--workers must be from 1 to 512")
     ds = run_sweep(sc, sc.sweep, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                    progress=None if not args.quiet else False)
+    print_warnings([w for w in ds.attrs.get("store_warnings", "").split("\n") if w])
     stem = scenario_stem(sc)
     out = OutputSet(sc.output_dir)
     out.add_netcdf(f"{stem}_sweep.nc", ds)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NamedTuple
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.limits import RANGES, out_of_range
 from pkpd.simulation.sampling import CovariateDist, Population, read_covariate_csv
 from pkpd.scenario.spec import PopulationSpec
 
@@ -32,6 +33,33 @@ MAX_SUBJECTS = 10_000_000
 
 
 def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
+    """A covariate distribution, checked against the sanity range of ``kind`` (weight, age)."""
+    d = _dist_unchecked(spec, kind, f, col)
+    if d is not None and not _in_range(d, kind, f, col):
+        return None
+    return d
+
+
+def _in_range(d: CovariateDist, kind: str, f: str, col: Collector) -> bool:
+    """Whether every number of ``d`` lies in the sanity range of ``kind`` (problems go to ``col``)."""
+    if d.low > d.high:
+        col.add(f"'min' ({d.low:g}) is above 'max' ({d.high:g})", f)
+        return False
+    if kind not in RANGES:
+        return True
+    named = {"constant": [("value", d.a)], "normal": [("mean", d.a)], "lognormal": [("median", d.a)],
+             "uniform": [("low", d.a), ("high", d.b)]}[d.kind]
+    named += [(k, v) for k, v in (("min", d.low), ("max", d.high)) if math.isfinite(v)]
+    ok = True
+    for key, v in named:
+        why = out_of_range(kind, v)
+        if why:
+            col.add(why, f if d.kind == "constant" else f"{f}.{key}")
+            ok = False
+    return ok
+
+
+def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
     if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
         try:
             return CovariateDist("constant", units.parse(spec, kind, f).value)
@@ -44,7 +72,7 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
     d = spec.get("dist", "normal")
     allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
                "uniform": {"low", "high"}}
-    if d not in allowed:
+    if not isinstance(d, str) or d not in allowed:  # a list or table here must not reach a dict lookup
         col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
         return None
     for k in sorted(set(spec) - allowed[d] - {"dist"}):

@@ -17,8 +17,9 @@
 from __future__ import annotations
 
 import numpy as np
-from pkpd.errors import Collector
-from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec
+from pkpd.errors import Collector, PkpdError
+from pkpd.limits import check_count
+from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec, design_size
 
 
 def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> SweepSpec | None:
@@ -69,7 +70,13 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
         sens = "p_success" if any(len(p.readouts) for p in pds) else "ketamine_cmax_median"
     if not params:
         return None
-    return SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+    spec = SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+    try:
+        check_count("design_points", design_size(spec), "points of the sweep design", "use fewer values or points")
+    except PkpdError as e:
+        col.catch(e, f)
+        return None
+    return spec
 
 
 def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> SweepParam | None:

@@ -67,18 +67,14 @@ def as_pd(pd) -> tuple[PDModel, ...]:
 
 
 def as_regimens(regimens) -> tuple[Regimen, ...]:
-    """Regimens: a :class:`Regimen` or a sequence of them, with different names."""
+    """Regimens: a :class:`Regimen` or a sequence of them (results are by position; a scenario file
+    also needs different names)."""
     out = _sequence(regimens, Regimen, "regimens")
     for r in out:
         if not isinstance(r, Regimen):
             raise PkpdTypeError(_wrong(r, "regimens"), field="regimens")
     if not out:
         raise PkpdError("need at least one model and one regimen", field="regimens")
-    names = [r.name for r in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise PkpdError(f"duplicate regimen name {dup[0]!r}: regimen names label the results and must differ",
-                        field="regimens")
     return out
 
 

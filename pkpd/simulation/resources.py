@@ -150,7 +150,7 @@ def sweep_estimate(point: Estimate, points: int, params: int) -> Estimate:
 def tci_estimate(states: int, updates: int, lookahead: int, effect: bool) -> Estimate:
     """A TCI profile: ``updates`` pump updates of a ``states``-state system; effect-site targeting
     bisects over ``lookahead`` future intervals at each update."""
-    parts = (("profile", updates * 4 * _F8), ("effect-site look-ahead", lookahead * (states + 1) * _F8))
+    parts = (("profile", updates * 4 * _F8), ("effect-site look-ahead", lookahead * (states + 1) ** 2 * _F8))
     per_update = states * states * 4e-9 + (60 * lookahead * 2e-9 + lookahead * states * 2e-9 if effect else 0.0)
     return Estimate(f"this TCI profile ({updates:,} pump updates)", parts, updates * (per_update + 2e-6),
                     "use a longer --interval or a shorter --duration")

@@ -19,12 +19,16 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
-from pkpd.errors import PkpdError
+from pkpd.errors import PkpdError, PkpdTypeError
+from pkpd.limits import out_of_range
 from pkpd.models.parameters import ParameterSet
 from pkpd.simulation.covariate_file import read_covariate_csv  # noqa: F401  (re-exported: its old home)
 
 
 BLOCK = 4096
+
+
+_KINDS = ("constant", "normal", "lognormal", "uniform", "bernoulli")
 
 
 _Z975 = 1.959963984540054
@@ -39,6 +43,19 @@ class CovariateDist:
     b: float = 0.0  # sd / (lognormal: CV) / high
     low: float = -math.inf
     high: float = math.inf
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise PkpdError(f"kind must be one of {', '.join(_KINDS)}, got {self.kind!r}", field="kind")
+        for k in ("a", "b", "low", "high"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or np.isnan(v) \
+                    or (k in ("a", "b") and not np.isfinite(v)):
+                raise PkpdError(f"must be a finite number, got {v!r}", field=k)
+        if self.low > self.high:
+            raise PkpdError(f"'low' ({self.low:g}) is above 'high' ({self.high:g})", field="low")
+        if self.b < 0 and self.kind in ("normal", "lognormal"):
+            raise PkpdError("the spread (sd or CV) must be ≥ 0", field="b")
 
     def sample(self, u: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Transform standard uniforms ``u`` / normals ``z`` into covariate values."""
@@ -84,8 +101,27 @@ class Population:
     replicates: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.n, int) or self.n < 1:
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
             raise PkpdError("population size must be a whole number ≥ 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise PkpdError(f"seed must be a whole number ≥ 0, got {self.seed!r}", field="seed")
+        if isinstance(self.replicates, bool) or not isinstance(self.replicates, int) or self.replicates < 0:
+            raise PkpdError(f"replicates must be a whole number ≥ 0, got {self.replicates!r}", field="replicates")
+        if not isinstance(self.covariates, dict) or not all(isinstance(d, CovariateDist)
+                                                            for d in self.covariates.values()):
+            raise PkpdTypeError("covariates must be a dict of name → CovariateDist", field="covariates")
+        for name, rng in (("WT", "weight"), ("AGE", "age")):
+            d = self.covariates.get(name)
+            for v in ([] if d is None else [d.a] + ([d.b] if d.kind == "uniform" else [])):
+                why = out_of_range(rng, v)
+                if why:
+                    raise PkpdError(why, field=f"covariates.{name}")
+        if self.table is not None:
+            if not isinstance(self.table, dict) or not self.table:
+                raise PkpdTypeError("table must be a non-empty dict of name → array", field="table")
+            sizes = {len(np.atleast_1d(v)) for v in self.table.values()}
+            if len(sizes) != 1 or 0 in sizes:
+                raise PkpdError("every table column must have the same, non-zero number of rows", field="table")
 
     def replicate_of(self, start: int, stop: int) -> np.ndarray:
         idx = np.arange(start, stop)
