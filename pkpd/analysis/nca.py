@@ -140,6 +140,12 @@ def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_
         raise PkpdError("NCA: times must be strictly increasing")
     if np.any(c < 0):
         raise PkpdError("NCA: concentrations cannot be negative")
+    for name, v, positive in (("dose", dose_mg, True), ("lloq", lloq, False),
+                              ("infusion_duration", infusion_duration, False)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                              or not np.isfinite(v) or v < 0 or (positive and v == 0)):
+            raise PkpdError(f"NCA: {name} must be a finite number {'> 0' if positive else '≥ 0'} (got {v!r})",
+                            field=f"--{name.replace('_', '-')}")
     c = np.where(c <= lloq, 0.0, c)
     pos = np.flatnonzero(c > 0)
     if pos.size == 0:

@@ -37,7 +37,8 @@ its own parser in its own module (``scenario_table``, ``subject_table``, ``time_
 from __future__ import annotations
 
 from pathlib import Path
-from pkpd.errors import Collector
+from pkpd.errors import Collector, PkpdError
+from pkpd.simulation.variables import check_variable_names
 from pkpd.models.library import read_toml
 from pkpd.solvers.options import SolverOptions
 from pkpd.scenario.checks import check_covariate_file, check_pairs, check_thresholds, dosing_checks
@@ -91,6 +92,10 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         col.add(f"unknown section [{k}] (known: {', '.join(SECTIONS)})", k)
     solver = parse_solver_options(data["solver"], col) if "solver" in data else SolverOptions()
     head = parse_scenario_table(data.get("scenario"), col, path)
+    try:  # results are named by joining model, effect and readout names: they must not collide
+        check_variable_names(head.models, head.pd)
+    except PkpdError as e:
+        col.catch(e, "scenario")
     base = Path(path).parent
     covariates = model_covariates(head.models + head.pd)
     subject = parse_subject(data.get("subject", {}), col, covariates)

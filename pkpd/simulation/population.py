@@ -197,6 +197,8 @@ def percentiles(ds: xr.Dataset, variable: str, q=QUANTILES) -> xr.DataArray:
     """``<variable>_percentiles`` from a streaming run, or exact ones from full trajectories."""
     if f"{variable}_percentiles" in ds:
         return ds[f"{variable}_percentiles"]
+    if not isinstance(variable, str) or variable not in ds or "subject" not in ds[variable].dims:
+        raise PkpdError(f"no population output {variable!r} in this dataset", field="variable")
     x = ds[variable]
     # exact; partitioning contiguous rows is far faster than along the subject axis
     arr = np.moveaxis(x.values, 2, -1)  # model, regimen, time, subject

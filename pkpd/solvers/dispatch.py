@@ -143,6 +143,7 @@ def solve(K, W, times, dt, events, out, *, repeats: int = 1, x0: np.ndarray | No
         if linear not in LINEAR_METHODS:
             raise ValueError(f"unknown linear method {linear!r} (known: {', '.join(LINEAR_METHODS)})")
         dense_rows = LINEAR_KERNELS[linear](p)
+        _check_finite(p)
         return SolveInfo("dense" if dense_rows.all() else "modal" if not dense_rows.any() else "modal+dense",
                          dense_rows=dense_rows)
     opts = options or SolverOptions()
@@ -157,6 +158,20 @@ def solve(K, W, times, dt, events, out, *, repeats: int = 1, x0: np.ndarray | No
             _raise_failure(p, name)
             return SolveInfo(name, steps=p.stats)
     raise AssertionError("the last method of every plan always runs")  # pragma: no cover
+
+
+def _check_finite(p: _Problem) -> None:
+    """Non-finite results are never passed on silently: one sum finds them (no extra array)."""
+    if np.isfinite(np.add.reduce(p.out, axis=None, dtype=np.float64)):
+        return
+    bad = np.argwhere(~np.isfinite(p.out))
+    if bad.size == 0:  # finite values whose sum overflowed
+        return
+    r, o, j = (int(x) for x in bad[0])
+    S = p.out.shape[0] // p.repeats
+    raise PkpdError(f"the solution is not finite (output {o} of subject {r % S}, regimen {r // S}, at t = "
+                    f"{p.times[j]:.6g} h): the model's rates, volumes or doses are far outside what it can "
+                    f"represent; check its parameters")
 
 
 def _raise_failure(p: _Problem, kernel: str) -> None:

@@ -10,6 +10,8 @@ from pkpd.output.tables import format_table
 from pkpd.analysis.nca import UNITS, nca
 from pkpd.output.files import write_text
 from pkpd.dosing.records import read_events, records_csv
+from pkpd.inputs import read_text
+from pkpd.scenario.checks import used_covariates
 from pkpd.models.pk import Model
 from pkpd.models.load import load_model
 from pkpd.simulation.sampling import Population, individual_values
@@ -17,12 +19,8 @@ from pkpd.simulation.typical import solve_states
 
 
 def _read_table(path: Path) -> tuple[list[str], list[dict]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PkpdError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PkpdError(f"cannot read: {e}", file=str(path)) from None
+    """A concentration CSV (regular file, size cap, UTF-8 with or without a byte-order mark)."""
+    text = read_text(path, "concentration file", "csv_bytes")
     try:
         r = csv.DictReader(io.StringIO(text))
         rows = list(r)
@@ -35,6 +33,10 @@ def run_nca(path: str, time_col: str, conc_col: str, id_col: str | None, dose: f
             iv_bolus: bool, lloq: float, out: str | None) -> str:
     """NCA per subject of a CSV; EVID/MDV rows that are doses or missing are skipped."""
     p = Path(path)
+    if dose is not None and not (np.isfinite(dose) and dose > 0):
+        raise PkpdError(f"must be a dose in mg > 0 (got {dose:g})", field="--dose")
+    if not (np.isfinite(lloq) and lloq >= 0):
+        raise PkpdError(f"must be a concentration ≥ 0 ng/mL (got {lloq:g})", field="--lloq")
     fields, rows = _read_table(p)
     upper = {f.upper(): f for f in fields}
     def col(name):
@@ -88,6 +90,19 @@ def run_nca(path: str, time_col: str, conc_col: str, id_col: str | None, dose: f
     return text
 
 
+def _check_covariate_columns(ed, models) -> None:
+    """Every covariate the models use must be in the event file (WT, AGE, SEX per ID): a missing
+    column or an ID without a value is an error, never a silent default."""
+    need = {c for mdl in models for c in used_covariates(mdl)} & {"WT", "AGE", "FEMALE"}
+    for c in sorted(need):
+        missing = [i for i in sorted(ed.regimens) if c not in ed.covariates.get(i, {})]
+        if missing:
+            col = "SEX" if c == "FEMALE" else c
+            users = ", ".join(mdl.name for mdl in models if c in used_covariates(mdl))
+            raise PkpdError(f"{users} use(s) {col}, but ID {missing[0]} has no {col} value (give a {col} column "
+                            f"with a value on each ID's first row)", file=ed.path, field=col)
+
+
 def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | None,
               iiv: bool, seed: int, prop: float, add: float) -> Path:
     """Simulate every ID of a NONMEM-style dataset at its observation rows; write DV back."""
@@ -96,6 +111,7 @@ def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | No
     if not isinstance(m, Model):
         raise PkpdError(f"{model!r} is a PD model; give a PK model with --model")
     pds = [load_model(x) for x in pd]
+    _check_covariate_columns(ed, [m] + pds)
     rng = np.random.default_rng([seed, 99])
     ids = sorted(ed.regimens)
     pop = Population(n=max(len(ids), 1), seed=seed, iiv=iiv)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import xarray as xr
-from pkpd.errors import PkpdError
+from pkpd.errors import PkpdError, PkpdTypeError
 from pkpd.simulation.typical import simulate
 from pkpd.simulation.population import simulate_population
 from pkpd.analysis.metrics import summary
@@ -40,6 +40,7 @@ def run_scenario(scenario: Scenario) -> xr.Dataset:
         Concentrations (and PD effect sites and readouts) with dims model × regimen × time; its
         ``attrs`` carry the provenance (scenario text, model files, versions).
     """
+    _check_scenario(scenario)
     ds = simulate(scenario.models, scenario.regimens, horizon=scenario.time.horizon, step=scenario.time.step,
                   subject=scenario.subject, pd=scenario.pd, solver=scenario.solver)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
@@ -59,6 +60,12 @@ class RunResult:
     tradeoff_table: str = ""
 
 
+def _check_scenario(scenario) -> None:
+    if not isinstance(scenario, Scenario):
+        raise PkpdTypeError(f"expected a Scenario (pkpd.load_scenario), got {type(scenario).__name__}",
+                            field="scenario")
+
+
 def tradeoff_setup(scenario: Scenario):
     """(spec, pairs) for the analgesia/psychotomimetic trade-off, or None when the scenario's PD
     models have no analgesia + psychotomimetic pair."""
@@ -73,6 +80,7 @@ def tradeoff_setup(scenario: Scenario):
 
 def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Dataset | None:
     """The scenario's ``[population]`` run (None without one), with provenance."""
+    _check_scenario(scenario)
     spec = scenario.population
     if spec is None:
         return None
@@ -112,6 +120,9 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
         The summary Dataset and terminal tables, the trade-off Dataset (or None), and the files
         written, in order.
     """
+    _check_scenario(scenario)
+    if not isinstance(ds, xr.Dataset) or (pop is not None and not isinstance(pop, xr.Dataset)):
+        raise PkpdTypeError("ds (and pop) must be the xarray Datasets of run_scenario and run_population")
     s = summary(ds)
     header, rows = summary_rows(s)
     table = terminal_table(s)
