@@ -73,3 +73,8 @@ def netcdf_name(text) -> str:
     if name == text and len(name) <= MAX_NETCDF_NAME:
         return name
     return f"{name[:MAX_NETCDF_NAME - 9]}-{_digest(text)}"
+
+
+def has_control(text) -> bool:
+    """Whether ``text`` holds control characters (NUL, newline, escape …): never right in a name."""
+    return any(unicodedata.category(ch) == "Cc" for ch in str(text))

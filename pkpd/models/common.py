@@ -15,6 +15,7 @@ import numpy as np
 from pkpd import expr
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.names import has_control
 from pkpd.models.parameters import STANDARD_COVARIATES, Parameter, ParameterSet, is_finite_number, load_parameters
 
 
@@ -51,6 +52,9 @@ def parse_meta(data: dict, col: Collector, kind: str) -> dict[str, Any]:
         return {}
     for k in ("name", "title", "citation"):
         text_field(col, meta, k, "model")
+    name = meta.get("name")
+    if isinstance(name, str) and (has_control(name) or len(name) > 200 or not name.strip()):
+        col.add("a model name must be 1–200 characters without control characters (NUL, newline, …)", "model.name")
     text_field(col, meta, "drug", "model", choices=DRUGS)
     text_field(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
     for k in ("population", "doi", "notes", "solver"):

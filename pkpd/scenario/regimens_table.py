@@ -23,6 +23,7 @@ from pathlib import Path
 from pkpd.dosing.notation import parse_regimen
 from pkpd.dosing.records import read_events
 from pkpd.dosing.regimen import Regimen
+from pkpd.names import has_control
 from pkpd.errors import Collector, PkpdError
 from pkpd.scenario.doses import parse_dose
 
@@ -51,6 +52,9 @@ def parse_regimens(tbls, col: Collector, base: Path) -> tuple[Regimen, ...]:
         name = r.get("name", r.get("text"))
         if not isinstance(name, str) or not name.strip():
             col.add("missing 'name'", f"{f}.name")
+        elif has_control(name) or len(name) > 200:
+            col.add("a regimen name must be at most 200 characters, without control characters (NUL, newline, …)",
+                    f"{f}.name")
             continue
         if name in seen:
             col.add(f"duplicate regimen name {name!r}", f"{f}.name")
