@@ -19,6 +19,7 @@ import csv
 import errno
 import io
 import os
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,18 +94,39 @@ def inside(folder: Path, name: str) -> Path:
     return path
 
 
-def write_error(path: Path, e: BaseException, folder=None) -> PkpdError:
-    """One message for a failed write (disk full, file-size limit, permissions, HDF5 errors)."""
+def write_error(path: Path, e: BaseException, folder=None, partial=None) -> PkpdError:
+    """One message for a failed write (disk full, file-size limit, permissions, HDF5 errors).
+
+    The netCDF library reports a full disk or the file-size limit only as "HDF error"; ``partial``
+    (the half-written file, still present) lets the message say which it was.
+    """
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
         why = "the disk is full"
     elif isinstance(e, OSError) and e.errno == errno.EFBIG:
         why = "the file is larger than the file-size limit"
-    elif isinstance(e, OSError):
-        why = e.strerror or str(e)
     else:
-        why = str(e) or type(e).__name__
+        why = _diagnose(partial, Path(path).parent) or (e.strerror if isinstance(e, OSError) and e.strerror
+                                                         else str(e) or type(e).__name__)
     return PkpdError(f"could not write {Path(path).name}: {why}; nothing was left behind",
                      file=str(folder if folder is not None else Path(path).parent))
+
+
+def _diagnose(partial, folder: Path) -> str | None:
+    """Why a library's write failed, when the cause is visible from outside: the file-size limit
+    (``ulimit -f``) reached, or no space left on the disk."""
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if soft != resource.RLIM_INFINITY and partial is not None and os.path.getsize(partial) >= soft - 65536:
+            return f"the file is larger than the file-size limit (ulimit -f: {soft:,} bytes)"
+    except (ImportError, OSError, ValueError):
+        pass
+    try:
+        if shutil.disk_usage(folder).free < 1024 ** 2:
+            return "the disk is full"
+    except OSError:
+        pass
+    return None
 
 
 def write_atomic(path: Path, write) -> Path:
@@ -128,8 +150,9 @@ def write_atomic(path: Path, write) -> Path:
             os.replace(tmp, path)
             WRITTEN.append(path)
     except (OSError, RuntimeError) as e:
+        err = write_error(path, e, partial=tmp)
         _remove(tmp)
-        raise write_error(path, e) from None
+        raise err from None
     except BaseException:
         _remove(tmp)
         raise

@@ -85,15 +85,26 @@ class OutputSet:
         """Write every file (staged, then moved into place); returns their paths in order."""
         check_interrupt()
         check_folder(self.folder)
-        folder = make_folder(self.folder)
+        existing = self.folder
+        while not existing.exists():
+            existing = existing.parent
         need = self.size() + SPACE_MARGIN
         try:
-            free = shutil.disk_usage(folder).free
+            free = shutil.disk_usage(existing).free
         except OSError:
             free = None
         if free is not None and free < need:
             raise PkpdError(f"not enough free space: the outputs need about {human_bytes(need)}, "
-                            f"{human_bytes(free)} is free; nothing was written", file=str(folder))
+                            f"{human_bytes(free)} is free; nothing was written", file=str(self.folder))
+        folder = make_folder(self.folder)
+        try:
+            self._stage_and_move(folder)
+        except BaseException:
+            _remove_empty(folder, existing)  # a folder this commit created is not left behind empty
+            raise
+        return [folder / n for n in self.names]
+
+    def _stage_and_move(self, folder: Path) -> None:
         try:
             stage = Path(tempfile.mkdtemp(prefix=".pkpd-staging-", dir=folder))
         except OSError as e:
@@ -108,7 +119,6 @@ class OutputSet:
                     os.replace(stage / name, folder / name)
                     paths.append(folder / name)
                 WRITTEN.extend(paths)
-            return paths
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
@@ -122,7 +132,18 @@ class OutputSet:
                     f.write(payload.encode("utf-8") if isinstance(payload, str) else payload)
             os.chmod(path, 0o666 & ~_umask())
         except (OSError, RuntimeError) as e:
-            raise write_error(path, e, folder) from None
+            raise write_error(path, e, folder, partial=path) from None
+
+
+def _remove_empty(folder: Path, keep: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``keep`` while they are empty."""
+    p = folder
+    while p != keep and keep in p.parents:
+        try:
+            p.rmdir()
+        except OSError:
+            return
+        p = p.parent
 
 
 def _umask() -> int:
