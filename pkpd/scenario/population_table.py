@@ -81,6 +81,9 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
         q = lambda k: units.parse(spec[k], kind, f"{f}.{k}").value
         lo = q("min") if "min" in spec else -math.inf
         hi = q("max") if "max" in spec else math.inf
+        if lo > hi:
+            col.add(f"'min' ({spec['min']}) is above 'max' ({spec['max']})", f)
+            return None
         if d == "normal":
             mean, sd = q("mean"), q("sd")
             if sd < 0:
@@ -99,7 +102,7 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
     except KeyError as e:
         col.add(f"missing {e.args[0]!r} for a {d} distribution", f)
     except PkpdError as e:
-        col.catch(e)
+        col.catch(e if e.file or (e.field or "").startswith(f) else e.located(field_prefix=f))
     return None
 
 

@@ -44,7 +44,7 @@ def _wrong(x, what: str) -> str:
 
 def as_models(models) -> tuple[Model, ...]:
     """PK models: a :class:`Model` or a sequence of them (a PD model or a name is an error)."""
-    out = _sequence(models, Model, "models")
+    out = _sequence(models, (Model, PDModel), "models")
     for m in out:
         if isinstance(m, PDModel):
             raise PkpdError(f"{m.name!r} is a PD model; pass it under pd=, not as a PK model", field="models")
@@ -57,7 +57,7 @@ def as_models(models) -> tuple[Model, ...]:
 
 def as_pd(pd) -> tuple[PDModel, ...]:
     """PD models: a :class:`PDModel` or a sequence of them (a PK model or a name is an error)."""
-    out = _sequence(pd, PDModel, "pd")
+    out = _sequence(pd, (PDModel, Model), "pd")
     for p in out:
         if isinstance(p, Model):
             raise PkpdError(f"{p.name!r} is a PK model; pass it as a model, not under pd=", field="pd")
