@@ -52,7 +52,8 @@ def parse_regimens(tbls, col: Collector, base: Path) -> tuple[Regimen, ...]:
         name = r.get("name", r.get("text"))
         if not isinstance(name, str) or not name.strip():
             col.add("missing 'name'", f"{f}.name")
-        elif has_control(name) or len(name) > 200:
+            continue  # a list or table here must not reach the set of names (unhashable)
+        if has_control(name) or len(name) > 200:
             col.add("a regimen name must be at most 200 characters, without control characters (NUL, newline, …)",
                     f"{f}.name")
             continue
