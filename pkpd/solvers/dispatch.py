@@ -161,10 +161,12 @@ def solve(K, W, times, dt, events, out, *, repeats: int = 1, x0: np.ndarray | No
 
 
 def _check_finite(p: _Problem) -> None:
-    """Non-finite results are never passed on silently: one sum finds them (no extra array)."""
-    if np.isfinite(np.add.reduce(p.out, axis=None, dtype=np.float64)):
+    """Non-finite results are never passed on silently: one sum finds them (no extra array).  Only
+    the rows the kernel wrote are checked (``out`` may hold further rows its caller fills later)."""
+    written = p.out[:, :p.W.shape[1]]
+    if np.isfinite(np.add.reduce(written, axis=None, dtype=np.float64)):
         return
-    bad = np.argwhere(~np.isfinite(p.out))
+    bad = np.argwhere(~np.isfinite(written))
     if bad.size == 0:  # finite values whose sum overflowed
         return
     r, o, j = (int(x) for x in bad[0])
