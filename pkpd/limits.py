@@ -138,9 +138,9 @@ RANGES = {r.name: r for r in (
     Range("weight", 0.5, 400.0, "kg"),
     Range("age", 0.0, 120.0, "years"),
     Range("dose_per_kg", 0.0, 100.0, "mg/kg per administration"),
-    Range("dose", 0.0, 10_000.0, "mg per administration"),
+    Range("dose", 0.0, 40_000.0, "mg per administration"),  # 100 mg/kg at 400 kg
     Range("rate_per_kg", 0.0, 100.0, "mg/kg/h"),
-    Range("rate", 0.0, 10_000.0, "mg/h"),
+    Range("rate", 0.0, 40_000.0, "mg/h"),
 )}
 
 

@@ -123,7 +123,7 @@ def _dose(r: dict, sprays: int, interval: float, where: str) -> Dose:
     try:
         return Dose(**kw)
     except PkpdError as e:
-        raise PkpdError(f"{where}{e.problem} (row {r['_row']})", field=e.field) from None
+        raise PkpdError(f"{where}{e.problem} (row {r.get('_row', '?')})", field=e.field) from None
 
 
 def _num(v, col, row, name, c: Collector, integer=False, default=None):

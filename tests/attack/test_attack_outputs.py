@@ -111,10 +111,13 @@ def test_sigint_while_writing_a_netcdf_ends_quickly_and_leaves_nothing(tmp_path)
 def test_sigint_during_a_long_nonlinear_solve_ends_within_two_seconds(tmp_path):
     """The kernel returns to Python every ~0.2 s (step budget), so SIGINT is honoured at once."""
     solver = '[solver]\nmethod = "dopri"\nrtol = 1e-13\n\n[population]\nn = 400\n\n[[regimens]]'
+    doses = {'doses = [{ route = "iv", amount = "0.5 mg/kg", duration = "40 min" }]':
+             'doses = [{ route = "iv", amount = "2 mg/kg", every = "6 h", times = 56 }]'}
     long = scenario(tmp_path, **{'models = ["domino"]': 'models = ["domino_mm"]', '[[regimens]]': solver,
-                                 'horizon = "6 h"': 'horizon = "14 day"'})
+                                 'horizon = "6 h"': 'horizon = "14 day"', **doses})  # minutes of solving
     short = scenario(tmp_path, name="warm.toml", **{'models = ["domino"]': 'models = ["domino_mm"]',
-                                                   '[[regimens]]': solver, 'horizon = "6 h"': 'horizon = "1 h"'})
+                                                   '[[regimens]]': solver, 'horizon = "6 h"': 'horizon = "1 h"',
+                                                   **doses})
     warm = child(["run", short, "-o", tmp_path / "warm", "-q", "--no-figures"], timeout=600)
     assert warm[0] == 0, warm[2][-2000:]  # the kernels are compiled and cached: the signal lands in a solve
     t0 = time.time()
