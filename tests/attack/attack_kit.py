@@ -89,9 +89,9 @@ def scenario(tmp: Path, text: str = BASE, name: str = "s.toml", **replace) -> Pa
     return p
 
 
-def interrupt_after(cmd_argv, ready, timeout: float = 300.0, tmp: Path | None = None):
-    """Start ``pkpd cmd_argv`` in a child, wait until ``ready()`` is true, send SIGINT and return
-    (exit status, stderr, seconds from the signal to the exit)."""
+def interrupt_after(cmd_argv, ready, timeout: float = 300.0, tmp: Path | None = None, sig=signal.SIGINT):
+    """Start ``pkpd cmd_argv`` in a child, wait until ``ready()`` is true, send ``sig`` (SIGINT) and
+    return (exit status, stderr, seconds from the signal to the exit)."""
     p = subprocess.Popen([sys.executable, "-m", "pkpd.cli", *map(str, cmd_argv)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, cwd=tmp)
     t_end = time.time() + timeout
@@ -103,7 +103,7 @@ def interrupt_after(cmd_argv, ready, timeout: float = 300.0, tmp: Path | None = 
                 raise AssertionError("never got ready")
             time.sleep(0.05)
         t0 = time.perf_counter()
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         _, err = p.communicate(timeout=60)
         return p.returncode, err, time.perf_counter() - t0
     finally:
