@@ -1,0 +1,91 @@
+"""``pkpd validate``: predicted against observed trial event rates (calibration and held-out sets)."""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+from pkpd.cli.common import print_written
+from pkpd.models.endpoints import load_endpoints
+from pkpd.output.figures import png_bytes
+from pkpd.output.files import write_bytes, write_text
+from pkpd.output.tables import format_table
+from pkpd.output.validation_figures import validation_figure
+from pkpd.output.validation_report import validation_markdown, validation_rows
+from pkpd.scenario.trials import load_trials
+from pkpd.workflows.validate import calibrate, calibration_toml, predict, simulate_trials
+
+NAME = "validate"
+DEFAULT_TRIALS = Path(__file__).resolve().parents[2] / "scenarios" / "validation" / "trials.toml"
+EXAMPLES = ("pkpd validate                             predicted vs observed trial rates, held-out set apart",
+            "pkpd validate --calibrate                 refit endpoint thresholds to the calibration rows")
+
+
+def add_parser(sub) -> None:
+    v = sub.add_parser(NAME, help="compare predicted with observed trial event rates",
+                       description="Simulates every trial of a trials file (default: the shipped "
+                                   "scenarios/validation/trials.toml) with each PD model and prints predicted "
+                                   "incidence (Monte Carlo, parameter-uncertainty and predictive intervals) against "
+                                   "the observed rate (Wilson 95 %), the calibration rows apart from the held-out rows "
+                                   "that nothing is fitted to.  Writes validation.csv and validation.png.")
+    v.add_argument("trials", nargs="?", default=str(DEFAULT_TRIALS), help="trials file (TOML)")
+    v.add_argument("--calibrate", action="store_true",
+                   help="fit each endpoint threshold to the calibration rows and print the lines for "
+                        "models/endpoints.toml (held-out rows are not read)")
+    v.add_argument("--doc", metavar="MD", help="also write the table and figure as Markdown (docs/validation.md)")
+    v.add_argument("-o", "--output", metavar="DIR", default="results/validation")
+
+
+def run(args) -> int:
+    tf = load_trials(args.trials)
+    endpoints = load_endpoints()
+    sims = simulate_trials(tf, endpoints, progress=False)
+    if args.calibrate:
+        print(calibration_toml(calibrate(sims, endpoints)))
+        return 0
+    preds = predict(sims, endpoints, seed=tf.seed)
+    for pd in dict.fromkeys(p.pd for p in preds):
+        header, rows = validation_rows([p for p in preds if p.pd == pd], with_pd=False)
+        print(f"\nPD model {pd}: incidence, % of patients (MC ± Monte Carlo error; param. parameter\n"
+              f"uncertainty; predictive: 95 % interval for a trial of the observed size)")
+        print(format_table(header, rows, numeric_from=2))
+    print()
+    _print_coverage(preds)
+    out = Path(args.output)
+    fig_png = png_bytes(validation_figure(preds, tf.title))
+    files = [write_text(out / "validation.csv", _csv(preds)), write_bytes(out / "validation.png", fig_png)]
+    if args.doc:
+        doc = Path(args.doc)
+        files.append(write_bytes(doc.with_suffix(".png"), fig_png))
+        files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name)))
+    print_written(files)
+    return 0
+
+
+def _print_coverage(preds) -> None:
+    for pd in dict.fromkeys(p.pd for p in preds):
+        held = [p for p in preds if p.pd == pd and p.trial.set == "held-out"]
+        inside = [p for p in held if p.inside]
+        miss = ", ".join(f"{p.trial.id} ({'over' if p.predicted > p.observed else 'under'})"
+                         for p in held if not p.inside)
+        print(textwrap.fill(f"{pd}: {len(inside)}/{len(held)} held-out observed rates inside the predictive "
+                            f"95 % interval" + (f"; missed: {miss}" if miss else ""), 100, subsequent_indent="  "))
+
+
+def _csv(preds) -> str:
+    cols = ["trial", "set", "pd_model", "sessions", "observed", "observed_lo", "observed_hi", "background",
+            "predicted", "mc_lo", "mc_hi", "parameter_p5", "parameter_p95", "predictive_lo", "predictive_hi",
+            "inside", "source"]
+    lines = [",".join(cols)]
+    for p in preds:
+        vals = [p.trial.id, p.trial.set, p.pd, p.trial.sessions, p.observed, *p.observed_ci, p.background,
+                p.predicted, *p.mc, *p.parameter, *p.predictive, int(p.inside), p.trial.source]
+        lines.append(",".join(_cell(v) for v in vals))
+    return "\n".join(lines) + "\n"
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.6g}"
+    s = str(v)
+    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n') else s
