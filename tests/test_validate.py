@@ -90,12 +90,13 @@ def test_validate_command_reports_both_sets(tmp_path, capsys):
     assert main(["validate", "-o", str(tmp_path), "--doc", str(tmp_path / "validation.md")]) == 0
     out = capsys.readouterr().out
     assert "calibration" in out and "held-out" in out and "inside the predictive 95 % interval" in out
-    assert max(len(line) for line in out.splitlines()) <= 100
+    table = out.split("wrote:")[0]  # the file list holds pytest's long temporary paths
+    assert max(len(line) for line in table.splitlines()) <= 100
     doc = (tmp_path / "validation.md").read_text()
     assert "## Held-out rows" in doc and "Fedgchin 2019" in doc and "RR 3.26" in doc
     rows = (tmp_path / "validation.csv").read_text().splitlines()
-    assert rows[0].startswith("trial,set,pd_model") and len(rows) == 1 + 2 * 9
-    float(rows[1].split(",")[8])  # predicted: a number, not formatted text
+    assert rows[0].startswith("trial,set,endpoint,model") and len(rows) == 1 + 2 * 9 + 10
+    float(rows[1].split(",")[9])  # predicted: a number, not formatted text
 
 
 @pytest.mark.parametrize("old,new,field", [

@@ -106,11 +106,12 @@ def pooled_incidence(arms, model: ObservationModel) -> float:
 
 
 def calibrate_threshold(arms, base: ObservationModel, target: float | None = None,
-                        bounds=(1e-4, 10.0)) -> float:
+                        bounds: tuple[float, float] | None = None) -> float:
     """The median threshold ``θ`` at which the predicted pooled incidence of ``arms`` equals
     ``target`` (default: their observed events / patients), by bisection on ln θ (incidence
     falls as θ rises).  NaN when no θ within ``bounds`` reaches the target (say so: the model
-    cannot produce that rate, e.g. the background alone exceeds it)."""
+    cannot produce that rate, e.g. the background alone exceeds it).  ``bounds`` default to 10⁻⁴
+    and 10⁴ times the median simulated peak, in the readout's (or concentration's) unit."""
     if target is None:
         target = sum(a.events for a in arms) / sum(a.n for a in arms)
 
@@ -118,10 +119,14 @@ def calibrate_threshold(arms, base: ObservationModel, target: float | None = Non
         m = ObservationModel(math.exp(log_theta), base.between_cv, base.session_sd)
         return pooled_incidence(arms, m) - target
 
+    if bounds is None:
+        med = float(np.nanmedian(np.concatenate([np.ravel(a.peaks) for a in arms])))
+        med = med if med > 0 and math.isfinite(med) else 1.0
+        bounds = (1e-4 * med, 1e4 * med)
     lo, hi = math.log(bounds[0]), math.log(bounds[1])
     if gap(lo) < 0 or gap(hi) > 0:
         return math.nan
-    for _ in range(60):  # 60 halvings of a ~11-wide log interval: far below any meaningful digit
+    for _ in range(60):  # 60 halvings of an ~18-wide log interval: far below any meaningful digit
         mid = 0.5 * (lo + hi)
         if gap(mid) > 0:
             lo = mid

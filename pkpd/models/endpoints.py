@@ -5,7 +5,9 @@ readout into a trial-reported event, with a grade and source for every number.
 
     [endpoints.dissociation_ae]
     description = "spontaneously reported dissociation adverse event, ≥ 1 per patient over the course"
-    category = "psychotomimetic"          # the PD readout category that drives it
+    category = "psychotomimetic"          # the PD readout category that drives it, or "exposure" with
+                                          # output = "ketamine_plasma" (an empirical exposure–incidence
+                                          # model on the peak concentration, ng/mL; thresholds per PK model)
     between_cv = { value = 0.5, grade = "assumption", range = [0.25, 1.0], note = "…" }
     session_sd = { value = 0.3, grade = "assumption", range = [0.0, 0.6], note = "…" }
     background = { value = 0.035, grade = "table", source = "TRANSFORM-1 placebo 4/113" }
@@ -47,11 +49,17 @@ class EndpointDef:
 
     name: str
     description: str
-    category: str
+    category: str  # analgesia | psychotomimetic | exposure
     between_cv: GradedValue
     session_sd: GradedValue
     background: GradedValue
-    thresholds: dict  # PD model name → GradedValue (median threshold on the readout scale)
+    thresholds: dict  # PD model (PK model for exposure) → GradedValue: median threshold, readout scale or ng/mL
+    output: str = ""  # exposure endpoints: the concentration output whose peak drives them
+
+    @property
+    def empirical(self) -> bool:
+        """Driven by a concentration, not a PD readout: an empirical exposure–incidence model."""
+        return self.category == "exposure"
 
     def threshold(self, pd_name: str) -> GradedValue:
         """The threshold for PD model ``pd_name``; an error naming the file when there is none."""
@@ -89,11 +97,14 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
     if not isinstance(spec, dict):
         col.add("must be a table", f)
         return None
-    for k in sorted(set(spec) - {"description", "category", "between_cv", "session_sd", "background", "threshold"}):
-        col.add("unknown key (known: description, category, between_cv, session_sd, background, threshold)",
-                f"{f}.{k}")
+    known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold")
+    for k in sorted(set(spec) - set(known)):
+        col.add(f"unknown key (known: {', '.join(known)})", f"{f}.{k}")
     desc = text_field(col, spec, "description", f)
-    cat = text_field(col, spec, "category", f, choices=("analgesia", "psychotomimetic", "other"))
+    cat = text_field(col, spec, "category", f, choices=("analgesia", "psychotomimetic", "exposure"))
+    output = text_field(col, spec, "output", f, required=cat == "exposure")
+    if output and cat != "exposure":
+        col.add("'output' is for category = \"exposure\" (a readout category picks its PD readout)", f"{f}.output")
     vals = {k: _graded(spec.get(k), f"{f}.{k}", col, upper) for k, upper in
             (("between_cv", 3.0), ("session_sd", 3.0), ("background", 1.0))}
     th = spec.get("threshold")
@@ -106,7 +117,7 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
             if g is not None and g.value <= 0:
                 col.add("must be > 0", f"{f}.threshold.{pd_name}.value")
             thresholds[pd_name] = g
-    return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds)
+    return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds, output)
 
 
 def _graded(v, f: str, col: Collector, upper: float) -> GradedValue | None:

@@ -13,11 +13,11 @@ def _pc(x: float) -> str:
 
 def validation_rows(preds, with_pd: bool = True) -> tuple[list[str], list[list[str]]]:
     """Header and rows: trial, set, (PD model), observed % [Wilson], predicted % with its intervals."""
-    header = ["trial", "set"] + (["PD model"] if with_pd else []) + [
-        "obs. % [95 %]", "pred. %", "MC ±", "param. 5–95", "predictive", "in?"]
+    header = ["trial", "set"] + (["endpoint · model"] if with_pd else []) + [
+        "obs. % [95 %]", "pred. %", "MC ±", "param.", "pred. 95", "in?"]
     rows = []
     for p in preds:
-        rows.append([p.trial.id, p.trial.set] + ([p.pd] if with_pd else []) + [
+        rows.append([p.trial.id, p.trial.set] + ([p.label] if with_pd else []) + [
                      f"{_pc(p.observed)} [{_pc(p.observed_ci[0])}–{_pc(p.observed_ci[1])}]",
                      f"{100 * p.predicted:.1f}", f"{50 * (p.mc[1] - p.mc[0]):.1f}",
                      f"{_pc(p.parameter[0])}–{_pc(p.parameter[1])}",
@@ -37,12 +37,14 @@ def validation_markdown(tf, preds, endpoints, figure_name: str) -> str:
              "session-to-session variability, plus the trial's own placebo rate; `pkpd/analysis/endpoints.py`). "
              "The thresholds are fitted to the **calibration** rows only; the **held-out** rows are never used to "
              "fit anything.  Intervals: *MC ±* is Monte Carlo error (shrinks with more simulated patients); "
-             "*param.* is parameter uncertainty (published CIs and the calibrated threshold's range; does not "
-             "shrink); *predictive* adds the binomial sampling of a trial of that size and is what the observed "
+             "*param.* is parameter uncertainty (5–95 %) (published CIs and the calibrated threshold's range; does not "
+             "shrink); *pred. 95* adds the binomial sampling of a trial of that size and is what the observed "
              "rate is checked against.", ""]
     for ep in dict.fromkeys(p.trial.endpoint for p in preds):
         e = endpoints[ep]
-        lines += [f"Endpoint `{ep}`: {e.description}. Between-patient SD {e.between_cv.value:g} ({e.between_cv.grade}), "
+        kind = ("empirical exposure–incidence model on the peak of `" + e.output + "` (ng/mL)" if e.empirical
+                else f"driven by each PD model's {e.category} readout")
+        lines += [f"Endpoint `{ep}` ({kind}): {e.description}. Between-patient SD {e.between_cv.value:g} ({e.between_cv.grade}), "
                   f"session-to-session SD {e.session_sd.value:g} ({e.session_sd.grade}); thresholds: "
                   + "; ".join(f"{k} {g.value:.3g} [{g.range[0]:.3g}–{g.range[1]:.3g}] ({g.grade})"
                               for k, g in e.thresholds.items() if g.range) + ".", ""]
@@ -52,11 +54,11 @@ def validation_markdown(tf, preds, endpoints, figure_name: str) -> str:
         lines += [f"## {s.capitalize()} rows", "", "| " + " | ".join(header) + " |",
                   "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in sel] + [""]
     lines += ["## Coverage", ""]
-    for pd in dict.fromkeys(p.pd for p in preds):
-        held = [p for p in preds if p.pd == pd and p.trial.set == "held-out"]
+    for label in dict.fromkeys(p.label for p in preds):
+        held = [p for p in preds if p.label == label and p.trial.set == "held-out"]
         ok = sum(p.inside for p in held)
         err = sorted(abs(p.predicted - p.observed) for p in held)
-        lines.append(f"- **{pd}**: {ok} of {len(held)} held-out observed rates inside the predictive 95 % interval; "
+        lines.append(f"- **{label}**: {ok} of {len(held)} held-out observed rates inside the predictive 95 % interval; "
                      f"median |predicted − observed| {100 * err[len(err) // 2]:.0f} points (the intervals are "
                      "wide: parameter uncertainty of the PK and PD sources dominates, so coverage alone is a weak "
                      "test — read the point errors too).")

@@ -62,6 +62,11 @@ class Prediction:
     background: float
 
     @property
+    def label(self) -> str:
+        """Endpoint and the model whose threshold drives it (a PD model, or a PK model for exposure)."""
+        return f"{self.trial.endpoint} · {self.pd}"
+
+    @property
     def inside(self) -> bool:
         """The observed rate lies inside the predictive interval."""
         return self.predictive[0] <= self.observed <= self.predictive[1]
@@ -86,13 +91,24 @@ def simulate_trials(tf: TrialsFile, endpoints: dict[str, EndpointDef], progress=
         take = np.arange(tf.subjects) % len(regs)
         z = np.random.default_rng([tf.seed, i, 7]).standard_normal(tf.subjects)
         bg = t.control.rate if t.control is not None else ep.background.value
-        for p in pds:
-            rd = next((r for r in p.readouts if r.category == ep.category), None)
-            if rd is None:
-                continue
-            var = f"{rd.name}_{p.name}_cmax"
-            peaks = ds[var].values[0][take, np.arange(tf.subjects)]
-            out.append(Simulated(t, p.name, f"{rd.name}_{p.name}", peaks, ds.replicate.values, z, bg))
+        for key, var in _drivers(ep, pk, pds, ds, f"{tf.path}: trials[{i}]"):
+            peaks = ds[f"{var}_cmax"].values[0][take, np.arange(tf.subjects)]
+            out.append(Simulated(t, key, var, peaks, ds.replicate.values, z, bg))
+    return out
+
+
+def _drivers(ep: EndpointDef, pk, pds, ds, where: str) -> list[tuple[str, str]]:
+    """(threshold key, population output) pairs driving an endpoint: each PD model's first readout of
+    the endpoint's category, or for an exposure endpoint the PK model's concentration output."""
+    if ep.empirical:
+        if f"{ep.output}_cmax" not in ds:
+            raise PkpdError(f"{where}: endpoint {ep.name!r} needs output {ep.output!r}, which {pk.name!r} lacks")
+        return [(pk.name, ep.output)]
+    out = []
+    for p in pds:
+        rd = next((r for r in p.readouts if r.category == ep.category), None)
+        if rd is not None:
+            out.append((p.name, f"{rd.name}_{p.name}"))
     return out
 
 
@@ -186,6 +202,29 @@ def calibration_toml(fitted: dict[tuple[str, str], GradedValue]) -> str:
         lines.append(f'{pd} = {{ value = {g.value:.4g}, grade = "calibrated", range = [{lo:.4g}, {hi:.4g}], '
                      f'source = "{g.source}" }}')
     return "\n".join(lines)
+
+
+def write_thresholds(text: str, fitted: dict[tuple[str, str], GradedValue]) -> str:
+    """``models/endpoints.toml`` text with each fitted threshold written into its
+    ``[endpoints.NAME.threshold]`` table (replacing the model's line or adding one); comments and
+    every other line are kept.  Unreachable fits (NaN) are left out."""
+    lines = text.splitlines()
+    for (ep, pd), g in sorted(fitted.items()):
+        if math.isnan(g.value):
+            continue
+        header = f"[endpoints.{ep}.threshold]"
+        if header not in (x.strip() for x in lines):
+            lines += ["", header]
+        start = next(i for i, x in enumerate(lines) if x.strip() == header) + 1
+        end = next((i for i in range(start, len(lines)) if lines[i].startswith("[") or not lines[i].strip()),
+                   len(lines))
+        new = calibration_toml({(ep, pd): g}).splitlines()[-1]
+        mine = [i for i in range(start, end) if lines[i].split("=")[0].strip() == pd]
+        if mine:
+            lines[mine[0]] = new
+        else:
+            lines.insert(end, new)
+    return "\n".join(lines) + "\n"
 
 
 def with_thresholds(endpoints: dict[str, EndpointDef], fitted) -> dict[str, EndpointDef]:
