@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 from pkpd.errors import PkpdError
+from pkpd.analysis.products import ProductSpec
 from pkpd.models.pd import PDModel
 
 
@@ -52,6 +53,8 @@ class TradeoffSpec:
     sweep: dict = field(default_factory=dict)  # parameter → list of values
     dose_bounds: tuple[float, float] = (0.05, 10.0)  # optimise: dose multiples searched
     n: int | None = None  # subjects for sweeps/optimisation (default: the scenario's population)
+    min_adequate: float = 0.0  # optimise: at least this fraction of subjects with adequate analgesia
+    products: ProductSpec = field(default_factory=ProductSpec)  # optimise: what can be given
 
     def describe(self) -> str:
         return (f"adequate analgesia = analgesia readout ≥ {self.analgesia_level:g} for ≥ "

@@ -15,7 +15,7 @@ from pkpd.simulation.population import simulate_population
 from pkpd.output.analysis_figures import frontier_figure
 from pkpd.analysis.dosefinding import pareto_mask, sweep_regimens
 from pkpd.analysis.tradeoff import evaluate, thresholds_for
-from pkpd.analysis.dosefinding import optimize
+from pkpd.analysis.products import choose, ladder
 
 
 DEFAULT_SWEEP = {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
@@ -83,22 +83,54 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
 
 
 def run_optimize(sc, quiet: bool = False) -> list[Path]:
+    """Per base regimen, PD pair and PK model: the product-sized regimen (28-mg devices, oral steps,
+    IV mg/kg steps) with the most adequate analgesia under the psychotomimetic cap and at least
+    ``min_adequate`` of it — or the sentence saying that none exists among the candidates."""
     spec, pairs = _setup(sc)
     pop = _population(sc, spec)
+    weight = _typical_weight(sc)
+    ladders = [ladder(base, spec.products, spec.dose_bounds, weight) for base in sc.regimens]
+    variants = [c.regimen for lad in ladders for c in lad]
     if not quiet:
-        print(f"{sc.title}: largest dose with ≤ {spec.cap:.0%} of {pop.n:,} subjects above the psychotomimetic "
-              f"level, per regimen (dose multiples {spec.dose_bounds[0]:g}–{spec.dose_bounds[1]:g})", file=sys.stderr)
-    res = optimize(sc.models, sc.regimens, sc.pd, pop, spec, horizon=sc.time.horizon, step=sc.time.step)
-    header = ["regimen", "PD", "model", "dose", "P(adequate)", "P(psychotomimetic)", "binding constraint",
-              "sensitivity (cap ± 5 points)"]
-    rows = [[o.regimen, o.pair, o.model, o.dose_text, f"{o.p_adequate:.1%}", f"{o.p_exceed:.1%}", o.binding,
-             o.sensitivity] for o in res]
+        print(f"{sc.title}: {len(variants)} candidate regimens (28-mg devices, oral steps of "
+              f"{spec.products.oral_step_mg:g} mg, IV steps of {spec.products.iv_step_mg_per_kg:g} mg/kg) × "
+              f"{len(sc.models)} model(s) × {pop.n:,} subjects; cap {spec.cap:.0%}, analgesia target "
+              f"≥ {spec.min_adequate:.0%}", file=sys.stderr)
+    ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
+                             mode="streaming", thresholds=thresholds_for(pairs, spec),
+                             progress=None if not quiet else False, solver=sc.solver)
+    tr = evaluate(ds, pairs, spec)
+    header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
+              "why"]
+    rows, k = [], 0
+    for base, lad in zip(sc.regimens, ladders):
+        idx = list(range(k, k + len(lad)))
+        k += len(lad)
+        for pi, pl in enumerate(tr.pair.values):
+            for mi, m in enumerate(tr.model.values):
+                a, x = tr.p_adequate.values[pi, mi, idx], tr.p_exceed.values[pi, mi, idx]
+                if np.all(np.isnan(x)):
+                    continue
+                ch = choose(a, x, spec.cap, spec.min_adequate)
+                c = lad[ch.index] if ch.index is not None else None
+                rows.append([base.name, str(pl), str(m), c.label if c else "none",
+                             f"{c.dose_mg:.3g}" if c else "", f"{c.dose_mg_per_kg:.3g}" if c else "",
+                             f"{a[ch.index]:.1%}" if c else "", f"{x[ch.index]:.1%}" if c else "", ch.reason])
     stem = Path(sc.path).stem
     files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(header, rows))]
     if not quiet:
         print(spec.describe())
-        print(format_table(header[:7], [r[:7] for r in rows], numeric_from=None))
-        for o in res:
-            if o.sensitivity:
-                print(f"  {o.regimen} / {o.pair} / {o.model}: {o.sensitivity}")
+        print(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
+              + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}" for b, lad in zip(sc.regimens, ladders) if lad)
+              + ")")
+        print(format_table(header[:8], [r[:8] for r in rows], numeric_from=4))
+        for r in rows:
+            print(f"  {r[0]} / {r[1]} / {r[2]}: {r[8]}")
     return files
+
+
+def _typical_weight(sc) -> float:
+    """The population's typical body weight, kg (the mean or median of its weight distribution)."""
+    pop = sc.population.population if sc.population is not None else None
+    d = pop.covariates.get("WT") if pop is not None else None
+    return float(d.a) if d is not None and d.kind in ("constant", "normal", "lognormal") else 70.0
