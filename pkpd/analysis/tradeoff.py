@@ -41,6 +41,7 @@ class Pair:
     label: str
     window_output: str | None = None  # effect-site output both readouts depend on
     window: tuple[float, float] | None = None  # (analgesic Ce, psychotomimetic Ce), ng/mL
+    note: str = ""  # said in words when an answer is fixed by construction (one curve for both effects)
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,35 @@ def pairs_for(pds: tuple[PDModel, ...], spec: TradeoffSpec) -> list[Pair]:
             lo, hi = _invert(ra, v, spec.analgesia_level), _invert(rs, v, spec.psychotomimetic_level)
             if np.isfinite(lo) and np.isfinite(hi):
                 win_out, win = pa.effect_name(ra.effect), (lo, hi)
-        out.append(Pair(a, s, label, win_out, win))
+        out.append(Pair(a, s, label, win_out, win, degenerate_note(pa, ra, rs, spec)))
     if not out:
         raise PkpdError("no PD model with both an analgesia and a psychotomimetic readout: add one under "
                         "scenario.pd (e.g. olofsen_2022, simons_2022_pd) or name readout pairs in [tradeoff]")
     return out
+
+
+def _same_curve(ra, rs) -> bool:
+    """Both readouts are the same function of the same effect site (one curve for both effects)."""
+    if ra.type != rs.type or ra.effect != rs.effect or ra.antagonist or rs.antagonist:
+        return False
+    if ra.c50_scale is not None or rs.c50_scale is not None or ra.slopes or rs.slopes:
+        return False
+    return {k: v.text for k, v in ra.params.items()} == {k: v.text for k, v in rs.params.items()}
+
+
+def degenerate_note(p: PDModel, ra, rs, spec: TradeoffSpec) -> str:
+    """Words for an answer that the definitions fix by construction ("" when there is none)."""
+    if not _same_curve(ra, rs):
+        return ""
+    a, s = spec.analgesia_level, spec.psychotomimetic_level
+    if a >= s:
+        return (f"P(success) = 0 by construction: {p.name} uses one concentration–effect curve for {ra.name} and "
+                f"{rs.name}, so every subject whose analgesia readout reaches {a:g} has reached the psychotomimetic "
+                f"level {s:g} too; set analgesia_level below psychotomimetic_level, or compare PD models with "
+                "separate curves")
+    return (f"{p.name} uses one concentration–effect curve for {ra.name} and {rs.name}: success means the "
+            f"readout stays between {a:g} and {s:g}, so the answer is set by these two levels, not by a "
+            "measured difference between the effects")
 
 
 def thresholds_for(pairs: list[Pair], spec: TradeoffSpec) -> dict:
@@ -215,6 +240,7 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
                                         "analgesia": ("pair", [p.analgesia for p in pairs]),
                                         "psychotomimetic": ("pair", [p.psychotomimetic for p in pairs])})
     out.attrs.update({"definitions": spec.describe(), "population_size": n,
+                      "notes": " | ".join(p.note for p in pairs if p.note),
                       "uncertainty_replicates": reps,
                       "windows": "; ".join(f"{p.label}: {p.window[0]:.1f}–{p.window[1]:.1f} ng/mL"
                                            for p in pairs if p.window) or "none"})

@@ -1,0 +1,31 @@
+"""An answer fixed by construction is said in words: one concentration–effect curve for both
+effects (Olofsen 2022) makes P(success) = 0 whenever analgesia needs the psychotomimetic level."""
+import numpy as np
+
+from pkpd.analysis.tradeoff import TradeoffSpec, evaluate, pairs_for, thresholds_for
+from pkpd.models.load import load_model
+from pkpd.simulation.population import simulate_population
+from pkpd.simulation.sampling import Population
+from helpers import regimen
+
+OLO, SIM, PR = load_model("olofsen_2022"), load_model("simons_2022_pd"), load_model("perez_ruixo_2021")
+
+
+def test_one_curve_for_both_effects_is_said_and_is_zero():
+    spec = TradeoffSpec()  # the README's defaults: 0.5 for 30 min vs 0.5
+    pairs = pairs_for((OLO, SIM), spec)
+    olo = next(p for p in pairs if p.label == "olofsen_2022")
+    sim = next(p for p in pairs if p.label == "simons_2022_pd")
+    assert olo.note.startswith("P(success) = 0 by construction") and sim.note == ""
+    reg = regimen({"route": "iv", "amount": "0.5 mg/kg", "duration": "40 min"}, name="iv")
+    ds = simulate_population(PR, [reg], Population(n=300, seed=2), horizon=6, step=2 / 60, pd=[OLO, SIM],
+                             thresholds=thresholds_for(pairs, spec), progress=False)
+    tr = evaluate(ds, pairs, spec)
+    assert float(tr.p_success.sel(pair="olofsen_2022").values[0, 0]) == 0.0
+    assert "P(success) = 0 by construction" in tr.attrs["notes"]
+
+
+def test_lower_analgesia_level_is_not_degenerate_but_still_explained():
+    pairs = pairs_for((OLO,), TradeoffSpec(analgesia_level=0.3))
+    assert not pairs[0].note.startswith("P(success) = 0") and "set by these two levels" in pairs[0].note
+    assert np.isfinite(pairs[0].window[0]) and pairs[0].window[0] < pairs[0].window[1]
