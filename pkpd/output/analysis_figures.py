@@ -19,9 +19,14 @@ from pkpd.analysis.tci import TCIResult
 from pkpd.analysis.dosefinding import pareto_mask
 
 
-def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
+def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: float | None = None,
+                    min_adequate: float | None = None, doses_mg: list[float] | None = None):
     """P(adequate analgesia) against P(unacceptable psychotomimetic effect), one panel per
-    PD pair × PK model, one curve per base regimen (frontier solid, other points faint)."""
+    PD pair × PK model, one curve per base regimen (frontier solid, other points faint).
+
+    ``cap`` (fraction) draws the psychotomimetic cap as a vertical line and ``min_adequate`` the
+    analgesia target as a horizontal one; ``doses_mg`` (per regimen of ``tr``, mg per session at
+    the typical weight) labels the frontier points with their dose."""
     import matplotlib.pyplot as plt
     _style()
     P, M = tr.sizes["pair"], tr.sizes["model"]
@@ -49,6 +54,11 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
                 mask = pareto_mask(x, y)
                 order = np.argsort(x[mask])
                 ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
+                if doses_mg is not None:
+                    for j in np.flatnonzero(mask):
+                        ax.annotate(f"{doses_mg[idx[j]]:.3g} mg", (x[j], y[j]), xytext=(4, -9),
+                                    textcoords="offset points", fontsize=6.5, color=col)
+            _guides(ax, cap, min_adequate)
             ax.set_xlim(-2, 102)
             ax.set_ylim(-2, 102)
             ax.plot([0, 100], [0, 100], color="#999999", lw=0.8, ls=":")
@@ -60,6 +70,18 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+
+def _guides(ax, cap: float | None, min_adequate: float | None) -> None:
+    """The cap (vertical) and the analgesia target (horizontal), shaded where they are not met."""
+    if cap is not None:
+        ax.axvline(100 * cap, color="#c0392b", lw=1, ls="--")
+        ax.axvspan(100 * cap, 102, color="#c0392b", alpha=0.05)
+        ax.text(100 * cap + 1, 3, f"cap {cap:.0%}", color="#c0392b", fontsize=7)
+    if min_adequate:
+        ax.axhline(100 * min_adequate, color="#1e8449", lw=1, ls="--")
+        ax.axhspan(-2, 100 * min_adequate, color="#1e8449", alpha=0.04)
+        ax.text(60, 100 * min_adequate + 1.5, f"analgesia target {min_adequate:.0%}", color="#1e8449", fontsize=7)
 
 
 def tornado_figure(ds: xr.Dataset, title: str = ""):

@@ -68,7 +68,10 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                     rows.append([str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given",
                                  f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
                                  "yes" if front[j] else ""])
-    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per point)")
+    weight = _typical_weight(sc)
+    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
+                          f"point; doses per session at {weight:g} kg)", cap=spec.cap,
+                          min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
     stem = Path(sc.path).stem
     out = sc.output_dir
     files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
