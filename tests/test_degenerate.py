@@ -29,3 +29,21 @@ def test_lower_analgesia_level_is_not_degenerate_but_still_explained():
     pairs = pairs_for((OLO,), TradeoffSpec(analgesia_level=0.3))
     assert not pairs[0].note.startswith("P(success) = 0") and "set by these two levels" in pairs[0].note
     assert np.isfinite(pairs[0].window[0]) and pairs[0].window[0] < pairs[0].window[1]
+
+
+def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
+    from pathlib import Path
+    from pkpd.cli.main import main
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "scenarios" / "tradeoff.toml").read_text().replace("n = 400", "n = 100")
+    text = text.replace("sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }", "sweep = { dose = [0.5, 1, 2] }")
+    sc = tmp_path / "t.toml"
+    sc.write_text(text)
+    assert main(["tradeoff", str(sc), "-o", str(tmp_path / "o"), "-q"]) == 0
+    html = (tmp_path / "o" / "t_frontier_report.html").read_text()
+    assert html.count("data:image/png;base64,") == 2  # frontier and validation figures
+    for must in ("RR 3.26", "held-out observed rates inside", "cap", "dose mg", "Definitions"):
+        assert must in html, must
+    csv = (tmp_path / "o" / "t_frontier.csv").read_text().splitlines()
+    assert "dose mg (75 kg)" in csv[0]
+    float(csv[1].split(",")[4])  # the dose is a number in mg

@@ -53,7 +53,8 @@ def test_choice_by_hand():
 
 def test_optimize_command_answers_in_products(tmp_path, capsys):
     text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace("n = 400", "n = 120")
-    text = text.replace("cap = 0.10", "cap = 0.10\nmin_adequate = 0.95")
+    text = text.replace("min_adequate = 0.2 ", "min_adequate = 0.95 ")
+    assert "min_adequate = 0.95" in text
     sc = tmp_path / "t.toml"
     sc.write_text(text)
     assert main(["optimize", str(sc), "-o", str(tmp_path / "o")]) == 0
@@ -65,7 +66,9 @@ def test_optimize_command_answers_in_products(tmp_path, capsys):
 
 def test_bad_products_table(tmp_path, capsys):
     text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace(
-        "cap = 0.10", 'cap = 0.10\nproducts = { device_mg = 28, max_devices = 2.5, iv_step = "5 mg" }')
+        'products = { device_mg = 28, max_devices = 3, oral_step = "5 mg", iv_step = "0.05 mg/kg" }',
+        'products = { device_mg = 28, max_devices = 2.5, iv_step = "5 mg" }')
+    assert "max_devices = 2.5" in text
     sc = tmp_path / "t.toml"
     sc.write_text(text)
     assert main(["optimize", str(sc), "-o", str(tmp_path / "o")]) == 2

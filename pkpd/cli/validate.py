@@ -12,11 +12,10 @@ from pkpd.output.files import write_bytes, write_text
 from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
 from pkpd.output.validation_report import validation_markdown, validation_rows
-from pkpd.scenario.trials import load_trials
+from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
 from pkpd.workflows.validate import calibrate, calibration_toml, predict, simulate_trials, write_thresholds
 
 NAME = "validate"
-DEFAULT_TRIALS = Path(__file__).resolve().parents[2] / "scenarios" / "validation" / "trials.toml"
 EXAMPLES = ("pkpd validate                             predicted vs observed trial rates, held-out set apart",
             "pkpd validate --calibrate --write         refit endpoint thresholds to the calibration rows")
 

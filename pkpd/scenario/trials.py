@@ -41,6 +41,8 @@ from pkpd.scenario.population_table import _dist
 from pkpd.simulation.sampling import CovariateDist
 
 SETS = ("calibration", "held-out")
+#: The shipped trials file (``pkpd validate`` without an argument).
+DEFAULT_TRIALS = Path(__file__).resolve().parents[2] / "scenarios" / "validation" / "trials.toml"
 DRUGS = ("esketamine", "racemic ketamine")
 _TRIAL_KEYS = {"id", "source", "set", "drug", "regimen", "sessions", "endpoint", "active", "control", "notes", "pk"}
 _VALIDATION_KEYS = {"title", "pk", "pd", "subjects", "replicates", "seed", "horizon", "step", "weight"}

@@ -4,11 +4,16 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from pathlib import Path
-import matplotlib.pyplot as plt
 import numpy as np
 from pkpd.errors import PkpdError
 from pkpd.output.tables import format_table
-from pkpd.output.files import csv_text, with_provenance, write_figure, write_netcdf, write_text
+from pkpd.output.files import csv_text, with_provenance, write_bytes, write_netcdf, write_text
+from pkpd.output.figures import png_bytes
+from pkpd.output.tradeoff_report import tradeoff_report
+from pkpd.output.validation_figures import validation_figure
+from pkpd.models.endpoints import load_endpoints
+from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
+from pkpd.workflows.validate import predict, simulate_trials
 from pkpd.simulation.sampling import Population
 from pkpd.workflows.run import tradeoff_setup
 from pkpd.simulation.population import simulate_population
@@ -52,8 +57,9 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    header = ["PD", "model", "base regimen", "point", "P(adequate)", "P(psychotomimetic)", "P(success)",
-              "on frontier"]
+    weight = _typical_weight(sc)
+    header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate)",
+              "P(psychotomimetic)", "P(success)", "on frontier"]
     rows = []
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
@@ -66,20 +72,25 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                     if np.isnan(x[j]):
                         continue
                     rows.append([str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given",
-                                 f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
+                                 f"{variants[i].total(weight):.3g}", f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
                                  "yes" if front[j] else ""])
-    weight = _typical_weight(sc)
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
                           f"point; doses per session at {weight:g} kg)", cap=spec.cap,
                           min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
     stem = Path(sc.path).stem
     out = sc.output_dir
+    png = png_bytes(fig)
+    notes = [p.note for p in pairs if p.note]
+    report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
+                             _validation_summary())
     files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
              write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
-             write_figure(fig, out / f"{stem}_frontier.png")]
-    plt.close(fig)
+             write_bytes(out / f"{stem}_frontier.png", png),
+             write_text(out / f"{stem}_frontier_report.html", report)]
     if not quiet:
         print(spec.describe())
+        for n in notes:
+            print(f"note: {n}")
         print(format_table(header, [r for r in rows if r[-1] == "yes"], numeric_from=4))
         print("(frontier points only; every point is in the CSV)")
     return files
@@ -130,6 +141,22 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
         for r in rows:
             print(f"  {r[0]} / {r[1]} / {r[2]}: {r[8]}")
     return files
+
+
+def _validation_summary() -> tuple[bytes, list[str]] | None:
+    """The shipped validation (figure and coverage lines), or None where the trials file is absent."""
+    path = DEFAULT_TRIALS
+    if not path.is_file():
+        return None
+    tf = load_trials(path)
+    eps = load_endpoints()
+    preds = predict(simulate_trials(tf, eps, progress=False), eps, seed=tf.seed)
+    lines = []
+    for label in dict.fromkeys(p.label for p in preds):
+        held = [p for p in preds if p.label == label and p.trial.set == "held-out"]
+        lines.append(f"{label}: {sum(p.inside for p in held)} of {len(held)} held-out observed rates inside the "
+                     "predictive 95 % interval")
+    return png_bytes(validation_figure(preds, tf.title)), lines
 
 
 def _typical_weight(sc) -> float:
