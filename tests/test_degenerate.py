@@ -41,9 +41,23 @@ def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
     sc.write_text(text)
     assert main(["tradeoff", str(sc), "-o", str(tmp_path / "o"), "-q"]) == 0
     html = (tmp_path / "o" / "t_frontier_report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2  # frontier and validation figures
+    assert html.count("data:image/png;base64,") == 3  # frontier, dose–response and validation figures
     for must in ("RR 3.26", "held-out observed rates inside", "cap", "dose mg", "Definitions"):
         assert must in html, must
     csv = (tmp_path / "o" / "t_frontier.csv").read_text().splitlines()
     assert "dose mg (75 kg)" in csv[0]
     float(csv[1].split(",")[4])  # the dose is a number in mg
+
+
+def test_monte_carlo_share_of_the_replicate_spread_by_hand():
+    """Replicates that differ only by binomial noise give a share near 1; replicates whose true
+    probabilities differ (parameter uncertainty) give a share well below 1."""
+    from pkpd.analysis.tradeoff import _mc_share
+    rng = np.random.default_rng(0)
+    m, reps = 100, 400
+    noise_only = rng.binomial(m, 0.3, size=reps) / m
+    assert 0.8 < float(_mc_share(noise_only[None, :], m)[0]) < 1.25
+    true_p = rng.uniform(0.1, 0.6, size=reps)
+    mixed = rng.binomial(m, true_p) / m
+    assert float(_mc_share(mixed[None, :], m)[0]) < 0.5
+    assert np.isnan(_mc_share(np.full((1, 5), 0.2), m)[0])

@@ -55,6 +55,7 @@ class TradeoffSpec:
     dose_bounds: tuple[float, float] = (0.05, 10.0)  # optimise: dose multiples searched
     n: int | None = None  # subjects for sweeps/optimisation (default: the scenario's population)
     min_adequate: float = 0.0  # optimise: at least this fraction of subjects with adequate analgesia
+    replicates: int = 20  # parameter-uncertainty replicates in trade-off runs (0: off)
     products: ProductSpec = field(default_factory=ProductSpec)  # optimise: what can be given
 
     def describe(self) -> str:
@@ -214,6 +215,7 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
                 per = np.stack([np.nanmean(x[..., rep == r], axis=-1) for r in range(reps)], axis=-1)
                 data.setdefault(f"p_{k}_unc_lo", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 5, axis=-1)
                 data.setdefault(f"p_{k}_unc_hi", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 95, axis=-1)
+                data.setdefault(f"p_{k}_mc_share", np.full((P, M, R), np.nan))[pi] = _mc_share(per, n / reps)
         for k in _CONT:
             if k not in oc:
                 continue
@@ -227,11 +229,16 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
             "probability of an unacceptable psychotomimetic effect", "p_success":
             "probability of adequate analgesia without unacceptable psychotomimetic effect",
             "onset_reached": "fraction of subjects whose analgesia reaches the level"}
+    for k in _PROBS:
+        long[f"p_{k}_mc_share"] = (f"share of the replicate spread of p_{k} explained by binomial noise alone "
+                                   "(≥ 1: the uncertainty band is Monte Carlo noise)")
     variables = {}
     for k, v in data.items():
         base = k.split("_p5")[0].split("_median")[0].split("_p95")[0]
         unit = "1" if k.startswith(("p_", "onset_reached")) else _CONT.get(base, "")
         ln = long.get(k, k.replace("_", " "))
+        if k.endswith("_mc_share"):
+            unit = "1"
         if k.endswith(("_lo", "_hi")) and k.startswith("p_"):
             ln = f"{long.get(k.rsplit('_', 1)[0].replace('_unc', ''), k)} ({'uncertainty ' if '_unc_' in k else 'Wilson 95 % '}{'lower' if k.endswith('lo') else 'upper'})"
         variables[k] = (("pair", "model", "regimen"), v, {"units": unit, "long_name": ln})
@@ -245,6 +252,17 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
                       "windows": "; ".join(f"{p.label}: {p.window[0]:.1f}–{p.window[1]:.1f} ng/mL"
                                            for p in pairs if p.window) or "none"})
     return out
+
+
+def _mc_share(per: np.ndarray, m: float) -> np.ndarray:
+    """Share of the spread across replicates that binomial noise alone would give: the variance of
+    a proportion from ``m`` subjects, p(1−p)/m, over the observed variance of the replicate
+    estimates (≥ 1: the "parameter uncertainty" band is Monte Carlo noise; well below 1: it is
+    parameter uncertainty).  NaN where the replicates agree exactly."""
+    with np.errstate(all="ignore"), _quiet():
+        p = np.nanmean(per, axis=-1)
+        var = np.nanvar(per, axis=-1, ddof=1)
+        return np.where(var > 0, p * (1 - p) / m / var, np.nan)
 
 
 class _quiet:

@@ -135,3 +135,47 @@ def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = N
     fig.suptitle(title or "Target-controlled infusion", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
+
+
+def dose_response_figure(tr: xr.Dataset, meta: list[dict], doses_mg: list[float], title: str = "", *,
+                         cap: float | None = None):
+    """P(adequate analgesia) (solid) and P(unacceptable psychotomimetic effect) (dashed) against the
+    dose per session (mg, log axis), one panel per PD pair × PK model, one colour per base
+    regimen (route).  Shaded: parameter uncertainty (5–95 % across replicates); bars: Monte Carlo
+    error (Wilson 95 %)."""
+    import matplotlib.pyplot as plt
+    _style()
+    P, M = tr.sizes["pair"], tr.sizes["model"]
+    fig, axes = plt.subplots(M, P, figsize=(5.4 * P, 4.2 * M + 0.7), squeeze=False)
+    bases = list(dict.fromkeys(m["base"] for m in meta))
+    for pi in range(P):
+        for mi in range(M):
+            ax = axes[mi, pi]
+            for b in bases:
+                idx = [i for i, m in enumerate(meta) if m["base"] == b]
+                order = np.argsort([doses_mg[i] for i in idx])
+                idx = [idx[o] for o in order]
+                dose = np.array([doses_mg[i] for i in idx])
+                col = ROUTE_COLORS.get(str(tr.route.values[idx[0]]).split("+")[0], "#555555")
+                for k, ls in (("adequate", "-"), ("exceed", "--")):
+                    y = tr[f"p_{k}"].values[pi, mi, idx] * 100
+                    if np.all(np.isnan(y)):
+                        continue
+                    lo, hi = (tr[f"p_{k}_lo"].values[pi, mi, idx] * 100, tr[f"p_{k}_hi"].values[pi, mi, idx] * 100)
+                    ax.errorbar(dose, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], fmt="none",
+                                ecolor=col, elinewidth=0.6, alpha=0.6)
+                    if f"p_{k}_unc_lo" in tr:
+                        ax.fill_between(dose, tr[f"p_{k}_unc_lo"].values[pi, mi, idx] * 100,
+                                        tr[f"p_{k}_unc_hi"].values[pi, mi, idx] * 100, color=col, alpha=0.12, lw=0)
+                    ax.plot(dose, y, ls, color=col, lw=1.8, marker="o", ms=3,
+                            label=f"{b}: {'adequate analgesia' if k == 'adequate' else 'psychotomimetic'}")
+            if cap is not None:
+                ax.axhline(100 * cap, color="#c0392b", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set(ylim=(-2, 102), xlabel="dose per session (mg, typical weight)", ylabel="subjects (%)",
+                   title=f"{tr.pair.values[pi]} on {tr.model.values[mi]}")
+            ax.legend(fontsize=6, frameon=False, loc="upper left")
+    fig.suptitle(title or "Probability against dose: solid analgesia, dashed psychotomimetic effect; shaded "
+                 "parameter uncertainty (5–95 %), bars Monte Carlo error", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig

@@ -19,7 +19,7 @@ def _img(png: bytes, caption: str) -> str:
 
 
 def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tuple, frontier_png: bytes,
-                    validation: tuple | None = None) -> str:
+                    validation: tuple | None = None, dose_response_png: bytes | None = None) -> str:
     """HTML text.  ``frontier`` is (header, rows); ``validation`` is (png, coverage lines) or None."""
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(scenario.title)} — trade-off</title><style>{_CSS}</style></head><body>",
@@ -32,6 +32,10 @@ def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tupl
                                                           "share with an unacceptable psychotomimetic effect; "
                                                           "dashed lines: cap and analgesia target"))
     parts.append("<p class='meta'>frontier points (every point is in the CSV)</p>" + _table(*frontier, numeric_from=4))
+    if dose_response_png is not None:
+        parts.append("<h2>Probability against dose</h2>" + _img(
+            dose_response_png, "Solid: adequate analgesia; dashed: unacceptable psychotomimetic effect; shaded: "
+                               "parameter uncertainty (5–95 % across replicates); bars: Monte Carlo error"))
     if validation is not None:
         png, lines = validation
         parts.append("<h2>How well do these models predict trials?</h2>"

@@ -10,7 +10,8 @@
     dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched (oral, IV)
     min_adequate = 0.5               # pkpd optimize: at least 50 % of subjects with adequate analgesia
     products = { device_mg = 28, max_devices = 3, oral_step = "5 mg", iv_step = "0.05 mg/kg" }
-    n = 500                          # subjects per sweep point / optimiser step
+    n = 4000                         # subjects per sweep point / optimiser step
+    replicates = 20                  # parameter-uncertainty replicates (0: off); n/replicates per replicate
     pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
     sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
 
@@ -27,7 +28,7 @@ from pkpd.analysis.tradeoff import TradeoffSpec
 
 
 KEYS = {"analgesia_level", "analgesia_duration", "psychotomimetic_level", "cap", "dose_bounds", "n", "pairs",
-        "sweep", "min_adequate", "products"}
+        "sweep", "min_adequate", "products", "replicates"}
 PRODUCT_KEYS = {"device_mg", "max_devices", "oral_step", "iv_step"}
 
 
@@ -124,6 +125,13 @@ def _search(tbl: dict, col: Collector) -> dict:
             col.add("must be [low, high] dose multiples with 0 < low < high ≤ 1000", f"{f}.dose_bounds")
         else:
             kw["dose_bounds"] = (float(v[0]), float(v[1]))
+    if "replicates" in tbl:
+        v = tbl["replicates"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 1000:
+            col.add("must be a whole number of replicates from 0 to 1000 (0: no parameter uncertainty)",
+                    f"{f}.replicates")
+        else:
+            kw["replicates"] = v
     if "n" in tbl:
         v = tbl["n"]
         if not isinstance(v, int) or isinstance(v, bool) or not 10 <= v <= 1_000_000:

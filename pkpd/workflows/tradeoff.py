@@ -17,7 +17,7 @@ from pkpd.workflows.validate import predict, simulate_trials
 from pkpd.simulation.sampling import Population
 from pkpd.workflows.run import tradeoff_setup
 from pkpd.simulation.population import simulate_population
-from pkpd.output.analysis_figures import frontier_figure
+from pkpd.output.analysis_figures import dose_response_figure, frontier_figure
 from pkpd.analysis.dosefinding import pareto_mask, sweep_regimens
 from pkpd.analysis.tradeoff import evaluate, thresholds_for
 from pkpd.analysis.products import choose, ladder
@@ -31,10 +31,34 @@ DEFAULT_N = 500
 
 def _population(sc, spec) -> Population:
     """The subjects of a trade-off or optimisation: the scenario's population (or a default one)
-    with ``[tradeoff] n`` subjects (default: at most 2000 of the population's)."""
+    with ``[tradeoff] n`` subjects (default: at most 2000 of the population's, at least 100 per
+    replicate) and parameter uncertainty on (``[tradeoff] replicates``, default 20) unless the
+    population already has replicates or the scenario turns them off (``replicates = 0``)."""
     base = sc.population.population if sc.population is not None else Population(n=DEFAULT_N, seed=0)
-    n = spec.n or (min(base.n, 2000) if sc.population is not None else DEFAULT_N)
-    return replace(base, n=n)
+    reps = base.replicates or spec.replicates
+    n = spec.n or max(min(base.n, 2000) if sc.population is not None else DEFAULT_N, 100 * reps)
+    return replace(base, n=n, replicates=reps)
+
+
+def _noise_note(tr) -> str:
+    """Words when the parameter-uncertainty band is mostly Monte Carlo noise (too few subjects
+    per replicate): the median share of the replicate spread that binomial noise explains."""
+    vals = []
+    for k in ("adequate", "exceed"):
+        if f"p_{k}_mc_share" in tr:  # only where the probability is away from 0 and 1
+            p, share = tr[f"p_{k}"].values.ravel(), tr[f"p_{k}_mc_share"].values.ravel()
+            vals.append(share[(p > 0.05) & (p < 0.95) & np.isfinite(share)])
+    vals = np.concatenate(vals) if vals else np.array([])
+    if vals.size == 0:
+        return ""
+    med = float(np.median(vals))
+    per = tr.attrs["population_size"] / max(tr.attrs["uncertainty_replicates"], 1)
+    if med < 0.5:
+        return (f"parameter-uncertainty bands: binomial noise explains a median {med:.0%} of the spread across "
+                f"replicates ({per:.0f} subjects per replicate), so they show parameter uncertainty")
+    return (f"parameter-uncertainty bands are mostly Monte Carlo noise (binomial noise explains a median "
+            f"{min(med, 1):.0%} of the spread across replicates at {per:.0f} subjects per replicate): raise "
+            "[tradeoff] n, or add CIs to the models")
 
 
 def _setup(sc):
@@ -80,12 +104,15 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     stem = Path(sc.path).stem
     out = sc.output_dir
     png = png_bytes(fig)
-    notes = [p.note for p in pairs if p.note]
+    doses = [v.total(weight) for v in variants]
+    dr_png = png_bytes(dose_response_figure(tr, meta, doses, cap=spec.cap))
+    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr)] if x]
     report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
-                             _validation_summary())
+                             _validation_summary(), dose_response_png=dr_png)
     files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
              write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
              write_bytes(out / f"{stem}_frontier.png", png),
+             write_bytes(out / f"{stem}_dose_response.png", dr_png),
              write_text(out / f"{stem}_frontier_report.html", report)]
     if not quiet:
         print(spec.describe())
