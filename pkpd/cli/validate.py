@@ -13,7 +13,8 @@ from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
 from pkpd.output.validation_report import validation_markdown, validation_rows
 from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
-from pkpd.workflows.validate import calibrate, calibration_toml, predict, simulate_trials, write_thresholds
+from pkpd.workflows.calibration import calibrate, calibration_toml, write_fitted
+from pkpd.workflows.validate import predict, simulate_trials
 
 NAME = "validate"
 EXAMPLES = ("pkpd validate                             predicted vs observed trial rates, held-out set apart",
@@ -46,7 +47,7 @@ def run(args) -> int:
         print(calibration_toml(fitted))
         if args.write:
             path = endpoints_file()
-            print_written([write_text(path, write_thresholds(path.read_text(encoding="utf-8"), fitted))])
+            print_written([write_text(path, write_fitted(path.read_text(encoding="utf-8"), fitted))])
         return 0
     preds = predict(sims, endpoints, seed=tf.seed)
     print("Incidence in % of patients; MC ± Monte Carlo error; param. parameter uncertainty (5–95 %);\n"
