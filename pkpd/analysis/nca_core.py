@@ -139,13 +139,13 @@ def fit_lambda_z(t: np.ndarray, c: np.ndarray, factor: float = ADJ_R2_FACTOR,
 
 def back_extrapolated_c0(t: np.ndarray, c: np.ndarray, dose_time: float) -> float:
     """Concentration just after an IV bolus at ``dose_time``: log-linear back-extrapolation of the
-    first two positive samples after it when they fall, else the first one (PKNCA ``pk.calc.c0``
-    methods ``logslope`` then ``c1``); NaN without a sample after the dose."""
-    after = (t > dose_time) & (c > 0)
+    first two samples after it when both are positive and falling, else the first one (PKNCA
+    ``pk.calc.c0`` methods ``logslope`` then ``c1``); NaN without a sample after the dose."""
+    after = t > dose_time
     tt, cc = t[after], c[after]
     if tt.size == 0:
         return math.nan
-    if tt.size >= 2 and cc[1] < cc[0]:
+    if tt.size >= 2 and cc[1] > 0 and cc[1] < cc[0]:
         k = math.log(cc[0] / cc[1]) / (tt[1] - tt[0])
         return float(cc[0] * math.exp(k * (tt[0] - dose_time)))
     return float(cc[0])
