@@ -48,6 +48,19 @@ def areas(t: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.where(down, logd, lin)
 
 
+def auc_linlog(c: np.ndarray, t: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Total linear-up / log-down AUC of ``c`` along ``axis`` over times ``t`` (NaN propagates);
+    the array form of :func:`areas` (:func:`pkpd.analysis.metrics.auc` documents it)."""
+    c = np.moveaxis(np.asarray(c, dtype=float), axis, -1)
+    c1, c2 = c[..., :-1], c[..., 1:]
+    dt = np.diff(t)
+    lin = 0.5 * (c1 + c2) * dt
+    with np.errstate(divide="ignore", invalid="ignore"):
+        down = (c2 < c1) & (c2 > 0) & (c1 > 0)
+        logd = np.where(down, (c1 - c2) * dt / np.log(np.where(down, c1 / c2, 2.0)), lin)
+    return np.sum(np.where(down, logd, lin), axis=-1)
+
+
 def moment_areas(t: np.ndarray, c: np.ndarray) -> np.ndarray:
     """AUMC (area under t·C) of each interval: linear up on t·C, log down with the exact formula for
     an exponential between the two samples."""
