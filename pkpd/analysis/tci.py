@@ -10,14 +10,14 @@ propagators (:mod:`pkpd.analysis.tci_rules`):
   1. *load*: each interval's rate is the one whose effect-site peak equals the target (the maximum
      rate while even that falls short), so the effect site gets there as fast as the pump allows
      without overshooting;
-  2. *wait*: the pump stops while plasma, far above the target, falls towards the effect site;
-  3. *hold*: from the interval where plasma comes down onto the curve ``C_T + g·(C_T − Ce)``
-     (g = ``gain``, 1 by default; this happens at the effect-site peak, where plasma and effect site
-     meet) plasma is kept on it — the effect site then approaches C_T exponentially at (1 + g)·ke0
-     and never crosses it, and the rate is smooth because it follows a smooth curve.  A target
-     decrease starts with the wait: the pump stops until plasma has fallen onto that curve (below
-     C_T, so the effect site falls (1 + g) times faster than with plain plasma targeting), then the
-     rate rises smoothly.
+  2. *wait*: the pump stops until the predicted effect-site peak is less than one interval away
+     (plasma, far above the target, falls to meet the effect site);
+  3. *hold*: plasma is steered onto the curve ``C_T + g·(C_T − Ce)`` (g = ``gain``, 1 by default;
+     at the peak plasma and effect site meet, so the curve starts where plasma is) — the effect site
+     then approaches C_T exponentially at (1 + g)·ke0 and never crosses it, and the rate is smooth
+     because it follows a smooth curve.  A target decrease starts here, with the pump off until
+     plasma has fallen onto the curve (below C_T, so the effect site falls (1 + g) times faster than
+     with plain plasma targeting); then the rate rises smoothly.
 
   The per-interval peak rule alone — re-applied every 10 s while holding — makes the rate flip
   between near zero and tens of mg/h (the effect-site peak is always "now"); R ``tci``
@@ -44,7 +44,7 @@ RISE_MARGIN = 1e-3
 #: After a rise, the hold rate never takes the effect site above the target by more than this
 #: (relative) at an update time: where plasma meets the effect site at its peak, tracking alone would
 #: add a hair of drug while the effect site is still rising.
-OVERSHOOT = 1e-4
+OVERSHOOT = 1e-3
 
 
 @dataclass(frozen=True)
@@ -156,15 +156,19 @@ class _EffectController:
         if self.phase == "load":
             r = peak_rate(free, self.unit, target, self.max_rate)
             if r < self.max_rate:
-                self.phase = "wait"  # the peak reaches the target with this interval's drug
+                self.phase = "peak"  # the peak reaches the target with this interval's drug
             return r, "load"
+        if self.phase == "peak":
+            if np.argmax(free) >= 1:  # the effect site still rises beyond this interval: pump off
+                return 0.0, "wait"
+            self.phase = "hold"  # at the peak plasma has come down to the effect site
         free_pl = float(self.c_pl @ self.Phi @ x)
         r = tracking_rate(free_pl, self.unit_pl, float(free[0]), float(self.unit[0]), target, self.gain)
         if self.rise:  # after a rise, never push the effect site past the target at an update time
             r = min(r, (target * (1 + OVERSHOOT) - float(free[0])) / float(self.unit[0]))
         r = float(np.clip(r, 0.0, self.max_rate))
         if self.phase == "wait" and r > 0:
-            self.phase = "hold"  # plasma has come down onto the tracking curve
+            self.phase = "hold"  # after a decrease: plasma has come down onto the tracking curve
         return r, self.phase
 
 
