@@ -126,7 +126,8 @@ def multiple_dose(t: np.ndarray, c: np.ndarray, dosing: Dosing, n_doses: int) ->
     out.update(_lambda_z_fields(lz))
     if lz is None:
         notes += [(k, why_lz) for k in ("lambda_z", "half_life", "vz", "accumulation_pred")]
-    notes += [(k, f"{n_doses} doses: a single-dose quantity; see AUCtau") for k in _SINGLE_DOSE_KEYS]
+    why_single = f"{n_doses} doses" if n_doses > 1 else "dosing at steady state"
+    notes += [(k, f"{why_single}: describes a single dose; see AUCtau") for k in _SINGLE_DOSE_KEYS]
     if tau is None:
         return dict(out, notes=notes + [(k, why_tau) for k in _INTERVAL_KEYS + ("accumulation_pred",)], flags=flags)
     if lz is not None:

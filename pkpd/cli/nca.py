@@ -42,10 +42,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     route = "iv-bolus" if args.iv_bolus else args.route
     if args.iv_bolus and args.route not in (None, "iv-bolus"):
-        raise PkpdError("--iv-bolus contradicts --route " + args.route, field="--route")
+        raise PkpdError("contradicts --iv-bolus", field="--route " + args.route)
     tau = units.parse(args.tau, "time", "--tau").value if args.tau else None
+    if tau is not None and not tau > 0:
+        raise PkpdError("the dosing interval must be longer than 0 h", field="--tau")
     if args.dose is not None and not args.dose > 0:
-        raise PkpdError("--dose must be a positive amount in mg", field="--dose")
+        raise PkpdError("must be a positive amount in mg", field="--dose")
     print(run_nca(args.data, args.time, args.conc, args.id, args.dose, route, args.lloq, tau, args.steady_state,
                   args.output))
     if args.output:
