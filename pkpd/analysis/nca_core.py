@@ -93,8 +93,8 @@ class LambdaZ:
 
     @property
     def span_ratio(self) -> float:
-        """Time spanned by the fitted points over the half-life (PKNCA ``span.ratio``; ≥ 2 is the
-        usual acceptance level, Purves 1992)."""
+        """Time spanned by the fitted points over the half-life (PKNCA ``span.ratio``; a fit over
+        less than about two half-lives gives an uncertain λz)."""
         return (self.time_last - self.time_first) / self.half_life
 
     def predict(self, t: float) -> float:

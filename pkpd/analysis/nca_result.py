@@ -33,8 +33,8 @@ NAMES = {
     "span_ratio": "span ratio", "aumc_0_inf": "AUMC0-inf", "mrt": "MRT", "cl": "CL", "vz": "Vz",
 }
 
-#: AUC extrapolated beyond Tlast above which AUC0–∞ and what depends on it are flagged (FDA/EMA
-#: bioequivalence guidance: an AUC0–∞ more than 20 % extrapolated is unreliable).
+#: AUC extrapolated beyond Tlast above which AUC0–∞ and what depends on it are flagged (the EMA
+#: bioequivalence guideline, 2010, asks that AUC0–t cover at least 80 % of AUC0–∞).
 EXTRAPOLATION_LIMIT_PCT = 20.0
 
 
