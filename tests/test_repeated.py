@@ -1,5 +1,6 @@
 """Repeated-dose metrics of simulated curves (trough, Cavg, AUCτ, accumulation, time to 90 % of steady
 state) against closed forms, typical and population."""
+import json
 import math
 
 import numpy as np
@@ -19,7 +20,7 @@ from helpers import one_cmt, regimen
 IV_Q12 = {"route": "iv", "amount": "100 mg", "every": "12 h", "times": 6}
 
 
-def test_iv_bolus_every_tau_closed_forms():
+def test_iv_bolus_every_tau_closed_forms(tmp_path):
     """One compartment, IV bolus D = 100 mg every τ = 12 h × 6, V 50 L, CL 10 L/h (k = 0.2/h, r = e^(−kτ)).
     Interval n's AUC is ∫₀^{nτ} of one dose's curve, so AUCτ(6) = D/CL·(1 − r⁶) (× 1000 ng·h/mL per mg·h/L),
     Cavg = AUCτ/τ → F·D/(CL·τ); Ctrough = (D/V)·r·(1 − r⁶)/(1 − r); Rac = (1 − r⁶)/(1 − r) → 1/(1 − e^(−kτ));
@@ -33,7 +34,8 @@ def test_iv_bolus_every_tau_closed_forms():
     assert get("ctrough") == pytest.approx(2000 * r * (1 - r ** 6) / (1 - r), rel=1e-9)
     assert get("accumulation") == pytest.approx((1 - r ** 6) / (1 - r), rel=1e-9)
     assert get("t90ss") == pytest.approx(math.log(10) / 0.2, rel=1e-6)
-    assert s.attrs["repeated_notes"]["r"] == {}
+    assert json.loads(s.attrs["repeated_notes"])["r"] == {}
+    s.to_netcdf(tmp_path / "s.nc")  # the notes are text: the summary can be written
 
 
 def test_oral_time_to_steady_state_and_cavg():
@@ -61,7 +63,7 @@ def test_steady_state_regimen_and_refusals():
                     {"route": "iv", "amount": "100 mg", "start": "30 h"}, name="mixed")
     ds = simulate(one_cmt(V=50, CL=10), [ss, once, short, mixed], horizon=36, step=1 / 6)
     s = summary(ds, [ss, once, short, mixed])
-    notes = s.attrs["repeated_notes"]
+    notes = json.loads(s.attrs["repeated_notes"])
     assert s.ketamine_plasma_cavg.sel(regimen="ss").item() == pytest.approx(100 / (10 * 12) * 1000, rel=1e-9)
     assert s.ketamine_plasma_t90ss.sel(regimen="ss").item() == 0
     assert "steady state" in notes["ss"]["accumulation"]

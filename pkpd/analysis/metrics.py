@@ -7,6 +7,7 @@ model's uncertainty).
 """
 from __future__ import annotations
 
+import json
 import re
 import numpy as np
 import xarray as xr
@@ -48,7 +49,8 @@ def summary(ds: xr.Dataset, regimens=None, weight: float | None = None) -> xr.Da
         The regimens of ``ds`` (in its order): adds the repeated-dose metrics of
         :mod:`pkpd.analysis.repeated` for every plasma concentration (``<var>_ctrough``,
         ``_cavg``, ``_auc_tau``, ``_accumulation``, ``_t90ss``; NaN for a single administration)
-        and, in ``attrs["repeated_notes"]``, why a metric is NaN (regimen → {metric: reason}).
+        and, in ``attrs["repeated_notes"]`` (JSON text, so that the dataset can be written to
+        NetCDF), why a metric is NaN: regimen → {metric: reason}.
     weight : float, optional
         Body weight, kg, for mg/kg doses (default: the dataset's subject, else 70).
 
@@ -91,7 +93,7 @@ def summary(ds: xr.Dataset, regimens=None, weight: float | None = None) -> xr.Da
             weight = float(found.group(1)) if found else 70.0
         rep, notes = typical_repeated(ds, regimens, weight)
         s = s.merge(rep)
-        s.attrs["repeated_notes"] = notes
+        s.attrs["repeated_notes"] = json.dumps(notes)
     for v in s.data_vars.values():
         v.values[np.isinf(v.values)] = np.nan
     return s

@@ -6,6 +6,7 @@ is printed under the table.
 """
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 import numpy as np
@@ -59,7 +60,7 @@ def _why_lines(notes: dict, regimens: list[str]) -> list[str]:
 
 def typical_repeated_table(s: xr.Dataset) -> str:
     """Terminal text for the typical subject's repeated-dose metrics ('' without repeated regimens)."""
-    notes = s.attrs.get("repeated_notes", {})
+    notes = json.loads(s.attrs.get("repeated_notes", "{}"))
     regs = _repeated(notes)
     outs = _outputs(s)
     if not regs or not outs:
@@ -76,7 +77,7 @@ def typical_repeated_table(s: xr.Dataset) -> str:
 
 def typical_repeated_csv(s: xr.Dataset) -> str | None:
     """Tidy CSV of the typical repeated-dose metrics (None without repeated regimens)."""
-    notes = s.attrs.get("repeated_notes", {})
+    notes = json.loads(s.attrs.get("repeated_notes", "{}"))
     regs, outs = _repeated(notes), _outputs(s)
     if not regs or not outs:
         return None
