@@ -38,6 +38,8 @@ def describe_model(name: str) -> str:
                             width=100, initial_indent="  ", subsequent_indent="    ")]
     if isinstance(m, Model):
         lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+        lines.append("  residual error: " + ("; ".join(f"{sp} {r.describe()}" for sp, r in m.residual.items())
+                                             or "none given (simulated observations are refused)"))
     lines += _nonlinear(m)
     lines += _pairings(m)
     rows = []
