@@ -33,6 +33,8 @@ A PK model file (``models/*.toml``) is data, never code.  Sections:
     see :mod:`pkpd.models.nonlinear`.
 ``[residual.SPECIES]``
     residual error of a species' plasma concentration: see :mod:`pkpd.models.residual`.
+``[iov]``
+    inter-occasion variability of parameters: see :mod:`pkpd.models.iov`.
 
 How to add a model: write a file with these sections; ``pkpd models show NAME``
 prints it back; add a test that checks it against the published numbers.
@@ -48,6 +50,7 @@ from pkpd.models.nonlinear import NonlinearSpec, parse_nonlinear
 from pkpd.models.parameters import Parameter, ParameterSet
 from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
 from pkpd.models.residual import ResidualError, parse_residual
+from pkpd.models.iov import IOVTerm, classify, parse_iov
 from pkpd.models.pk_sections import (SectionContext, check_plasma_volumes, parse_compartments, parse_flows,
                                      parse_plasma, parse_routes)
 
@@ -55,7 +58,7 @@ __all__ = ["AbsorptionPath", "Compartment", "Flow", "Model", "parse_model"]
 
 
 _SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows", "routes",
-             "states", "residual"}
+             "states", "residual", "iov"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,8 @@ class Model:
         without them.
     residual : dict of str to ResidualError, optional
         Species → residual error of its plasma concentration (``[residual.SPECIES]``).
+    iov : tuple of IOVTerm, optional
+        Inter-occasion variability (``[iov]``), each term with its scope.
     """
 
     name: str
@@ -105,6 +110,7 @@ class Model:
     index: dict[str, int] = field(default_factory=dict)
     nonlinear: NonlinearSpec | None = None
     residual: dict[str, ResidualError] = field(default_factory=dict)
+    iov: tuple[IOVTerm, ...] = ()
 
     @property
     def drug(self) -> str:
@@ -180,10 +186,11 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     check_plasma_volumes(comps, routes, plasma, col)
     nl = parse_nonlinear(data, col, names, comps, text)
     residual = parse_residual(data.get("residual"), col, set(plasma) & set(SPECIES))
+    iov = classify(parse_iov(data.get("iov"), col, pset.parameters), comps, flows + depot_flows, routes, pset.derived)
     col.raise_if_any()
     m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows + depot_flows),
               routes=routes, plasma=plasma, source_text=text, path=path,
-              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, residual=residual)
+              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, residual=residual, iov=iov)
     _check_values(m, col)
     col.raise_if_any()
     return m
