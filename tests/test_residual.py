@@ -39,12 +39,19 @@ def test_published_sigmas_in_model_files():
 
 
 def test_every_library_pk_model_has_residual_error_for_each_species():
+    from pkpd.errors import PkpdError
     from pkpd.models.library import available_models
     from pkpd.models.pk import Model
+    checked = 0
     for name in available_models():
-        m = load_model(name)
+        try:
+            m = load_model(name)
+        except PkpdError:  # a file that is no model (test_library_models reports it)
+            continue
         if isinstance(m, Model):
             assert set(m.residual) == set(m.species), name
+            checked += 1
+    assert checked >= 6
 
 
 def test_observe_error_models():
