@@ -67,7 +67,7 @@ def _typical_system(model: Model, pd: PDModel | None, subject: dict | None, mode
     vals = model.params.individual(covariates=subject)
     links = []
     if pd is not None:
-        links = pd.links(pd.params.individual(covariates=subject), model.species)
+        links = pd.links(pd.params.individual(covariates=subject), model.species, model)
     if mode == "effect" and not links:
         raise PkpdError("effect-site targeting needs a PD model with an effect compartment on ketamine (--pd)")
     sysm = build_system(model, vals, links[:1])

@@ -4,7 +4,8 @@
 A PK model file (``models/*.toml``) is data, never code.  Sections:
 
 ``[model]``
-    name, title, drug (``S-ketamine`` or ``racemic ketamine``), sampling
+    name, title, drug (``S-ketamine``, ``racemic ketamine`` or ``R-ketamine``: the form whose
+    concentrations it describes, :mod:`pkpd.models.drugs`), sampling
     (``arterial``/``venous``), population, citation, doi, notes, and ``plasma``:
     which compartment is the plasma (sampling) compartment of each species.
 ``[covariates]``
@@ -31,6 +32,8 @@ A PK model file (``models/*.toml``) is data, never code.  Sections:
     (zero-order release duration) and ``lag``.
 ``[states.NAME]`` and Michaelis–Menten ``[[flows]]`` (``vmax``, ``km``)
     see :mod:`pkpd.models.nonlinear`.
+``[validity]``
+    the subjects and plasma concentrations it was estimated over (:mod:`pkpd.models.validity`).
 
 How to add a model: write a file with these sections; ``pkpd models show NAME``
 prints it back; add a test that checks it against the published numbers.
@@ -47,12 +50,13 @@ from pkpd.models.parameters import Parameter, ParameterSet
 from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
 from pkpd.models.pk_sections import (SectionContext, check_plasma_volumes, parse_compartments, parse_flows,
                                      parse_plasma, parse_routes)
+from pkpd.models.validity import Validity, parse_validity
 
 __all__ = ["AbsorptionPath", "Compartment", "Flow", "Model", "parse_model"]
 
 
 _SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows", "routes",
-             "states"}
+             "states", "validity"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class Model:
     nonlinear : NonlinearSpec or None, optional
         Extra states, Michaelis–Menten flows and solver settings; None for a model built
         without them.
+    validity : Validity or None, optional
+        ``[validity]``: the subjects and plasma concentrations the model was estimated over.
     """
 
     name: str
@@ -99,10 +105,12 @@ class Model:
     path: str = ""
     index: dict[str, int] = field(default_factory=dict)
     nonlinear: NonlinearSpec | None = None
+    validity: Validity | None = None
 
     @property
     def drug(self) -> str:
-        """The drug the model was estimated on (``S-ketamine`` or ``racemic ketamine``)."""
+        """The form of ketamine the model describes (``S-ketamine``, ``racemic ketamine`` or
+        ``R-ketamine``; :mod:`pkpd.models.drugs`)."""
         return self.meta["drug"]
 
     @property
@@ -172,10 +180,11 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     plasma = parse_plasma(meta, ctx)
     check_plasma_volumes(comps, routes, plasma, col)
     nl = parse_nonlinear(data, col, names, comps, text)
+    validity = parse_validity(data.get("validity"), col, set(pset.all_covariates()), tuple(plasma))
     col.raise_if_any()
     m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows + depot_flows),
               routes=routes, plasma=plasma, source_text=text, path=path,
-              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl)
+              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, validity=validity)
     _check_values(m, col)
     col.raise_if_any()
     return m

@@ -109,10 +109,18 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         bar.close()
     if traj is not None:
         _blank_unsupported(traj, layouts, regimens)
-    return assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
-                    metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
-                    thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
-                    elapsed=_time.perf_counter() - t0)
+    return _with_drug_notes(assemble(
+        models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
+        metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
+        thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
+        elapsed=_time.perf_counter() - t0), typical)
+
+
+def _with_drug_notes(ds: xr.Dataset, typical: xr.Dataset) -> xr.Dataset:
+    """``ds`` with the typical run's drug conversions (``dose_drugs``): the same for every subject."""
+    if "dose_drugs" in typical.attrs:
+        ds.attrs["dose_drugs"] = typical.attrs["dose_drugs"]
+    return ds
 
 
 @dataclass

@@ -35,7 +35,7 @@ def solve_chunk(lay: ModelLayout, pd, regimens, population, start: int, stop: in
     vals = individual_values(m.params, population, start, stop, covs, purpose=2, overrides=ov.get(m.name))
     pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i, overrides=ov.get(p.name))
               for i, p in enumerate(pd)]
-    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species, m)]
     sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
     keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
     if [sysm.outputs[i].name for i in keep] != [o.name for o in lay.outs if o.quantity != "readout"]:
