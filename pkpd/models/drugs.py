@@ -89,15 +89,21 @@ def dose_fraction(given: str, model_drug: str, model_name: str = "the model") ->
         why = "it describes racemic ketamine (S and R in a 1:1 mix), and the dose has another mix"
     else:
         why = f"the dose contains no {model_drug}"
-    raise PkpdError(f"a {given} dose cannot be simulated with {model_name} ({model_drug} model): {why}; "
-                    f"choose a model of {given}")
+    raise PkpdError(f"{article(given)} {given} dose cannot be simulated with {model_name} ({model_drug} model): "
+                    f"{why}; choose a model of {given}")
+
+
+def article(drug: str) -> str:
+    """``an`` before S-/R-ketamine (said "ess", "ar"), ``a`` before racemic."""
+    return "an" if drug[:1] in "SRaeiou" else "a"
 
 
 def conversion_text(given: str, model_drug: str) -> str:
     """How a dose of ``given`` enters a model of ``model_drug``, in words (for notes and attributes)."""
     f = dose_fraction(given, model_drug)
     if f == 1.0:
-        return f"{given} dose into a {model_drug} model: the whole dose"
+        return f"{given} dose into {article(model_drug)} {model_drug} model: the whole dose"
     other = "R-ketamine" if model_drug == "S-ketamine" else "S-ketamine"
-    return (f"{given} dose into a {model_drug} model: {f:.0%} of each dose enters (its {model_drug} share); "
+    return (f"{given} dose into {article(model_drug)} {model_drug} model: {f:.0%} of each dose enters "
+            f"(its {model_drug} share); "
             f"the {other} half is not simulated")

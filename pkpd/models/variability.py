@@ -75,11 +75,12 @@ def cv_percent(iiv) -> float | None:
 
 
 def describe(iiv) -> str:
-    """The IIV as papers print it: ``CV 50 %`` (log-normal) or ``ω 0.71 (logit)``."""
+    """The IIV as papers print it: ``CV 50 %`` (log-normal; with ``ω`` when the file gave ω or ω²,
+    which papers often print as a "CV" of ω·100 %) or ``ω 0.71 (logit)``."""
     cv = cv_percent(iiv)
-    if cv is not None:
-        return f"CV {cv:.3g} %"
-    return f"ω {math.sqrt(iiv.omega2):.3g} ({iiv.transform})"
+    if cv is None:
+        return f"ω {math.sqrt(iiv.omega2):.3g} ({iiv.transform})"
+    return f"CV {cv:.3g} %" + ("" if iiv.given == "cv" else f" (ω {math.sqrt(iiv.omega2):.3g})")
 
 
 def range_text(iiv) -> str:
