@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from pkpd.errors import Collector, PkpdError
+from pkpd.models.drugs import article
 
 
 _KEYS = ("s_fraction", "r_potency")
@@ -111,7 +112,7 @@ def mismatch_message(pk, pd) -> str:
     return (f"PD model {pd.name} ({pd.path}) was estimated on {pd.drug} concentrations but PK model "
             f"{pk.name} ({pk.path}) describes {pk.drug}: the concentrations are not comparable and "
             f"{pd.name} declares no [enantiomers] conversion (S share of racemic concentrations, R-ketamine "
-            f"potency); choose a {pd.drug} PK model or a PD model that declares one")
+            f"potency); choose {article(pd.drug)} {pd.drug} PK model or a PD model that declares one")
 
 
 def conversion_note(pk, pd) -> str:

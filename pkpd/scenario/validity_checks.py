@@ -91,7 +91,7 @@ def _peaks_outside(model, ds: xr.Dataset, mi: int, variables: dict[str, list[str
             peaks = np.nanmax(stack, axis=(0, 2))
         ri = int(np.nanargmax(peaks))
         found = concentration_problems(v, {sp: float(peaks[ri]) / 1000.0}, f"{what}, typical subject,")
-        out += [f"{x} (regimen {ds.regimen.values[ri]!r})" for x in found]
+        out += [f"{x} (regimen {str(ds.regimen.values[ri])!r})" for x in found]
     return out
 
 
