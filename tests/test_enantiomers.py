@@ -2,6 +2,8 @@
 racemic dose gives an S-ketamine model its S half, stated; PK concentrations of another form drive a
 PD model only through its declared [enantiomers] conversion."""
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 
 from pkpd.cli.main import main
@@ -137,3 +139,19 @@ def test_scenario_needs_a_drug_when_models_differ(tmp_path, capsys):
     assert code == 2 and "regimens[0]" in err and "does not say what is given" in err
     code, err = _check(tmp_path, capsys, models='["perez_ruixo_2021", "domino"]', drug=', drug = "racemic"')
     assert code == 0 and "50% of each dose" in err
+
+
+@settings(max_examples=15)
+@given(amount=st.floats(0.5, 200.0), route=st.sampled_from(["iv", "oral", "intranasal"]),
+       sprays=st.integers(1, 3), weight=st.floats(45.0, 140.0))
+def test_racemic_dose_is_half_the_esketamine_dose_in_every_route(amount, route, sprays, weight):
+    """Property: in an S-ketamine model a racemic dose of X mg gives exactly the curves of an esketamine
+    dose of X/2 mg, whatever the route, sprays (Perez-Ruixo's spray-dependent nasal fraction) and weight."""
+    pk = load_model("perez_ruixo_2021")
+    extra = {"sprays": sprays, "spray_interval": "5 min"} if route == "intranasal" else {}
+    rac = Regimen("r", (parse_dose({"route": route, "amount": f"{amount!r} mg", "drug": "racemic", **extra}, "d"),))
+    esk = Regimen("e", (parse_dose({"route": route, "amount": f"{amount / 2!r} mg", "drug": "esketamine", **extra},
+                                   "d"),))
+    ds = simulate(pk, [rac, esk], horizon=6, step=1 / 12, subject={"WT": weight})
+    for v in ("ketamine_plasma", "norketamine_plasma"):
+        np.testing.assert_allclose(ds[v].values[0, 0], ds[v].values[0, 1], rtol=1e-11, atol=1e-14)
