@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from pkpd.cli.common import print_warnings, print_written
+from pkpd.output.evidence import evidence_text
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.run import run_population, run_scenario, write_outputs
 
@@ -55,4 +56,5 @@ def _print_tables(sc, res, pop) -> None:
     print()
     print(("Population: between-subject variability" + (" and parameter uncertainty" if pop is not None and
            sc.population.population.replicates else "") if pop is not None else "Typical subject only")
-          + "; the evidence for ketamine is of low certainty: see the model citations and assumptions.")
+          + "; see the model citations and assumptions.")
+    print(evidence_text())

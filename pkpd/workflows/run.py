@@ -7,6 +7,8 @@ analgesia/psychotomimetic pairs the other workflows evaluate.
 """
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -170,8 +172,9 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
         return None, "", None, None, ""
     tr = evaluate(pop, setup[1], setup[0])
     trows = table_rows(tr)
-    tdef = setup[0].describe()
-    ttable = f"{tdef}\ncells: % of subjects [Wilson 95 % interval]\n" + format_table(*trows, numeric_from=3)
+    tdef = setup[0].describe() + "".join(f". Note: {p.note}" for p in setup[1] if p.note)
+    ttable = (textwrap.fill(tdef, 100) + "\ncells: % of subjects [Wilson 95 % interval]\n"
+              + format_table(*trows, numeric_from=3))
     return tr, ttable, csv_text(*trows), trows, tdef
 
 
