@@ -14,7 +14,8 @@ from pkpd.cli.main import main
 from pkpd.errors import PkpdError
 from pkpd.models.endpoints import load_endpoints
 from pkpd.scenario.trials import load_trials
-from pkpd.workflows.validate import calibrate, predict, simulate_trials
+from pkpd.workflows.calibration import calibrate
+from pkpd.workflows.validate import predict, simulate_trials
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIALS = ROOT / "scenarios" / "validation" / "trials.toml"
@@ -64,14 +65,16 @@ def test_held_out_rows_never_reach_the_calibration(tmp_path):
     b = calibrate(simulate_trials(load_trials(tmp_path / "trials.toml"), eps, progress=False), eps)
     assert a.keys() == b.keys() and all(a[k].value == b[k].value for k in a)
     assert all(g.grade == "calibrated" and "TRANSFORM-1 56 mg" in g.source for g in a.values())
+    assert all(k[1] in ("threshold", "session_sd_by_model") for k in a)
 
 
 def test_shipped_thresholds_are_what_calibration_gives():
-    """models/endpoints.toml holds the values `pkpd validate --calibrate` fits (4 significant digits)."""
+    """models/endpoints/endpoints.toml holds the values `pkpd validate --calibrate` fits (4 significant digits)."""
     eps = load_endpoints()
     fitted = calibrate(simulate_trials(load_trials(TRIALS), eps, progress=False), eps)
-    for (ep, pd), g in fitted.items():
-        assert eps[ep].threshold(pd).value == pytest.approx(g.value, rel=1e-3), (ep, pd)
+    for (ep, table, pd), g in fitted.items():
+        have = eps[ep].threshold(pd) if table == "threshold" else eps[ep].session(pd)
+        assert have.value == pytest.approx(g.value, rel=1e-3), (ep, table, pd)
 
 
 def test_monte_carlo_error_shrinks_but_parameter_uncertainty_does_not(tmp_path):
@@ -120,6 +123,6 @@ def test_bad_trials_file_one_clear_error(tmp_path, capsys, old, new, field):
 
 def test_bad_endpoints_file(tmp_path):
     p = tmp_path / "endpoints.toml"
-    p.write_text((ROOT / "models" / "endpoints.toml").read_text().replace(', range = [0.25, 1.0]', ''))
+    p.write_text((ROOT / "models" / "endpoints" / "endpoints.toml").read_text().replace(', range = [0.25, 1.0]', ''))
     with pytest.raises(PkpdError, match="between_cv.*assumption needs"):
         load_endpoints(p)

@@ -13,7 +13,8 @@ from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
 from pkpd.output.validation_report import validation_markdown, validation_rows
 from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
-from pkpd.workflows.validate import calibrate, calibration_toml, predict, simulate_trials, write_thresholds
+from pkpd.workflows.calibration import calibrate, calibration_toml, write_fitted
+from pkpd.workflows.validate import predict, simulate_trials
 
 NAME = "validate"
 EXAMPLES = ("pkpd validate                             predicted vs observed trial rates, held-out set apart",
@@ -30,9 +31,9 @@ def add_parser(sub) -> None:
     v.add_argument("trials", nargs="?", default=str(DEFAULT_TRIALS), help="trials file (TOML)")
     v.add_argument("--calibrate", action="store_true",
                    help="fit each endpoint threshold to the calibration rows and print the lines for "
-                        "models/endpoints.toml (held-out rows are not read)")
+                        "models/endpoints/endpoints.toml (held-out rows are not read)")
     v.add_argument("--write", action="store_true",
-                   help="with --calibrate: write the fitted thresholds into models/endpoints.toml")
+                   help="with --calibrate: write the fitted thresholds into models/endpoints/endpoints.toml")
     v.add_argument("--doc", metavar="MD", help="also write the table and figure as Markdown (docs/validation.md)")
     v.add_argument("-o", "--output", metavar="DIR", default="results/validation")
 
@@ -46,7 +47,7 @@ def run(args) -> int:
         print(calibration_toml(fitted))
         if args.write:
             path = endpoints_file()
-            print_written([write_text(path, write_thresholds(path.read_text(encoding="utf-8"), fitted))])
+            print_written([write_text(path, write_fitted(path.read_text(encoding="utf-8"), fitted))])
         return 0
     preds = predict(sims, endpoints, seed=tf.seed)
     print("Incidence in % of patients; MC ± Monte Carlo error; param. parameter uncertainty (5–95 %);\n"

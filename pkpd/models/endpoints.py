@@ -1,4 +1,4 @@
-"""Clinical endpoint definitions (``models/endpoints.toml``): the observation model that turns a
+"""Clinical endpoint definitions (``models/endpoints/endpoints.toml``): the observation model that turns a
 readout into a trial-reported event, with a grade and source for every number.
 
 ::
@@ -15,13 +15,17 @@ readout into a trial-reported event, with a grade and source for every number.
     [endpoints.dissociation_ae.threshold]     # median reporting threshold, per PD model
     olofsen_2022 = { value = 0.2, grade = "calibrated", source = "TRANSFORM-1 56 mg …", range = [0.15, 0.3] }
 
+    [endpoints.dissociation_ae.session_sd_by_model]   # optional: fitted where calibration rows with
+    olofsen_2022 = { value = 0.6, grade = "calibrated", source = "…", range = [0.4, 0.9] }  # different
+                                                      # session counts identify it (else session_sd)
+
 ``between_cv``/``session_sd`` are SDs of the log threshold; ``background`` is the once-per-patient
 rate in placebo arms over a course, used when a trial gives no control arm.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pkpd.errors import Collector, PkpdError
@@ -55,6 +59,11 @@ class EndpointDef:
     background: GradedValue
     thresholds: dict  # PD model (PK model for exposure) → GradedValue: median threshold, readout scale or ng/mL
     output: str = ""  # exposure endpoints: the concentration output whose peak drives them
+    session_sds: dict = field(default_factory=dict)  # model → fitted session-to-session SD (GradedValue)
+
+    def session(self, model: str) -> GradedValue:
+        """The session-to-session SD for ``model``: fitted where the calibration identified it."""
+        return self.session_sds.get(model, self.session_sd)
 
     @property
     def empirical(self) -> bool:
@@ -71,11 +80,12 @@ class EndpointDef:
 
 
 def endpoints_file() -> Path:
-    """The endpoint definitions in the model library (the first ``endpoints.toml`` found)."""
+    """The endpoint definitions in the model library (the first ``endpoints/endpoints.toml`` found;
+    a folder of its own, so the model listing never takes it for a PK model)."""
     for d in library_dirs():
-        if (d / "endpoints.toml").is_file():
-            return d / "endpoints.toml"
-    raise PkpdError("no endpoints.toml in the model library (" + ", ".join(map(str, library_dirs())) + ")")
+        if (d / "endpoints" / "endpoints.toml").is_file():
+            return d / "endpoints" / "endpoints.toml"
+    raise PkpdError("no endpoints/endpoints.toml in the model library (" + ", ".join(map(str, library_dirs())) + ")")
 
 
 def load_endpoints(path: Path | None = None) -> dict[str, EndpointDef]:
@@ -97,7 +107,8 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
     if not isinstance(spec, dict):
         col.add("must be a table", f)
         return None
-    known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold")
+    known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold",
+             "session_sd_by_model")
     for k in sorted(set(spec) - set(known)):
         col.add(f"unknown key (known: {', '.join(known)})", f"{f}.{k}")
     desc = text_field(col, spec, "description", f)
@@ -107,17 +118,24 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
         col.add("'output' is for category = \"exposure\" (a readout category picks its PD readout)", f"{f}.output")
     vals = {k: _graded(spec.get(k), f"{f}.{k}", col, upper) for k, upper in
             (("between_cv", 3.0), ("session_sd", 3.0), ("background", 1.0))}
-    th = spec.get("threshold")
-    thresholds = {}
-    if not isinstance(th, dict):
-        col.add("must be a table: PD model name → { value, grade, source, range }", f"{f}.threshold")
-    else:
-        for pd_name, v in th.items():
-            g = _graded(v, f"{f}.threshold.{pd_name}", col, math.inf)
-            if g is not None and g.value <= 0:
-                col.add("must be > 0", f"{f}.threshold.{pd_name}.value")
-            thresholds[pd_name] = g
-    return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds, output)
+    thresholds = _by_model(spec.get("threshold"), f"{f}.threshold", col, math.inf, positive=True)
+    sds = _by_model(spec.get("session_sd_by_model", {}), f"{f}.session_sd_by_model", col, 3.0)
+    return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds,
+                       output, sds)
+
+
+def _by_model(tbl, f: str, col: Collector, upper: float, positive: bool = False) -> dict:
+    """A table of model name → graded value (thresholds, fitted session SDs)."""
+    if not isinstance(tbl, dict):
+        col.add("must be a table: model name → { value, grade, source, range }", f)
+        return {}
+    out = {}
+    for name, v in tbl.items():
+        g = _graded(v, f"{f}.{name}", col, upper)
+        if g is not None and positive and g.value <= 0:
+            col.add("must be > 0", f"{f}.{name}.value")
+        out[name] = g
+    return out
 
 
 def _graded(v, f: str, col: Collector, upper: float) -> GradedValue | None:

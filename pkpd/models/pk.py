@@ -34,6 +34,10 @@ A PK model file (``models/*.toml``) is data, never code.  Sections:
     see :mod:`pkpd.models.nonlinear`.
 ``[validity]``
     the subjects and plasma concentrations it was estimated over (:mod:`pkpd.models.validity`).
+``[residual.SPECIES]``
+    residual error of a species' plasma concentration: see :mod:`pkpd.models.residual`.
+``[iov]``
+    inter-occasion variability of parameters: see :mod:`pkpd.models.iov`.
 
 How to add a model: write a file with these sections; ``pkpd models show NAME``
 prints it back; add a test that checks it against the published numbers.
@@ -48,6 +52,8 @@ from pkpd.models.common import SPECIES, parse_common
 from pkpd.models.nonlinear import NonlinearSpec, parse_nonlinear
 from pkpd.models.parameters import Parameter, ParameterSet
 from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
+from pkpd.models.residual import ResidualError, parse_residual
+from pkpd.models.iov import IOVTerm, classify, parse_iov
 from pkpd.models.pk_sections import (SectionContext, check_plasma_volumes, parse_compartments, parse_flows,
                                      parse_plasma, parse_routes)
 from pkpd.models.validity import Validity, parse_validity
@@ -56,7 +62,7 @@ __all__ = ["AbsorptionPath", "Compartment", "Flow", "Model", "parse_model"]
 
 
 _SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows", "routes",
-             "states", "validity"}
+             "states", "validity", "residual", "iov"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,10 @@ class Model:
         without them.
     validity : Validity or None, optional
         ``[validity]``: the subjects and plasma concentrations the model was estimated over.
+    residual : dict of str to ResidualError, optional
+        Species → residual error of its plasma concentration (``[residual.SPECIES]``).
+    iov : tuple of IOVTerm, optional
+        Inter-occasion variability (``[iov]``), each term with its scope.
     """
 
     name: str
@@ -106,6 +116,8 @@ class Model:
     index: dict[str, int] = field(default_factory=dict)
     nonlinear: NonlinearSpec | None = None
     validity: Validity | None = None
+    residual: dict[str, ResidualError] = field(default_factory=dict)
+    iov: tuple[IOVTerm, ...] = ()
 
     @property
     def drug(self) -> str:
@@ -124,14 +136,15 @@ class Model:
         return self.params.parameters
 
     def assumptions(self) -> list[Parameter]:
-        """Parameters graded ``assumption`` (not published).
+        """Parameters and residual-error terms graded ``assumption`` (not published).
 
         Returns
         -------
         list of Parameter
-            In file order.
+            In file order (residual terms, named ``residual.SPECIES.TERM``, last).
         """
-        return [p for p in self.parameters.values() if p.is_assumption]
+        return ([p for p in self.parameters.values() if p.is_assumption]
+                + [t for r in self.residual.values() for t in r.terms() if t.is_assumption])
 
     def supports(self, route: str) -> bool:
         """Whether the model has absorption paths for ``route``.
@@ -180,11 +193,14 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     plasma = parse_plasma(meta, ctx)
     check_plasma_volumes(comps, routes, plasma, col)
     nl = parse_nonlinear(data, col, names, comps, text)
+    residual = parse_residual(data.get("residual"), col, set(plasma) & set(SPECIES))
+    iov = classify(parse_iov(data.get("iov"), col, pset.parameters), comps, flows + depot_flows, routes, pset.derived)
     validity = parse_validity(data.get("validity"), col, set(pset.all_covariates()), tuple(plasma))
     col.raise_if_any()
     m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows + depot_flows),
               routes=routes, plasma=plasma, source_text=text, path=path,
-              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, validity=validity)
+              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, residual=residual, iov=iov,
+              validity=validity)
     _check_values(m, col)
     col.raise_if_any()
     return m

@@ -111,12 +111,15 @@ def tornado_figure(ds: xr.Dataset, title: str = ""):
     return fig
 
 
-def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None):
-    """Concentrations and pump rates; ``bands`` (from :func:`tci_population`, one per result or None)
-    add the 5–95 % range of simulated subjects given the same profile."""
+def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None,
+               concentration_mg_ml: float | None = None):
+    """Concentrations (with the target schedule) and pump rates over the whole profile; ``bands`` (from
+    :func:`tci_population`, one per result or None) add the 5–95 % range of simulated subjects given
+    the same profile; with ``concentration_mg_ml`` the rate axis also reads in mL/h.  Legends sit
+    above the panels, so that they cover no curve and no caption added below."""
     import matplotlib.pyplot as plt
     _style()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for i, (r, col) in enumerate(zip(results, ("#c0392b", "#2874a6", "#1e8449"))):
         b = bands[i] if bands else None
         if b is not None:
@@ -127,13 +130,21 @@ def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = N
         if not np.all(np.isnan(r.effect)):
             axes[0].plot(t, r.effect, color=col, lw=1.6, ls="--", label=f"effect site ({r.mode} targeting)")
         axes[1].step(t[:-1], r.rate, where="post", color=col, lw=1.6, label=f"{r.mode} targeting")
-    axes[0].axhline(results[0].target, color="#555555", lw=0.8, ls=":", label="target")
-    axes[0].set(xlabel="time (min)", ylabel="ketamine (ng/mL)", title="Concentrations")
-    axes[1].set(xlabel="time (min)", ylabel="infusion rate (mg/h)", title="Pump rate", yscale="symlog")
+    r0 = results[0]
+    axes[0].step(r0.time[:-1] * 60, r0.target, where="post", color="#555555", lw=1.0, ls=":", label="target")
+    axes[0].set(xlabel="time (min)", ylabel="ketamine concentration (ng/mL)")
+    axes[1].set(xlabel="time (min)", ylabel="pump rate, every update interval (mg/h)")
+    axes[1].set_yscale("symlog", linthresh=10)
+    if concentration_mg_ml:
+        sec = axes[1].secondary_yaxis("right", functions=(lambda v: v / concentration_mg_ml,
+                                                          lambda v: v * concentration_mg_ml))
+        sec.set_yscale("symlog", linthresh=10 / concentration_mg_ml)  # the same ticks as the mg/h axis
+        sec.set_ylabel(f"mL/h at {concentration_mg_ml:g} mg/mL")
     for ax in axes:
-        ax.legend(fontsize=7, frameon=False)
+        ax.set_xlim(0, r0.time[-1] * 60)
+        ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=2)
     fig.suptitle(title or "Target-controlled infusion", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 

@@ -42,6 +42,12 @@ def describe_model(name: str) -> str:
                             width=100, initial_indent="  ", subsequent_indent="    ")]
     if isinstance(m, Model):
         lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+        lines.append("  residual error: " + ("; ".join(f"{sp} {r.describe()}" for sp, r in m.residual.items())
+                                             or "none given (simulated observations are refused)"))
+        if m.iov:
+            lines += textwrap.wrap("inter-occasion variability (ν²): " + ", ".join(
+                f"{t.name} {t.nu2:g} ({'per administration' if t.scope == 'absorption' else 'per run'})"
+                for t in m.iov), width=100, initial_indent="  ", subsequent_indent="    ")
     lines += _nonlinear(m)
     lines += _validity(m) + _enantiomers(m) + _bounds(m)
     lines += _pairings(m)

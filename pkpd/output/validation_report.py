@@ -45,7 +45,9 @@ def validation_markdown(tf, preds, endpoints, figure_name: str) -> str:
         kind = ("empirical exposure–incidence model on the peak of `" + e.output + "` (ng/mL)" if e.empirical
                 else f"driven by each PD model's {e.category} readout")
         lines += [f"Endpoint `{ep}` ({kind}): {e.description}. Between-patient SD {e.between_cv.value:g} ({e.between_cv.grade}), "
-                  f"session-to-session SD {e.session_sd.value:g} ({e.session_sd.grade}); thresholds: "
+                  f"session-to-session SD {e.session_sd.value:g} ({e.session_sd.grade})"
+                  + "".join(f", {k} {g.value:.2g} [{g.range[0]:.2g}–{g.range[1]:.2g}] (calibrated)"
+                            for k, g in e.session_sds.items() if g.range) + "; thresholds: "
                   + "; ".join(f"{k} {g.value:.3g} [{g.range[0]:.3g}–{g.range[1]:.3g}] ({g.grade})"
                               for k, g in e.thresholds.items() if g.range) + ".", ""]
     header, rows = validation_rows(preds)

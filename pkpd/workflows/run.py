@@ -25,6 +25,9 @@ from pkpd.output.figures import comparison_figure, concentration_figure, hystere
 from pkpd.output.population_figures import band_figure, effect_band_figure
 from pkpd.output.report import build_report
 from pkpd.output.tables import format_table, population_rows, population_table, summary_rows, terminal_table
+from pkpd.analysis.repeated import population_repeated
+from pkpd.output.repeated_table import (population_repeated_csv, population_repeated_table, typical_repeated_csv,
+                                        typical_repeated_table)
 
 
 def run_scenario(scenario: Scenario) -> xr.Dataset:
@@ -97,7 +100,7 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
                              step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
                              dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=thresholds,
-                             progress=progress, solver=scenario.solver)
+                             progress=progress, solver=scenario.solver, observation_times=spec.observation_times)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 
@@ -125,24 +128,27 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
         The summary Dataset and terminal tables, the trade-off Dataset (or None), and the files
         written, in order.
     """
-    s = summary(ds)
+    s = summary(ds, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
     header, rows = summary_rows(s)
-    table = terminal_table(s)
+    table = "\n\n".join(x for x in (terminal_table(s), typical_repeated_table(s)) if x)
     draw = figures and ("png" in scenario.formats or "html" in scenario.formats)
     figs = _typical_figures(scenario, ds) if draw else []  # (file suffix, caption, png)
     setup = tradeoff_setup(scenario) if pop is not None else None
     tr, ttable, tcsv, trows, tdef = _tradeoff_tables(pop, setup)
-    ptable, pcsv, prows = "", None, None
+    ptable, pcsv, prows, rcsv = "", None, None, None
     if pop is not None:
-        ptable = population_table(pop)
         prows = population_rows(pop)
         pcsv = csv_text(*prows)
+        rep, rnotes = population_repeated(pop, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
+        ptable = "\n\n".join(x for x in (population_table(pop), population_repeated_table(rep, rnotes)) if x)
+        rcsv = population_repeated_csv(rep, rnotes)
         if draw:
             figs += _population_figures(scenario, pop, setup)
     report = None
     if "html" in scenario.formats:
         report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
-    csvs = {"summary": csv_text(header, rows), "population_summary": pcsv, "tradeoff": tcsv}
+    csvs = {"summary": csv_text(header, rows), "repeated": typical_repeated_csv(s), "population_summary": pcsv,
+            "population_repeated": rcsv, "tradeoff": tcsv}
     files = _write_files(scenario, {"": ds, "_population": pop, "_tradeoff": tr}, csvs, figs, report)
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)
 

@@ -15,17 +15,16 @@ the endpoint's observation model (:mod:`pkpd.analysis.endpoints`).  Three interv
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pkpd.analysis.endpoints import CalibrationArm, ObservationModel, calibrate_threshold, incidence
+from pkpd.analysis.endpoints import ObservationModel, incidence
 from pkpd.analysis.tradeoff import wilson
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.drugs import article, dose_fraction, resolve_drug
-from pkpd.models.endpoints import EndpointDef, GradedValue
+from pkpd.models.endpoints import EndpointDef
 from pkpd.models.load import load_model
 from pkpd.scenario.trials import Trial, TrialsFile
 from pkpd.simulation.population import simulate_population
@@ -135,7 +134,7 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
         ep = endpoints[s.trial.endpoint]
         th = ep.threshold(s.pd)
         lo_th, hi_th = th.range if th.range is not None else (th.value, th.value)
-        model = lambda theta: ObservationModel(theta, ep.between_cv.value, ep.session_sd.value)
+        model = lambda theta: ObservationModel(theta, ep.between_cv.value, ep.session(s.pd).value)
         p_all = incidence(s.peaks, model(th.value), s.trial.sessions, s.background, s.z)
         point = float(np.nanmean(p_all))
         n = int(np.isfinite(p_all).sum())
@@ -159,75 +158,4 @@ def _per_replicate(s: Simulated, model, thetas) -> np.ndarray:
     for k, theta in enumerate(thetas):
         p = incidence(s.peaks, model(theta), s.trial.sessions, s.background, s.z)
         out[k] = [np.nanmean(p[s.replicate == r]) for r in reps]
-    return out
-
-
-def calibrate(sims: list[Simulated], endpoints: dict[str, EndpointDef]) -> dict[tuple[str, str], GradedValue]:
-    """Fit each (endpoint, PD model) threshold to the calibration-set trials only: the point to
-    their pooled observed rate, the range to its Wilson 95 % bounds.  Held-out rows are never read."""
-    groups: dict[tuple[str, str], list[Simulated]] = {}
-    for s in sims:
-        if s.trial.set == "calibration":
-            groups.setdefault((s.trial.endpoint, s.pd), []).append(s)
-    out = {}
-    for (ep_name, pd), ss in groups.items():
-        ep = endpoints[ep_name]
-        base = ObservationModel(1.0, ep.between_cv.value, ep.session_sd.value)
-        arms = [CalibrationArm(s.peaks, s.trial.sessions, s.background, s.z, s.trial.active.events,
-                               s.trial.active.n) for s in ss]
-        k, n = sum(a.events for a in arms), sum(a.n for a in arms)
-        lo, hi = (float(x) for x in wilson(np.array(k), n))
-        theta = calibrate_threshold(arms, base)
-        theta_lo, theta_hi = calibrate_threshold(arms, base, target=hi), calibrate_threshold(arms, base, target=lo)
-        names = "; ".join(f"{s.trial.id} ({s.trial.source}, {s.trial.active.events}/{s.trial.active.n})" for s in ss)
-        out[(ep_name, pd)] = GradedValue(theta, "calibrated", f"calibrated by 'pkpd validate --calibrate' to {names}",
-                                         "range: thresholds matching the Wilson 95 % bounds of the pooled rate",
-                                         (theta_lo, theta_hi))
-    return out
-
-
-def calibration_toml(fitted: dict[tuple[str, str], GradedValue]) -> str:
-    """The fitted thresholds as lines to paste under ``[endpoints.NAME.threshold]``."""
-    lines = []
-    for (ep, pd), g in sorted(fitted.items()):
-        if math.isnan(g.value):
-            lines.append(f"# {ep} / {pd}: no threshold reaches the observed rate (the background alone exceeds "
-                         "it, or the model never gets there)")
-            continue
-        lo, hi = g.range
-        lines.append(f"# [endpoints.{ep}.threshold]")
-        lines.append(f'{pd} = {{ value = {g.value:.4g}, grade = "calibrated", range = [{lo:.4g}, {hi:.4g}], '
-                     f'source = "{g.source}" }}')
-    return "\n".join(lines)
-
-
-def write_thresholds(text: str, fitted: dict[tuple[str, str], GradedValue]) -> str:
-    """``models/endpoints.toml`` text with each fitted threshold written into its
-    ``[endpoints.NAME.threshold]`` table (replacing the model's line or adding one); comments and
-    every other line are kept.  Unreachable fits (NaN) are left out."""
-    lines = text.splitlines()
-    for (ep, pd), g in sorted(fitted.items()):
-        if math.isnan(g.value):
-            continue
-        header = f"[endpoints.{ep}.threshold]"
-        if header not in (x.strip() for x in lines):
-            lines += ["", header]
-        start = next(i for i, x in enumerate(lines) if x.strip() == header) + 1
-        end = next((i for i in range(start, len(lines)) if lines[i].startswith("[") or not lines[i].strip()),
-                   len(lines))
-        new = calibration_toml({(ep, pd): g}).splitlines()[-1]
-        mine = [i for i in range(start, end) if lines[i].split("=")[0].strip() == pd]
-        if mine:
-            lines[mine[0]] = new
-        else:
-            lines.insert(end, new)
-    return "\n".join(lines) + "\n"
-
-
-def with_thresholds(endpoints: dict[str, EndpointDef], fitted) -> dict[str, EndpointDef]:
-    """Endpoint definitions with freshly fitted thresholds substituted (for a what-if run)."""
-    out = dict(endpoints)
-    for (ep, pd), g in fitted.items():
-        if not math.isnan(g.value):
-            out[ep] = replace(out[ep], thresholds={**out[ep].thresholds, pd: g})
     return out
