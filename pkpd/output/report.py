@@ -63,6 +63,7 @@ def build_report(scenario, typical_table, population_table=None, tradeoff_table=
         for p in scenario.pd:
             w = pairing_warnings(m, p)
             warns += [x for x in w if x not in warns]
+    warns += [f"note: {n}" for n in scenario.notes]  # the drug conversions this run makes
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(scenario.title)} — pkpd report</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(scenario.title)}</h1>",

@@ -83,7 +83,15 @@ class Scenario:
     log_scale : bool
         Concentration axes on a log scale.
     warnings : tuple of str
-        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats).
+        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats,
+        subjects outside a model's ``[validity]``).
+    notes : tuple of str
+        What the run converts, said so that nothing is silent: racemic doses into S-ketamine models
+        (their S half), doses without a drug (taken as each model's form), PK concentrations of
+        another ketamine form into a PD model (its ``[enantiomers]`` conversion).
+    validity : str
+        ``[scenario] validity``: ``warn`` (default) or ``refuse`` a run outside a model's
+        ``[validity]`` ranges.
     population : PopulationSpec or None
         The ``[population]`` run, if any.
     sweep : SweepSpec or None
@@ -111,3 +119,5 @@ class Scenario:
     sweep: SweepSpec | None = None
     tradeoff: TradeoffSpec | None = None
     solver: SolverOptions = field(default_factory=SolverOptions)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    validity: str = "warn"
