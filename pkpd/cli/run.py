@@ -6,6 +6,7 @@ import sys
 
 from pkpd.output.files import check_folder
 from pkpd.cli.common import print_warnings, print_written
+from pkpd.output.evidence import evidence_text
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.run import run_population, run_scenario, write_outputs
 
@@ -30,11 +31,12 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
     check_folder(sc.output_dir)  # an unusable folder is said now, not after the simulation
-    print_warnings(sc.warnings)
+    print_warnings(sc.warnings, sc.notes)
     if not args.quiet:
         print(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
               f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", file=sys.stderr)
     ds = run_scenario(sc)
+    print_warnings(ds.attrs.get("validity_warnings", "").splitlines())
     pop = run_population(sc, progress=None if not args.quiet else False)
     res = write_outputs(sc, ds, figures=not args.no_figures, pop=pop)
     if not args.quiet:
@@ -56,4 +58,5 @@ def _print_tables(sc, res, pop) -> None:
     print()
     print(("Population: between-subject variability" + (" and parameter uncertainty" if pop is not None and
            sc.population.population.replicates else "") if pop is not None else "Typical subject only")
-          + "; the evidence for ketamine is of low certainty: see the model citations and assumptions.")
+          + "; see the model citations and assumptions.")
+    print(evidence_text())

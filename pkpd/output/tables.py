@@ -39,11 +39,14 @@ def summary_rows(s: xr.Dataset, short: bool = False) -> tuple[list[str], list[li
     if short:
         header = ["model", "regimen", "dose mg"] + [c[2] for c in cols]
     else:
-        header = ["model", "regimen", "route", "dose (mg)"] + [c[1] for c in cols]
+        header = ["model", "regimen", "route"] + (["drug given"] if "drug" in s.coords else []) + \
+            ["dose (mg)"] + [c[1] for c in cols]
     rows = []
     for m in s.model.values:
         for r in s.regimen.values:
             row = [str(m), str(r)] + ([] if short else [str(s.route.sel(regimen=r).item())])
+            if not short and "drug" in s.coords:
+                row.append(str(s.drug.sel(regimen=r).item()))
             row.append(f"{float(s.dose.sel(regimen=r)):.1f}")
             for n, _, _, fmt in cols:
                 v = float(s[n].sel(model=m, regimen=r))

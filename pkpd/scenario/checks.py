@@ -1,18 +1,22 @@
 """Checks across tables: what no single table of a scenario can check on its own.
 
-* population thresholds must name outputs of the listed models (``[population]`` × ``[scenario]``);
+* population thresholds must name outputs of the listed models (``[population]`` × ``[scenario]``),
+  and sampled observations need times within the horizon and each model's residual error;
 * trade-off readout pairs must exist in the PD models (``[tradeoff]`` × ``[scenario]``);
 * every regimen needs a model with its routes, doses after the horizon are flagged, and PK/PD
   model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]``);
 * a covariate file must give every covariate the models (and mg/kg doses) use, unless
   ``[population]`` gives it a distribution (``[population]`` × ``[scenario]`` × ``[[regimens]]``).
+* every dose's drug must be one each PK model can represent, and PK/PD pairs of different ketamine
+  forms need the PD file's ``[enantiomers]`` conversion (:func:`drug_checks`).
 """
 from __future__ import annotations
 
 from pkpd.analysis.tradeoff import TradeoffSpec, pairs_for
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import Collector, PkpdError
-from pkpd.models.pairing import pairing_warnings
+from pkpd.dosing.drug_doses import dose_notes, dose_problems
+from pkpd.models.pairing import pairing_notes, pairing_problems, pairing_warnings
 from pkpd.scenario.spec import PopulationSpec, TimeGrid
 
 
@@ -63,6 +67,18 @@ def check_covariate_file(spec: PopulationSpec, models, pds, regimens, col: Colle
         col.add(f"the covariate file has no {c} column, which {', '.join(users)} use(s) (columns: "
                 f"{', '.join(sorted(pop.table))}); add the column or give it in [population] instead of the "
                 f"default", "population.covariates_file")
+def check_observations(spec: PopulationSpec, models, grid: TimeGrid, col: Collector) -> None:
+    """``[population] observation_times`` must lie within the horizon, and every model needs a
+    residual error (``[residual.SPECIES]``) for each species it observes."""
+    if not spec.observation_times:
+        return
+    if spec.observation_times[-1] > grid.horizon:
+        col.add(f"observation times must lie within the horizon ({grid.horizon:g} h)", "population.observation_times")
+    for m in models:
+        for sp in m.species:
+            if sp not in m.residual:
+                col.add(f"model {m.name!r} ({m.path}) gives no residual error for {sp}: simulated observations need "
+                        f"a [residual.{sp}] section in the model file", "population.observation_times")
 
 
 def check_pairs(spec: TradeoffSpec, pds, col: Collector) -> None:
@@ -98,3 +114,33 @@ def dosing_checks(models, pds, regimens: tuple[Regimen, ...], grid: TimeGrid | N
         for p in pds:
             warnings += pairing_warnings(m, p)
     return tuple(warnings)
+
+
+def drug_checks(models, pds, regimens: tuple[Regimen, ...], col: Collector) -> tuple[str, ...]:
+    """What is given against what the models describe: errors go to ``col``, notes are returned.
+
+    Errors: a dose a PK model cannot represent (esketamine into a racemic model), a PK/PD pair of
+    different forms without an ``[enantiomers]`` conversion (naming both files), and a dose without
+    a drug when the PK models describe different forms (it would be a different drug in each).
+    Notes: every conversion the run makes (racemic → the S half, no drug → the model's form, PK
+    concentrations converted for a PD model).
+    """
+    forms = {m.drug for m in models}
+    for i, r in enumerate(regimens):
+        if None in r.drugs and len(forms) > 1:
+            which = "; ".join(f"{m.name}: {m.drug}" for m in models)
+            col.add(f"regimen {r.name!r} does not say what is given and the models describe different forms "
+                    f"({which}): add drug = \"esketamine\" or \"racemic\"", f"regimens[{i}]")
+    notes = []
+    for m in models:
+        for i, problem in dose_problems(m, regimens):
+            col.add(problem, f"regimens[{i}]")
+        if len(forms) == 1:
+            notes += dose_notes(m, regimens)
+        else:
+            notes += [n for n in dose_notes(m, regimens) if "no drug stated" not in n]
+        for p in pds:
+            for problem in pairing_problems(m, p):
+                col.add(problem, "scenario.pd")
+            notes += pairing_notes(m, p)
+    return tuple(dict.fromkeys(notes))

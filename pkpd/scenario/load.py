@@ -26,7 +26,7 @@
 
 Dose fields: ``route``; ``amount`` (mg or mg/kg; per spray for intranasal) or ``rate``
 (mg/h, mg/kg/h) with ``duration``; ``start``; ``every`` and ``times`` for repeats;
-``sprays`` and ``spray_interval`` for intranasal.
+``sprays`` and ``spray_interval`` for intranasal; ``drug`` (esketamine, racemic or arketamine).
 
 Optional tables: ``[population]``, ``[tradeoff]``, ``[sweep]`` and ``[solver]``.  Each table has
 its own parser in its own module (``scenario_table``, ``subject_table``, ``time_table``,
@@ -41,7 +41,8 @@ from pkpd.errors import Collector, PkpdError
 from pkpd.simulation.variables import check_variable_names
 from pkpd.models.library import read_toml
 from pkpd.solvers.options import SolverOptions
-from pkpd.scenario.checks import check_covariate_file, check_pairs, check_thresholds, dosing_checks
+from pkpd.scenario.checks import (check_covariate_file, check_observations, check_pairs, check_thresholds,
+                                  dosing_checks, drug_checks)
 from pkpd.scenario.output_table import parse_output
 from pkpd.scenario.population_table import parse_population
 from pkpd.scenario.regimens_table import parse_regimens
@@ -52,6 +53,7 @@ from pkpd.scenario.subject_table import model_covariates, parse_subject
 from pkpd.scenario.sweep_table import parse_sweep
 from pkpd.scenario.time_table import parse_time
 from pkpd.scenario.tradeoff_table import parse_tradeoff
+from pkpd.scenario.validity_checks import covariate_checks
 
 
 #: The tables a scenario file may have (in the order the "unknown section" message lists them).
@@ -107,6 +109,7 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         population = parse_population(data["population"], col, base, covariates)
         if population is not None and grid is not None:
             check_thresholds(population, head.models, head.pd, col)
+            check_observations(population, head.models, grid, col)
         if population is not None:
             check_covariate_file(population, head.models, head.pd, regimens, col)
     tradeoff = None
@@ -118,8 +121,11 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
     if "sweep" in data:
         sweep = parse_sweep(data["sweep"], col, head.models, head.pd, population.population.n if population else None)
     warnings = dosing_checks(head.models, head.pd, regimens, grid, col)
+    notes = drug_checks(head.models, head.pd, regimens, col)
+    warnings += covariate_checks(head.models, head.pd, subject, population, head.validity, col)
     col.raise_if_any()
     return Scenario(title=head.title, models=head.models, pd=head.pd, subject=subject, regimens=regimens,
                     time=grid, output_dir=out.resolve_directory(path, output_dir), formats=out.formats,
                     description=head.description, source_text=text, path=path, log_scale=out.log_scale,
-                    warnings=warnings, population=population, tradeoff=tradeoff, sweep=sweep, solver=solver)
+                    warnings=warnings, population=population, tradeoff=tradeoff, sweep=sweep, solver=solver,
+                    notes=notes, validity=head.validity)

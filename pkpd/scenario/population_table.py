@@ -15,6 +15,8 @@
     weight = { dist = "normal", mean = "75 kg", sd = "12 kg", min = "45 kg", max = "130 kg" }
     age = { dist = "uniform", low = "18 year", high = "65 year" }
     thresholds = { ketamine_plasma = "100 ng/mL" }   # for time above threshold
+    observation_times = ["30 min", "1 h", "2 h", "4 h"]  # optional: sampled observations
+                                                         # (true and with residual error)
 """
 from __future__ import annotations
 
@@ -72,8 +74,8 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
     d = spec.get("dist", "normal")
     allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
                "uniform": {"low", "high"}}
-    if not isinstance(d, str) or d not in allowed:  # a list or table here must not reach a dict lookup
-        col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
+    if not isinstance(d, str) or d not in allowed:  # a list or table here is not hashable: check first
+        col.add(f"'dist' must be one of {', '.join(allowed)} (got {d!r})", f"{f}.dist")
         return None
     for k in sorted(set(spec) - allowed[d] - {"dist"}):
         col.add(f"unknown key '{k}' for a {d} distribution", f"{f}.{k}")
@@ -107,7 +109,7 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
 
 
 KEYS = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file", "weight",
-        "age", "thresholds"}
+        "age", "thresholds", "observation_times"}
 
 
 class _Options(NamedTuple):
@@ -135,6 +137,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     opts = _options(tbl, col)
     covs = _covariates(tbl, col, extra_covariates)
     thresholds = _thresholds(tbl, col)
+    obs_times = _observation_times(tbl, col)
     if n is None or any(v is None for v in covs.values()):
         return None
     try:
@@ -143,7 +146,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     except PkpdError as e:
         col.catch(e, f)
         return None
-    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds)
+    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, obs_times)
 
 
 def _size(tbl: dict, col: Collector, base: Path, extra_covariates: set[str]) -> tuple[int | None, dict | None]:
@@ -241,3 +244,23 @@ def _thresholds(tbl: dict, col: Collector) -> dict[str, float]:
                 col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number",
                         f"{f}.thresholds.{k}")
     return thresholds
+
+
+def _observation_times(tbl: dict, col: Collector) -> tuple[float, ...]:
+    """``observation_times``: sampling times (h, increasing) of simulated observations, or ()."""
+    f = "population.observation_times"
+    v = tbl.get("observation_times", [])
+    if not isinstance(v, list):
+        col.add('must be a list of times such as ["30 min", "1 h", "4 h"]', f)
+        return ()
+    times = []
+    for i, x in enumerate(v):
+        try:
+            times.append(units.parse(x, "time", f"{f}[{i}]").value)
+        except PkpdError as e:
+            col.catch(e)
+            return ()
+    if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:])):
+        col.add("times must be ≥ 0 and increasing", f)
+        return ()
+    return tuple(times)

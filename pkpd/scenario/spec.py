@@ -44,6 +44,7 @@ class PopulationSpec:
     precision: str = "float32"  # storage of full trajectories
     chunk: int = 1024  # subjects per chunk
     thresholds: dict = field(default_factory=dict)  # output → threshold (ng/mL, or a readout's unit)
+    observation_times: tuple = ()  # h: sampled observations with residual error (none when empty)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,15 @@ class Scenario:
     log_scale : bool
         Concentration axes on a log scale.
     warnings : tuple of str
-        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats).
+        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats,
+        subjects outside a model's ``[validity]``).
+    notes : tuple of str
+        What the run converts, said so that nothing is silent: racemic doses into S-ketamine models
+        (their S half), doses without a drug (taken as each model's form), PK concentrations of
+        another ketamine form into a PD model (its ``[enantiomers]`` conversion).
+    validity : str
+        ``[scenario] validity``: ``warn`` (default) or ``refuse`` a run outside a model's
+        ``[validity]`` ranges.
     population : PopulationSpec or None
         The ``[population]`` run, if any.
     sweep : SweepSpec or None
@@ -108,3 +117,5 @@ class Scenario:
     sweep: SweepSpec | None = None
     tradeoff: TradeoffSpec | None = None
     solver: SolverOptions = field(default_factory=SolverOptions)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    validity: str = "warn"

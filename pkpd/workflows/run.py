@@ -7,6 +7,8 @@ analgesia/psychotomimetic pairs the other workflows evaluate.
 """
 from __future__ import annotations
 
+import textwrap
+
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -20,10 +22,14 @@ from pkpd.scenario.spec import Scenario
 from pkpd.names import safe_stem, unique_stems
 from pkpd.output.files import csv_text, with_provenance
 from pkpd.output.output_set import OutputSet
+from pkpd.scenario.validity_checks import concentration_checks
 from pkpd.output.figures import comparison_figure, concentration_figure, hysteresis_figure, png_bytes
 from pkpd.output.population_figures import band_figure, effect_band_figure
 from pkpd.output.report import build_report
 from pkpd.output.tables import format_table, population_rows, population_table, summary_rows, terminal_table
+from pkpd.analysis.repeated import population_repeated
+from pkpd.output.repeated_table import (population_repeated_csv, population_repeated_table, typical_repeated_csv,
+                                        typical_repeated_table)
 
 
 def run_scenario(scenario: Scenario) -> xr.Dataset:
@@ -38,12 +44,24 @@ def run_scenario(scenario: Scenario) -> xr.Dataset:
     -------
     xarray.Dataset
         Concentrations (and PD effect sites and readouts) with dims model × regimen × time; its
-        ``attrs`` carry the provenance (scenario text, model files, versions).
+        ``attrs`` carry the provenance (scenario text, model files, versions), the drug
+        conversions (``dose_drugs``) and peaks outside a model's ``[validity]``
+        (``validity_warnings``).
+
+    Raises
+    ------
+    PkpdError
+        When a peak lies outside a model's concentration range and the scenario refuses that
+        (``[scenario] validity = "refuse"``).
     """
     _check_scenario(scenario)
     ds = simulate(scenario.models, scenario.regimens, horizon=scenario.time.horizon, step=scenario.time.step,
                   subject=scenario.subject, pd=scenario.pd, solver=scenario.solver)
-    return with_provenance(ds, scenario, scenario.models, scenario.pd)
+    outside = concentration_checks(scenario, ds)
+    ds = with_provenance(ds, scenario, scenario.models, scenario.pd)
+    if outside:
+        ds.attrs["validity_warnings"] = "\n".join(outside)
+    return ds
 
 
 @dataclass(frozen=True)
@@ -92,7 +110,7 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
                              step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
                              dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=thresholds,
-                             progress=progress, solver=scenario.solver)
+                             progress=progress, solver=scenario.solver, observation_times=spec.observation_times)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 
@@ -123,24 +141,27 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
     _check_scenario(scenario)
     if not isinstance(ds, xr.Dataset) or (pop is not None and not isinstance(pop, xr.Dataset)):
         raise PkpdTypeError("ds (and pop) must be the xarray Datasets of run_scenario and run_population")
-    s = summary(ds)
+    s = summary(ds, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
     header, rows = summary_rows(s)
-    table = terminal_table(s)
+    table = "\n\n".join(x for x in (terminal_table(s), typical_repeated_table(s)) if x)
     draw = figures and ("png" in scenario.formats or "html" in scenario.formats)
     figs = _typical_figures(scenario, ds) if draw else []  # (file suffix, caption, png)
     setup = tradeoff_setup(scenario) if pop is not None else None
     tr, ttable, tcsv, trows, tdef = _tradeoff_tables(pop, setup)
-    ptable, pcsv, prows = "", None, None
+    ptable, pcsv, prows, rcsv = "", None, None, None
     if pop is not None:
-        ptable = population_table(pop)
         prows = population_rows(pop)
         pcsv = csv_text(*prows)
+        rep, rnotes = population_repeated(pop, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
+        ptable = "\n\n".join(x for x in (population_table(pop), population_repeated_table(rep, rnotes)) if x)
+        rcsv = population_repeated_csv(rep, rnotes)
         if draw:
             figs += _population_figures(scenario, pop, setup)
     report = None
     if "html" in scenario.formats:
         report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
-    csvs = {"summary": csv_text(header, rows), "population_summary": pcsv, "tradeoff": tcsv}
+    csvs = {"summary": csv_text(header, rows), "repeated": typical_repeated_csv(s), "population_summary": pcsv,
+            "population_repeated": rcsv, "tradeoff": tcsv}
     files = _write_files(scenario, {"": ds, "_population": pop, "_tradeoff": tr}, csvs, figs, report)
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)
 
@@ -171,8 +192,9 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
         return None, "", None, None, ""
     tr = evaluate(pop, setup[1], setup[0])
     trows = table_rows(tr)
-    tdef = setup[0].describe()
-    ttable = f"{tdef}\ncells: % of subjects [Wilson 95 % interval]\n" + format_table(*trows, numeric_from=3)
+    tdef = setup[0].describe() + "".join(f". Note: {p.note}" for p in setup[1] if p.note)
+    ttable = (textwrap.fill(tdef, 100) + "\ncells: % of subjects [Wilson 95 % interval]\n"
+              + format_table(*trows, numeric_from=3))
     return tr, ttable, csv_text(*trows), trows, tdef
 
 
