@@ -64,10 +64,11 @@ def test_observe_error_models():
 
 def _dataset(tmp_path, n_id=20, n_obs=50):
     """A NONMEM-style dataset: IV 20 mg over 40 min, n_obs samples from 0.5 to 12 h per ID."""
-    rows = ["ID,TIME,AMT,RATE,CMT,EVID,MDV,DV"]
+    # AGE given (40 years, the default): nmsim refuses a file without a covariate its model uses (issue 18)
+    rows = ["ID,TIME,AMT,RATE,CMT,EVID,MDV,DV,AGE"]
     for i in range(1, n_id + 1):
-        rows.append(f"{i},0,20,30,1,1,1,.")
-        rows += [f"{i},{t:.4f},.,.,.,0,0,." for t in np.linspace(0.5, 12, n_obs)]
+        rows.append(f"{i},0,20,30,1,1,1,.,40")
+        rows += [f"{i},{t:.4f},.,.,.,0,0,.,40" for t in np.linspace(0.5, 12, n_obs)]
     p = tmp_path / "d.csv"
     p.write_text("\n".join(rows) + "\n")
     return p

@@ -107,6 +107,11 @@ def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_
         Mismatched, non-finite, unsorted or negative input; no dose before the last sample.
     """
     t, c = _checked(t, c, lloq)
+    for name, v, positive in (("dose", dose_mg, True), ("infusion_duration", infusion_duration, False)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                              or not np.isfinite(v) or v < 0 or (positive and v == 0)):
+            raise PkpdError(f"NCA: {name} must be a finite number {'> 0' if positive else '≥ 0'} (got {v!r})",
+                            field=f"--{name.replace('_', '-')}")
     dosing = _dosing(dose_mg, iv_bolus, infusion_duration, dosing, tau, steady_state)
     n_doses = int(np.sum(np.asarray(dosing.times) < t[-1]))
     if n_doses == 0:

@@ -50,10 +50,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     horizon, step : float
         Output grid, h.
     mode : {"streaming", "full"}
-        ``full`` keeps every trajectory (dims model × regimen × subject × time);
-        ``streaming`` keeps per-subject metrics and per-time percentiles only.  In full mode,
-        take exact percentiles from the trajectories when needed
-        (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
+        ``full`` keeps every trajectory (dims model × regimen × subject × time); ``streaming`` keeps
+        per-subject metrics and per-time percentiles only.  In full mode, take exact percentiles from
+        the trajectories when needed (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
     dtype : numpy dtype
         Storage of full trajectories (float32 halves memory; computation is float64).
     chunk : int

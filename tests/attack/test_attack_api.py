@@ -83,7 +83,7 @@ def test_tci_api_refuses_impossible_requests():
     from pkpd.analysis.tci import tci
     with pytest.raises(PkpdError, match="subject.WT"):
         tci(DOMINO, 300.0, 1.0, subject={"WT": 0.0})
-    with pytest.raises(PkpdError, match="> 0"):
+    with pytest.raises(PkpdError, match="maximum pump rate must be positive"):
         tci(DOMINO, 300.0, 1.0, max_rate_mg_h=-1.0)
     with pytest.raises(PkpdError, match="pump updates"):
         tci(DOMINO, 300.0, 14 * 24, interval_h=1e-3 / 3600)
@@ -113,7 +113,7 @@ def test_nca_dose_nan_is_refused(tmp_path):
     f = tmp_path / "c.csv"
     f.write_text("TIME,DV\n0,0\n1,10\n2,5\n4,2\n")
     refused(cli(["nca", f, "--dose", "nan"]), "--dose")
-    refused(cli(["nca", f, "--lloq", "-1"]), "--lloq")
+    refused(cli(["nca", f, "--lloq", "-1"]), "LLOQ", "≥ 0")
 
 
 def test_results_never_hold_infinities():
