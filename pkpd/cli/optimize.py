@@ -23,6 +23,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
-    print_warnings(sc.warnings)
+    print_warnings(sc.warnings, sc.notes)
     print_written(run_optimize(sc, quiet=args.quiet))
     return 0

@@ -7,9 +7,10 @@ import numpy as np
 
 from pkpd import units
 from pkpd.analysis.tci import tci, tci_population
-from pkpd.cli.common import print_written
+from pkpd.cli.common import print_pairing, print_written
 from pkpd.errors import PkpdError
 from pkpd.models.load import load_model
+from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 from pkpd.output.analysis_figures import tci_figure
 from pkpd.output.figures import png_bytes
@@ -50,6 +51,8 @@ def run(args) -> int:
     wt = units.parse(args.weight, "weight", "--weight").value
     mx = units.parse(args.max_rate, "rate", "--max-rate").value
     pd = load_model(args.pd) if args.mode == "effect" else None
+    if isinstance(pd, PDModel):
+        print_pairing([m], [pd])
     r = tci(m, target, dur, mode=args.mode, pd=pd, subject={"WT": wt}, interval_h=dt, max_rate_mg_h=mx)
     rows = [[f"{t * 60:.2f}", f"{rate:.3f}", f"{c:.2f}", "" if np.isnan(e) else f"{e:.2f}"]
             for t, rate, c, e in zip(r.time[:-1], r.rate, r.plasma[:-1], r.effect[:-1])]

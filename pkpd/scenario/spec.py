@@ -6,11 +6,12 @@ assembles them.  Everything here is frozen: a scenario is checked once, then onl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from pkpd.analysis.sweep_design import SweepSpec
 from pkpd.analysis.tradeoff import TradeoffSpec
 from pkpd.dosing.regimen import Regimen
+from pkpd.models.overrides import with_overrides
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
 from pkpd.simulation.sampling import Population
@@ -82,7 +83,10 @@ class Scenario:
     log_scale : bool
         Concentration axes on a log scale.
     warnings : tuple of str
-        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats).
+        Non-fatal problems (doses after the horizon, PK/PD pairing caveats not accepted).
+    notes : tuple of str
+        One line each: routes a model lacks (those regimens are skipped for it), pairings the
+        scenario accepts (``[pairing] accept``).
     population : PopulationSpec or None
         The ``[population]`` run, if any.
     sweep : SweepSpec or None
@@ -106,7 +110,16 @@ class Scenario:
     path: str = ""
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
     population: PopulationSpec | None = None
     sweep: SweepSpec | None = None
     tradeoff: TradeoffSpec | None = None
     solver: SolverOptions = field(default_factory=SolverOptions)
+
+    def with_overrides(self, overrides: dict | None, where: str = "overrides") -> "Scenario":
+        """This scenario with some models' typical values changed (``{model: {parameter: value}}``,
+        values as text with a unit; see :mod:`pkpd.models.overrides`).  Errors name ``where``."""
+        if not overrides:
+            return self
+        changed = with_overrides(self.models + self.pd, overrides, where)
+        return replace(self, models=changed[:len(self.models)], pd=changed[len(self.models):])

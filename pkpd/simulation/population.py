@@ -22,6 +22,7 @@ from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.interrupts import check_interrupt
 from pkpd.models.pd import PDModel
+from pkpd.models.overrides import resolve_overrides
 from pkpd.models.pk import Model
 from pkpd.simulation.population_assembly import assemble
 from pkpd.simulation.population_chunk import solve_chunk
@@ -63,7 +64,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     method : {"auto", "dense"}
         Linear systems: modal with dense fallback, or the dense kernel (for checks).
     overrides : dict, optional
-        Model name → {parameter: typical value in internal units} (PK or PD models).
+        Model name → {parameter: typical value} (PK or PD models): text with a unit
+        (``"60 L/h"``) or a number in internal units, as :func:`pkpd.simulate`.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
 
@@ -75,11 +77,12 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
     models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
+    overrides = resolve_overrides(models + pd, overrides)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
     typical = simulate(models, regimens, horizon=horizon, step=step,
                        subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
-                       pd=pd, solver=solver)
+                       pd=pd, solver=solver, overrides=overrides)
     times = typical.time.values
     T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |

@@ -16,6 +16,7 @@ from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
+from pkpd.models.overrides import with_overrides
 from pkpd.simulation.system import build_system
 from pkpd.simulation.grid import output_times, pad_events
 from pkpd.solvers.dispatch import solve
@@ -42,7 +43,8 @@ class _Collector:
 
 
 def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
-             subject: dict | None = None, pd=(), dtype=np.float64, solver=None) -> xr.Dataset:
+             subject: dict | None = None, pd=(), dtype=np.float64, solver=None,
+             overrides: dict | None = None) -> xr.Dataset:
     """Simulate the typical subject of each model under each regimen.
 
     Parameters
@@ -58,6 +60,11 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         Effect compartments and readouts to attach.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for models with nonlinear parts (default: each model's own).
+    overrides : dict, optional
+        Typical values to change for this run, ``{model name: {parameter: value}}`` with values
+        as text with a unit (``{"perez_ruixo_2021": {"CL": "60 L/h"}}``) or numbers in internal
+        units (mg, L, h); see :mod:`pkpd.models.overrides`.  An unknown model or parameter is a
+        :class:`~pkpd.errors.PkpdError` naming it.
 
     Returns
     -------
@@ -70,6 +77,9 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
     if not models or not regimens:
         raise PkpdError("need at least one model and one regimen")
+    if overrides:
+        changed = with_overrides(models + pd, overrides)
+        models, pd = changed[:len(models)], changed[len(models):]
     subject = dict(subject or {})
     wt = np.array([subject.get("WT", 70.0)])
     prepared = [_prepare(m, regimens, pd, subject, wt) for m in models]
