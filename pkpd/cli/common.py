@@ -56,10 +56,12 @@ def print_run_tables(sc, res, pop) -> None:
     print(res.table)
     if pop is not None:
         print()
-        print("Population:", res.population_table)
+        print("Population:")
+        print(res.population_table)
     if res.tradeoff is not None:
         print()
-        print("Analgesia vs psychotomimetic effect:", res.tradeoff_table)
+        print("Analgesia vs psychotomimetic effect:")
+        print(res.tradeoff_table)
     print()
     closing = (("Population: between-subject variability" + (" and parameter uncertainty" if
                 sc.population.population.replicates else "")) if pop is not None else "Typical subject only")

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
-from pkpd.cli.common import add_set_option, print_run_tables, print_warnings, print_written
+from pkpd.cli.common import WIDTH, add_set_option, print_run_tables, print_warnings, print_written
 from pkpd.models.overrides import assignments_to_overrides
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.run import run_population, run_scenario, write_outputs
@@ -35,8 +36,8 @@ def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output).with_overrides(overrides, "--set")
     print_warnings(sc.warnings, sc.notes)
     if not args.quiet:
-        print(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
-              f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
+                            f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", WIDTH), file=sys.stderr)
     ds = run_scenario(sc)
     pop = run_population(sc, progress=None if not args.quiet else False)
     res = write_outputs(sc, ds, figures=not args.no_figures, pop=pop)

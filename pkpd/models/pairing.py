@@ -82,17 +82,16 @@ def pairing_messages(models, pds, accept=()) -> tuple[list[str], list[str]]:
         it changes and by how much; one short note per accepted caveat.
     """
     accept = set(accept)
-    groups: dict[tuple[str, str], list[Model]] = {}
-    notes = []
+    groups: dict[tuple[str, str, bool], list[Caveat]] = {}
     for p in pds:
         for m in models:
             for c in pairing_caveats(m, p):
-                if c.pair in accept:
-                    notes.append(_note(c, p))
-                else:
-                    groups.setdefault((p.name, c.kind), []).append(m)
+                groups.setdefault((p.name, c.kind, c.pair in accept), []).append(c)
     by_name = {p.name: p for p in pds}
-    warnings = [_text(kind, by_name[pname], ms) for (pname, kind), ms in groups.items()]
+    pks = {m.name: m for m in models}
+    warnings = [_text(kind, by_name[pname], [pks[c.pk] for c in cs])
+                for (pname, kind, accepted), cs in groups.items() if not accepted]
+    notes = [_note(cs, by_name[pname]) for (pname, kind, accepted), cs in groups.items() if accepted]
     return warnings, notes
 
 
@@ -139,11 +138,13 @@ def _text(kind: str, pd: PDModel, pks: list[Model]) -> str:
             f"[{', '.join(repr(f'{m.name}/{pd.name}').replace(chr(39), chr(34)) for m in pks)}]")
 
 
-def _note(c: Caveat, pd: PDModel) -> str:
+def _note(cs: list[Caveat], pd: PDModel) -> str:
+    """One line for accepted caveats of one kind on one PD model."""
+    c = cs[0]
+    pairs = ", ".join(x.pair for x in cs)
+    head = f"accepted pairing{'s' if len(cs) > 1 else ''} {pairs}"
     if c.kind == "drug":
-        return (f"accepted pairing {c.pair}: {c.pd_value} PD on {c.pk_value} PK (effect off by a "
-                f"concentration factor of 1.35–2)")
+        return f"{head} ({c.pd_value} PD, {c.pk_value} PK: effect off by a concentration factor of 1.35–2)"
     t = effect_half_time_min(pd)
     span = f"~{4 * t:.0f} min" if math.isfinite(t) else "minutes"
-    return (f"accepted pairing {c.pair}: {c.pd_value} PD on {c.pk_value} PK (effect onset after IV doses "
-            f"shifted over {span})")
+    return f"{head} ({c.pd_value} PD, {c.pk_value} PK: IV effect onset shifted over {span})"

@@ -46,6 +46,7 @@ class EffectLink:
     name: str
     species: str
     ke0: np.ndarray  # 1/h, shape (n,)
+    pd_model: str = ""  # the PD model it belongs to
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ class PDModel:
 
     def links(self, values: dict[str, np.ndarray], species: tuple[str, ...]) -> list[EffectLink]:
         """Effect compartments for a PK model that has ``species``; the others are skipped."""
-        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (len(values["WT"]),)))
+        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (len(values["WT"]),)),
+                           self.name)
                 for e in self.effects if e.species in species]
 
     def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray],

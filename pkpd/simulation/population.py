@@ -64,8 +64,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     method : {"auto", "dense"}
         Linear systems: modal with dense fallback, or the dense kernel (for checks).
     overrides : dict, optional
-        Model name → {parameter: typical value} (PK or PD models): text with a unit
-        (``"60 L/h"``) or a number in internal units, as :func:`pkpd.simulate`.
+        Model name → {parameter: "60 L/h" or a number in internal units}, as :func:`pkpd.simulate`.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
 

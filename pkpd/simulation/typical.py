@@ -137,9 +137,10 @@ def _put_states(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray) -> No
                 col.put(o.name, mi, ri, y, "1", o.long_name, quantity="state")
             else:
                 ng = y * 1000.0  # mg/L → ng/mL
-                col.put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity)
+                pd = {"pd_model": o.pd_model} if o.pd_model else {}
+                col.put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity, **pd)
                 col.put(o.name + "_molar", mi, ri, ng / units.MOLAR_MASS[o.species], "nmol/mL",
-                        o.long_name + " (molar)", species=o.species, quantity=o.quantity)
+                        o.long_name + " (molar)", species=o.species, quantity=o.quantity, **pd)
 
 
 def _put_readouts(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray, pd, pdvals) -> None:
@@ -155,7 +156,7 @@ def _put_readouts(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray, pd,
             y = p.evaluate(rd, {kk: np.repeat(vv, len(ok)) for kk, vv in pv.items()}, ce, pst)
             for j, ri in enumerate(ok):
                 col.put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit, f"{rd.name.replace('_', ' ')} ({p.name})",
-                        category=rd.category, pd_model=p.name, direction=rd.direction)
+                        category=rd.category, pd_model=p.name, direction=rd.direction, readout=rd.name.replace('_', ' '))
 
 
 def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: dict | None = None,

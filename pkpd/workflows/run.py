@@ -7,6 +7,7 @@ analgesia/psychotomimetic pairs the other workflows evaluate.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -21,7 +22,9 @@ from pkpd.output.files import csv_text, with_provenance, write_bytes, write_netc
 from pkpd.output.figures import comparison_figure, concentration_figure, hysteresis_figure, png_bytes
 from pkpd.output.population_figures import band_figure, effect_band_figure
 from pkpd.output.report import build_report
-from pkpd.output.tables import format_table, population_rows, population_table, summary_rows, terminal_table
+from pkpd.output.population_tables import population_csv_rows, population_rows, population_table, tidy_rows
+from pkpd.output.tables import summary_csv_rows, summary_rows, terminal_table
+from pkpd.output.text_table import WIDTH, render_grouped
 
 
 def run_scenario(scenario: Scenario) -> xr.Dataset:
@@ -121,13 +124,13 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
     if pop is not None:
         ptable = population_table(pop)
         prows = population_rows(pop)
-        pcsv = csv_text(*prows)
+        pcsv = csv_text(*population_csv_rows(pop))
         if draw:
             figs += _population_figures(scenario, pop, setup)
     report = None
     if "html" in scenario.formats:
         report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
-    csvs = {"summary": csv_text(header, rows), "population_summary": pcsv, "tradeoff": tcsv}
+    csvs = {"summary": csv_text(*summary_csv_rows(s)), "population_summary": pcsv, "tradeoff": tcsv}
     files = _write_files(scenario, {"": ds, "_population": pop, "_tradeoff": tr}, csvs, figs, report)
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)
 
@@ -158,8 +161,10 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
     tr = evaluate(pop, setup[1], setup[0])
     trows = table_rows(tr)
     tdef = setup[0].describe()
-    ttable = f"{tdef}\ncells: % of subjects [Wilson 95 % interval]\n" + format_table(*trows, numeric_from=3)
-    return tr, ttable, csv_text(*trows), trows, tdef
+    ttable = (textwrap.fill(f"{tdef}; cells: % of subjects [Wilson 95 % interval]", WIDTH) + "\n"
+              + render_grouped(trows[0], [r for r in trows[1] if r[3] != "—"], 2, numeric_from=3))
+    tcsv = csv_text(*tidy_rows(tr, ("pair", "model", "regimen"), {"pair": "pd"}))
+    return tr, ttable, tcsv, trows, tdef
 
 
 def _population_figures(scenario: Scenario, pop: xr.Dataset, setup) -> list[tuple[str, str, bytes]]:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from pkpd.errors import PkpdError
-from pkpd.output.tables import format_table
+from pkpd.output.text_table import WIDTH, render_grouped
 from pkpd.output.files import csv_text, with_provenance, write_figure, write_netcdf, write_text
 from pkpd.simulation.sampling import Population
 from pkpd.workflows.run import tradeoff_setup
@@ -46,15 +47,15 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     variants, meta = sweep_regimens(sc.regimens, sweep)
     pop = _population(sc, spec)
     if not quiet:
-        print(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × {len(sc.models)} model(s) × "
-              f"{pop.n:,} subjects", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × "
+                            f"{len(sc.models)} model(s) × {pop.n:,} subjects", WIDTH), file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    header = ["PD", "model", "base regimen", "point", "P(adequate)", "P(psychotomimetic)", "P(success)",
-              "on frontier"]
-    rows = []
+    header = ["PD", "model", "base regimen", "point", "P(adequate analgesia)", "P(unacceptable psychotomimetic)",
+              "P(success)", "on frontier"]
+    rows, csv_rows = [], []
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
             for base in dict.fromkeys(x["base"] for x in meta):
@@ -65,19 +66,21 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                 for j, i in enumerate(idx):
                     if np.isnan(x[j]):
                         continue
-                    rows.append([str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given",
-                                 f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
-                                 "yes" if front[j] else ""])
+                    key = [str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given"]
+                    ps = (y[j], x[j], tr.p_success.values[pi, mi, i])
+                    rows.append(key + [f"{p:.1%}" for p in ps] + ["yes" if front[j] else ""])
+                    csv_rows.append(key + [f"{p:.6g}" for p in ps] + [str(int(front[j]))])
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per point)")
     stem = Path(sc.path).stem
     out = sc.output_dir
-    files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
+    csv_header = ["pd", "model", "base_regimen", "point", "p_adequate", "p_exceed", "p_success", "on_frontier"]
+    files = [write_text(out / f"{stem}_frontier.csv", csv_text(csv_header, csv_rows)),
              write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
              write_figure(fig, out / f"{stem}_frontier.png")]
     plt.close(fig)
     if not quiet:
-        print(spec.describe())
-        print(format_table(header, [r for r in rows if r[-1] == "yes"], numeric_from=4))
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(render_grouped(header[:-1], [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
         print("(frontier points only; every point is in the CSV)")
     return files
 
@@ -86,19 +89,25 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
     spec, pairs = _setup(sc)
     pop = _population(sc, spec)
     if not quiet:
-        print(f"{sc.title}: largest dose with ≤ {spec.cap:.0%} of {pop.n:,} subjects above the psychotomimetic "
-              f"level, per regimen (dose multiples {spec.dose_bounds[0]:g}–{spec.dose_bounds[1]:g})", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: largest dose with ≤ {spec.cap:.0%} of {pop.n:,} subjects above the "
+                            f"psychotomimetic level, per regimen (dose multiples {spec.dose_bounds[0]:g}–"
+                            f"{spec.dose_bounds[1]:g})", WIDTH), file=sys.stderr)
     res = optimize(sc.models, sc.regimens, sc.pd, pop, spec, horizon=sc.time.horizon, step=sc.time.step)
-    header = ["regimen", "PD", "model", "dose", "P(adequate)", "P(psychotomimetic)", "binding constraint",
-              "sensitivity (cap ± 5 points)"]
-    rows = [[o.regimen, o.pair, o.model, o.dose_text, f"{o.p_adequate:.1%}", f"{o.p_exceed:.1%}", o.binding,
-             o.sensitivity] for o in res]
+    header = ["regimen", "PD", "model", "dose", "P(adequate analgesia)", "P(unacceptable psychotomimetic)",
+              "binding constraint"]
+    rows = [[o.regimen, o.pair, o.model, o.dose_text, f"{o.p_adequate:.1%}", f"{o.p_exceed:.1%}", o.binding]
+            for o in res]
+    csv_header = ["regimen", "pd", "model", "dose_multiple", "dose", "p_adequate", "p_exceed", "binding_constraint",
+                  "sensitivity"]
+    csv_rows = [[o.regimen, o.pair, o.model, f"{o.multiple:.6g}", o.dose_text, f"{o.p_adequate:.6g}",
+                 f"{o.p_exceed:.6g}", o.binding, o.sensitivity] for o in res]
     stem = Path(sc.path).stem
-    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(header, rows))]
+    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(csv_header, csv_rows))]
     if not quiet:
-        print(spec.describe())
-        print(format_table(header[:7], [r[:7] for r in rows], numeric_from=None))
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(render_grouped(header, rows, 1, numeric_from=4, joiner=""))
         for o in res:
             if o.sensitivity:
-                print(f"  {o.regimen} / {o.pair} / {o.model}: {o.sensitivity}")
+                print(textwrap.fill(f"{o.regimen} / {o.pair} / {o.model}: {o.sensitivity}", WIDTH,
+                                    initial_indent="  ", subsequent_indent="    "))
     return files
