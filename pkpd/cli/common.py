@@ -46,7 +46,7 @@ def add_set_option(p: argparse.ArgumentParser) -> None:
     """``--set MODEL.PARAM=VALUE`` (repeatable): change a typical value for this run."""
     p.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
                    help="change one typical value for this run, with its unit (repeatable), e.g. "
-                        "--set perez_ruixo_2021.CL='60 L/h' --set olofsen_2022.C50='0.6 nmol/mL'")
+                        "--set perez_ruixo_2021.Vc='250 L' --set olofsen_2022.C50='0.6 nmol/mL'")
 
 
 def print_run_tables(sc, res, pop) -> None:

@@ -37,7 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for m in COMMANDS.values():
         m.add_parser(sub)
+        _with_examples(sub.choices[m.NAME], m.EXAMPLES)
     return p
+
+
+def _with_examples(sp: argparse.ArgumentParser, examples) -> None:
+    """Append the command's ``EXAMPLES`` to its ``--help`` (kept line by line; the description and
+    epilog are wrapped here so that the raw formatter keeps the examples' columns)."""
+    def fill(t):
+        return "\n".join(textwrap.fill(line, 90) if line else "" for line in t.split("\n")) if t else t
+    sp.description, sp.epilog = fill(sp.description), fill(sp.epilog)
+    sp.formatter_class = argparse.RawDescriptionHelpFormatter
+    sp.epilog = (sp.epilog + "\n\n" if sp.epilog else "") + "examples:\n" + "\n".join(f"  {e}" for e in examples)
 
 
 def main(argv=None) -> int:

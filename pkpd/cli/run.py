@@ -13,15 +13,14 @@ from pkpd.workflows.run import run_population, run_scenario, write_outputs
 NAME = "run"
 EXAMPLES = ("pkpd run scenarios/routes.toml            simulate, write NetCDF + CSV + PNG, print a summary",
             "pkpd run scenarios/routes.toml -o out/    the same, into out/",
-            "pkpd run scenarios/routes.toml --set perez_ruixo_2021.CL='60 L/h'   one typical value changed")
+            "pkpd run scenarios/routes.toml --set perez_ruixo_2021.Vc='250 L'   one typical value changed")
 
 
 def add_parser(sub) -> None:
     r = sub.add_parser(NAME, help="simulate a scenario file and write results",
                        description="Simulate a scenario: writes <stem>.nc (xarray/NetCDF with provenance), "
                                    "<stem>_summary.csv and one PNG per model, and prints a summary table.",
-                       epilog="Concentrations are in ng/mL (and nmol/mL in the NetCDF); times in hours.\n\n"
-                              "examples:\n" + "\n".join(f"  {e}" for e in EXAMPLES),
+                       epilog="Concentrations are in ng/mL (and nmol/mL in the NetCDF); times in hours.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("scenario", help="scenario file (TOML), e.g. scenarios/routes.toml")
     r.add_argument("-o", "--output", metavar="DIR", help="output folder (default: the scenario's "

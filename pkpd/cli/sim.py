@@ -12,7 +12,7 @@ from pkpd.workflows.run import run_population, run_scenario, write_outputs
 
 NAME = "sim"
 EXAMPLES = ('pkpd sim perez_ruixo_2021 "56 mg IN" --hours 24   a one-line run: summary + files in results/sim',
-            'pkpd sim perez_ruixo_2021 "28 mg IN x2 every 5 min" --pd olofsen_2022 --set perez_ruixo_2021.CL="60 L/h"',
+            'pkpd sim perez_ruixo_2021 "56 mg IN" --pd olofsen_2022 --set olofsen_2022.C50="150 ng/mL"',
             'pkpd sim domino "0.5 mg/kg IV over 40 min" --population 500 -o out/')
 
 
@@ -24,7 +24,7 @@ def add_parser(sub) -> None:
                                    "is stored in the NetCDF attributes (scenario_text).",
                        epilog="Regimen notation: '56 mg IN', '28 mg IN x2 every 5 min', '0.5 mg/kg IV over 40 min', "
                               "'50 mg PO every 8 h x21', '100 mg PO every 24 h x7 then 50 mg every 12 h x20', "
-                              "'50 mg PO every 12 h x5 SS'.\n\nexamples:\n" + "\n".join(f"  {e}" for e in EXAMPLES),
+                              "'50 mg PO every 12 h x5 SS'.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("model", metavar="MODEL", help="PK model: library name (see 'pkpd models') or file")
     s.add_argument("regimen", metavar="REGIMEN", help="regimen in compact notation, e.g. \"56 mg IN\"")
