@@ -143,7 +143,7 @@ def _display_header(ds: xr.Dataset, cols, short: bool) -> tuple[list[str], list[
             if not short:
                 header.append(h)
             # a concentration threshold carries its unit; a readout's is in the unit of its peak column
-            header.append(f"% of subjects with {name}{pd} > {_g(th)}" + (f" {unit}" if "/" in unit else ""))
+            header.append(f"% of subjects with {name}{pd} > {th:g}" + (f" {unit}" if "/" in unit else ""))
             if short:
                 shown[-1] = (var, o, "p_only")
         else:
