@@ -29,6 +29,9 @@ from pkpd.scenario.spec import PopulationSpec
 
 
 MAX_SUBJECTS = 10_000_000
+#: Covariate distributions (``weight``/``age`` tables: ``dist`` and these keys).
+DISTRIBUTIONS = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
+                 "uniform": {"low", "high"}}
 
 
 def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
@@ -42,8 +45,7 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
         col.add("must be a quantity or a table { dist = \"normal\", mean = …, sd = … }", f)
         return None
     d = spec.get("dist", "normal")
-    allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
-               "uniform": {"low", "high"}}
+    allowed = DISTRIBUTIONS
     if d not in allowed:
         col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
         return None

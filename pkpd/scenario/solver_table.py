@@ -15,13 +15,16 @@ from pkpd.errors import Collector
 from pkpd.solvers.options import SOLVERS, TOL_MAX, TOL_MIN, SolverOptions
 
 
+KEYS = {"method", "rtol", "atol"}
+
+
 def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOptions:
     """A scenario's ``[solver]`` table: ``method`` (auto, dopri, exponential, rosenbrock),
     ``rtol`` and ``atol`` (relative and absolute tolerance per step, amounts in mg)."""
     if not isinstance(tbl, dict):
         col.add("must be a table (method, rtol, atol)", where)
         return SolverOptions()
-    for k in sorted(set(tbl) - {"method", "rtol", "atol"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add("unknown key (known: method, rtol, atol)", f"{where}.{k}")
     method = tbl.get("method")
     if method is not None and (not isinstance(method, str) or method not in SOLVERS):
