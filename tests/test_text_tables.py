@@ -104,3 +104,12 @@ def test_population_terminal_table_leaves_out_what_was_not_simulated(pop_with_a_
     header, rows = population_rows(pop_with_a_missing_route)
     assert "ketamine peak (ng/mL)" in header and "% of subjects with ketamine > 50 ng/mL" in header
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_model_listings_fit_100_columns(capsys):
+    from pkpd.cli.main import main
+    assert main(["models"]) == 0
+    for name in pkpd.available_models():
+        assert main(["models", "show", name]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100

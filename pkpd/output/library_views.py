@@ -31,13 +31,12 @@ def list_models() -> str:
 
 def describe_model(name: str) -> str:
     m = load_model(name)
-    lines = [f"{m.name} — {m.meta.get('title', '')}",
-             f"  drug: {m.drug}; sampling: {m.meta.get('sampling', '')}",
-             f"  population: {m.meta.get('population', '')}",
-             *textwrap.wrap(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}",
-                            width=100, initial_indent="  ", subsequent_indent="    ")]
+    lines = [*textwrap.wrap(f"{m.name} — {m.meta.get('title', '')}", 100, subsequent_indent="    "),
+             *_item(f"drug: {m.drug}; sampling: {m.meta.get('sampling', '')}"),
+             *_item(f"population: {m.meta.get('population', '')}"),
+             *_item(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}")]
     if isinstance(m, Model):
-        lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+        lines += _item(f"routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
     lines += _nonlinear(m)
     lines += _pairings(m)
     rows = []
@@ -60,8 +59,14 @@ def describe_model(name: str) -> str:
     if m.meta.get("notes"):
         lines += ["", "Notes:"] + textwrap.wrap(" ".join(m.meta["notes"].split()), 100,
                                                 initial_indent="  ", subsequent_indent="  ")
-    lines += ["", "Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items())]
+    lines += [""] + textwrap.wrap("Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items()), 100,
+                                  subsequent_indent="  ")
     return "\n".join(lines)
+
+
+def _item(text: str) -> list[str]:
+    """An indented line of a model description, wrapped at 100 columns."""
+    return textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="    ")
 
 
 def _pairings(m) -> list[str]:
@@ -76,8 +81,8 @@ def _pairings(m) -> list[str]:
             continue
         pk, pd = (other, m) if isinstance(m, PDModel) else (m, other)
         (bad if pairing_warnings(pk, pd) else good).append(name)
-    return [f"  consistent pairings: {', '.join(good) or 'none in the library'}",
-            f"  inconsistent (warned): {', '.join(bad) or 'none'}"]
+    return (_item(f"consistent pairings: {', '.join(good) or 'none in the library'}")
+            + _item(f"inconsistent (warned): {', '.join(bad) or 'none'}"))
 
 
 def _nonlinear(m) -> list[str]:

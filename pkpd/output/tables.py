@@ -23,7 +23,8 @@ _SPECIES_SHORT = {"ketamine": "ketamine", "norketamine": "norketamine", "hydroxy
 def format_table(header: list[str], rows: list[list[str]], numeric_from: int | None = 3) -> str:
     """A plain aligned text table within 100 columns (columns from ``numeric_from`` right-aligned;
     wider tables are wrapped and split, see :func:`pkpd.output.text_table.render`)."""
-    return render(header, rows, numeric_from, width=WIDTH)
+    # with no numeric columns the first column names the row: repeat it when the table is split
+    return render(header, rows, numeric_from, key_columns=1 if not numeric_from else None, width=WIDTH)
 
 
 def _fmt(v: float, decimals: int) -> str:

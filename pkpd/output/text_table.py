@@ -17,6 +17,9 @@ GAP = "  "
 HEADER_WRAP = 8
 #: Text (key) cells wider than this are wrapped.
 KEY_WRAP = 32
+#: Other text cells are wrapped beyond this width, or narrower (not below MIN_TEXT) to fit the limit.
+TEXT_WRAP = 60
+MIN_TEXT = 16
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -27,8 +30,8 @@ def _wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def _layout(header: list[str], rows: list[list[str]], numeric: list[bool], key_wrap: int):
-    """Column widths and the wrapped header and cells of every column."""
+def _layout(header: list[str], rows: list[list[str]], numeric: list[bool], wraps: list[int]):
+    """Column widths and the wrapped header and cells of every column (text wrapped at ``wraps``)."""
     widths, heads, cells = [], [], []
     for i, h in enumerate(header):
         col = [str(r[i]) for r in rows]
@@ -36,7 +39,7 @@ def _layout(header: list[str], rows: list[list[str]], numeric: list[bool], key_w
             w = max([len(c) for c in col] + [1])
             wrapped = [[c] for c in col]
         else:
-            w = min(max([len(c) for c in col] + [1]), key_wrap)
+            w = min(max([len(c) for c in col] + [1]), wraps[i])
             wrapped = [_wrap(c, w) for c in col]
             w = max([w] + [len(x) for c in wrapped for x in c])
         longest_word = max((len(x) for x in str(h).split()), default=0)
@@ -92,7 +95,19 @@ def render(header: list[str], rows: list[list[str]], numeric_from: int | None = 
     n = len(header)
     numeric = [numeric_from is not None and i >= numeric_from for i in range(n)]
     keys = min(2, numeric_from or 0) if key_columns is None else key_columns
-    widths, heads, cells = _layout(header, rows, numeric, key_wrap)
+    wraps = [key_wrap if i < keys else TEXT_WRAP for i in range(n)]
+    widths, heads, cells = _layout(header, rows, numeric, wraps)
+    # narrow the widest free-text columns (not below MIN_TEXT) before splitting the table
+    while sum(widths) + len(GAP) * (n - 1) > width:
+        free = [i for i in range(keys, n) if not numeric[i] and widths[i] > MIN_TEXT]
+        if not free:
+            break
+        i = max(free, key=lambda j: widths[j])
+        wraps[i] = max(MIN_TEXT, widths[i] - (sum(widths) + len(GAP) * (n - 1) - width))
+        before = widths[i]
+        widths, heads, cells = _layout(header, rows, numeric, wraps)
+        if widths[i] >= before:  # a long word or header keeps it wide: stop narrowing
+            break
     key_idx = list(range(keys))
     rest = list(range(keys, n))
     key_w = sum(widths[i] for i in key_idx) + len(GAP) * len(key_idx)
