@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
-from pkpd.cli.common import print_warnings, print_written
+from pkpd.cli.common import WIDTH, print_warnings, print_written
 from pkpd.errors import PkpdError
 from pkpd.output.analysis_figures import tornado_figure
 from pkpd.output.figures import png_bytes
@@ -65,6 +66,7 @@ def run(args) -> int:
 def _print_indices(ds) -> None:
     for mi, m in enumerate(ds.model.values):
         for ri, r in enumerate(ds.regimen.values):
-            print(f"{m} / {r}: " + ", ".join(
+            print(textwrap.fill(f"{m} / {r}: " + ", ".join(
                 f"{p} S1 {ds.S1.values[mi, ri, k]:.2f}±{ds.S1_conf.values[mi, ri, k]:.2f} "
-                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)))
+                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)), WIDTH,
+                subsequent_indent="    "))
