@@ -127,7 +127,7 @@ def test_nmsim_and_nca_commands(root, tmp_path, capsys):
     capsys.readouterr()
     assert main(["nca", str(out), "-o", str(tmp_path / "nca.csv")]) == 0
     table = capsys.readouterr().out
-    assert "half_life" in table and (tmp_path / "nca.csv").is_file()
+    assert "t1/2 (h)" in table and (tmp_path / "nca.csv").is_file()
     assert main(["nca", str(tmp_path / "missing.csv")]) == 2
 
 

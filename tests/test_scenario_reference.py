@@ -25,6 +25,7 @@ EXPECTED = {
     "[population]": population_table.KEYS,
     "[population] distribution tables": {"dist"} | set().union(*population_table.DISTRIBUTIONS.values()),
     "[tradeoff]": tradeoff_table.KEYS,
+    "[tradeoff] products": tradeoff_table.PRODUCT_KEYS,
     "[tradeoff] sweep": set(SWEEPABLE),
     "[sweep]": sweep_table.KEYS,
     "[sweep.parameters] entries": sweep_table.PARAMETER_KEYS,

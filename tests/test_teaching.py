@@ -30,7 +30,9 @@ def test_plasma_tci_reaches_and_holds_the_target():
 
 def test_effect_tci_reaches_the_target_without_overshoot_and_respects_the_pump():
     r = tci(DOMINO, 300.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=1200.0)
-    assert np.nanmax(r.effect) <= 300.0 * (1 + 1e-6)
+    # the stated bound (pkpd.analysis.tci.OVERSHOOT): where plasma meets the effect site at its peak,
+    # the hold phase may add a hair of drug while the effect site still rises
+    assert np.nanmax(r.effect) <= 300.0 * (1 + 1e-4)
     t_reach = r.time[np.argmax(r.effect >= 299.0)]
     assert t_reach < 10 / 60  # within 10 minutes at this pump limit
     assert r.plasma.max() > 2 * 300  # plasma overshoots on purpose

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from pkpd.models.pairing import pairing_messages
+from pkpd.output.evidence import evidence_text
 
 #: Terminal width every command's text fits.
 WIDTH = 100
@@ -65,5 +66,5 @@ def print_run_tables(sc, res, pop) -> None:
     print()
     closing = (("Population: between-subject variability" + (" and parameter uncertainty" if
                 sc.population.population.replicates else "")) if pop is not None else "Typical subject only")
-    print(textwrap.fill(closing + "; the evidence for ketamine is of low certainty: see the model citations and "
-                        "assumptions.", WIDTH))
+    print(textwrap.fill(closing + "; see the model citations and assumptions.", WIDTH))
+    print(evidence_text(WIDTH))

@@ -11,7 +11,8 @@ import argparse
 import sys
 import textwrap
 
-from pkpd.cli import check, demo, explore, models, nca, nmsim, optimize, run, sim, sweep, tci, tradeoff, vpc
+from pkpd.cli import (check, demo, explore, models, nca, nmsim, optimize, run, sim, sweep, tci, tradeoff, validate,
+                      vpc)
 from pkpd.cli.signals import _interrupt, handled_signals  # noqa: F401  (_interrupt: for tests)
 from pkpd.errors import PkpdError
 from pkpd.interrupts import check_interrupt
@@ -19,7 +20,7 @@ from pkpd.output.files import WRITTEN
 from pkpd.version import __version__
 
 #: Every command, in the order ``pkpd --help`` lists them.
-COMMANDS = {m.NAME: m for m in (run, sim, check, models, tradeoff, optimize, sweep, explore, demo, tci, nca,
+COMMANDS = {m.NAME: m for m in (run, sim, check, models, tradeoff, optimize, validate, sweep, explore, demo, tci, nca,
                                 nmsim, vpc)}
 
 

@@ -31,6 +31,7 @@ GRADES = {
     "secondary": "quoted by a review, label summary or secondary source",
     "derived": "derived arithmetically from published numbers",
     "assumption": "not published: an explicit modelling assumption",
+    "calibrated": "fitted to observed trial rates (the value's source names the trials)",
 }
 
 

@@ -6,6 +6,7 @@ import base64
 import html
 from datetime import datetime, timezone
 from pkpd.version import __version__
+from pkpd.output.evidence import evidence_html
 
 
 _CSS = """
@@ -62,10 +63,7 @@ def build_report(scenario, typical_table, population_table=None, tradeoff_table=
              f"<h1>{html.escape(scenario.title)}</h1>",
              f"<p class='meta'>pkpd {__version__} · {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · scenario "
              f"{html.escape(str(scenario.path))}</p>",
-             "<div class='banner'><strong>Read with care.</strong> The evidence for ketamine in pain is of low "
-             "certainty (Cochrane 2025: 67 trials, no clear long-term benefit, more adverse events with IV use). "
-             "These are model predictions built on published parameters of varying quality, not dosing advice; "
-             "where models disagree, the disagreement is the finding.</div>"]
+             evidence_html()]
     if scenario.description:
         parts.append(f"<p>{html.escape(scenario.description)}</p>")
     for w in warns:

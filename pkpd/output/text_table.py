@@ -93,6 +93,7 @@ def render(header: list[str], rows: list[list[str]], numeric_from: int | None = 
         The table (several tables separated by a blank line when split).
     """
     n = len(header)
+    rows = [list(r)[:n] + [""] * (n - len(r)) for r in rows]  # a short row gets empty cells
     numeric = [numeric_from is not None and i >= numeric_from for i in range(n)]
     keys = min(2, numeric_from or 0) if key_columns is None else key_columns
     wraps = [key_wrap if i < keys else TEXT_WRAP for i in range(n)]

@@ -194,7 +194,24 @@ def _blank_unsupported(traj: dict, layouts, regimens) -> None:
 
 
 def percentiles(ds: xr.Dataset, variable: str, q=QUANTILES) -> xr.DataArray:
-    """``<variable>_percentiles`` from a streaming run, or exact ones from full trajectories."""
+    """Percentiles over subjects of a population output.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A :func:`simulate_population` result.
+    variable : str
+        Output name, e.g. ``ketamine_plasma`` (ng/mL) or a readout.
+    q : sequence of float
+        Percentiles (0–100); used for full-mode runs (streaming runs carry their own).
+
+    Returns
+    -------
+    xarray.DataArray
+        dims ``model × regimen × quantile × time``, in the output's unit: the stored
+        ``<variable>_percentiles`` of a streaming run (histogram estimate, relative error
+        < 1.16 % for concentrations) or exact percentiles of the trajectories of a full run.
+    """
     if f"{variable}_percentiles" in ds:
         return ds[f"{variable}_percentiles"]
     x = ds[variable]

@@ -33,7 +33,24 @@ _Z975 = 1.959963984540054
 
 @dataclass(frozen=True)
 class CovariateDist:
-    """A covariate distribution: normal (optionally truncated) or uniform, or a constant."""
+    """A covariate distribution of a virtual population: constant, normal or log-normal
+    (optionally truncated), uniform or Bernoulli.
+
+    Attributes
+    ----------
+    kind : {"constant", "normal", "lognormal", "uniform", "bernoulli"}
+    a : float
+        The constant value; the mean (normal); the median (log-normal); the lower bound
+        (uniform); P(1) (Bernoulli).  In the covariate's unit (WT kg, AGE years).
+    b : float
+        The SD (normal); the CV as a fraction (log-normal); the upper bound (uniform).
+    low, high : float
+        Truncation bounds (values are clipped to them), same unit as ``a``.
+
+    Examples
+    --------
+    >>> CovariateDist("normal", 75.0, 12.0, low=45.0, high=140.0)   # weight, kg
+    """
 
     kind: str  # "constant" | "normal" | "lognormal" | "uniform" | "bernoulli"
     a: float  # constant value / mean / (lognormal: median) / low / (bernoulli: P(1))

@@ -163,8 +163,32 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
                  values: dict | None = None, pd=(), step: float = 0.0, solver=None):
     """All states (amounts mg; effect sites mg/L) of one subject at ``times`` (h).
 
-    Returns ``(x, system, events)`` with ``x`` of shape ``(n_states, n_times)``.
     Useful for checks (mass balance, references) and for custom analyses.
+
+    Parameters
+    ----------
+    model : Model
+        A PK model.
+    regimen : Regimen
+    times : ndarray
+        Output times, h, increasing.
+    subject : dict, optional
+        Covariates (WT kg, AGE years, ...); typical values when omitted.
+    values : dict, optional
+        Individual parameter values (internal units) instead of the model's typical ones.
+    pd : PDModel or sequence of PDModel
+        Effect sites (and PD states) to add to the system.
+    step : float
+        Uniform grid step, h, for propagator reuse (0: none).
+    solver : SolverOptions, optional
+        Method and tolerances for models with nonlinear parts.
+
+    Returns
+    -------
+    x : ndarray, shape (n_states, n_times)
+        States in the order of ``system.states``.
+    system : pkpd.simulation.system.System
+    events : pkpd.dosing.events.Events
     """
     subject = dict(subject or {})
     vals = values if values is not None else model.params.individual(covariates=subject)

@@ -149,11 +149,12 @@ def _tradeoff():
 
 def _tci():
     m, pd = load_model("herd_anderson_2007"), load_model("olofsen_2022")
-    res = [tci(m, 300.0, 1.0), tci(m, 300.0, 1.0, mode="effect", pd=pd)]
+    targets = [(0.0, 300.0), (0.5, 500.0)]
+    res = [tci(m, targets, 1.0, pd=pd), tci(m, targets, 1.0, mode="effect", pd=pd)]
     pop = Population(n=300, seed=2, covariates={"WT": CovariateDist("constant", 70.0)})
     bands = [tci_population(m, r, pop, pd=pd) for r in res]
-    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 ng/mL: the profile for the typical "
-                      "subject, given to 300 subjects", bands)
+    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 then 500 ng/mL: the profile for the "
+                      "typical subject, given to 300 subjects", bands)
 
 
 DEMOS = {d.name: d for d in [
@@ -182,10 +183,13 @@ DEMOS = {d.name: d for d in [
          "effects. Olofsen 2022 (one curve for both) and Simons 2022 (drug high before analgesia) draw very "
          "different frontiers: the evidence does not settle which is right.", _tradeoff),
     Demo("tci", "Target-controlled infusion",
-         "A TCI pump recomputes the rate every 10 s. Plasma targeting holds plasma at the target; effect-site "
-         "targeting overshoots plasma on purpose so that the effect site reaches the target sooner, without "
-         "overshooting it. The pump only knows the typical subject: given to 300 simulated subjects with the "
-         "model's between-subject variability, the same profile spreads widely around the target.", _tci),
+         "A TCI pump recomputes the rate every 10 s for the typical subject; the target rises from 300 to 500 ng/mL "
+         "at 30 min. Plasma targeting (Jacobs) brings plasma to the target within a minute and holds it; the effect "
+         "site follows slowly. Effect-site targeting (Shafer & Gregg) gives the dose whose effect-site peak equals "
+         "the target as fast as the pump allows, stops while plasma falls towards the effect site, then holds "
+         "plasma so that the effect site settles on the target: the rate falls smoothly, without overshooting the "
+         "effect site. The pump only knows the typical subject: given to 300 simulated subjects with the model's "
+         "between-subject variability, the same profile spreads widely around the target.", _tci),
 ]}
 
 

@@ -25,6 +25,9 @@ from pkpd.output.report import build_report
 from pkpd.output.population_tables import population_csv_rows, population_rows, population_table, tidy_rows
 from pkpd.output.tables import summary_csv_rows, summary_rows, terminal_table
 from pkpd.output.text_table import WIDTH, render_grouped
+from pkpd.analysis.repeated import population_repeated
+from pkpd.output.repeated_table import (population_repeated_csv, population_repeated_table, typical_repeated_csv,
+                                        typical_repeated_table)
 
 
 def run_scenario(scenario: Scenario) -> xr.Dataset:
@@ -113,24 +116,27 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
         The summary Dataset and terminal tables, the trade-off Dataset (or None), and the files
         written, in order.
     """
-    s = summary(ds)
+    s = summary(ds, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
     header, rows = summary_rows(s)
-    table = terminal_table(s)
+    table = "\n\n".join(x for x in (terminal_table(s), typical_repeated_table(s)) if x)
     draw = figures and ("png" in scenario.formats or "html" in scenario.formats)
     figs = _typical_figures(scenario, ds) if draw else []  # (file suffix, caption, png)
     setup = tradeoff_setup(scenario) if pop is not None else None
     tr, ttable, tcsv, trows, tdef = _tradeoff_tables(pop, setup)
-    ptable, pcsv, prows = "", None, None
+    ptable, pcsv, prows, rcsv = "", None, None, None
     if pop is not None:
-        ptable = population_table(pop)
         prows = population_rows(pop)
         pcsv = csv_text(*population_csv_rows(pop))
+        rep, rnotes = population_repeated(pop, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
+        ptable = "\n\n".join(x for x in (population_table(pop), population_repeated_table(rep, rnotes)) if x)
+        rcsv = population_repeated_csv(rep, rnotes)
         if draw:
             figs += _population_figures(scenario, pop, setup)
     report = None
     if "html" in scenario.formats:
         report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
-    csvs = {"summary": csv_text(*summary_csv_rows(s)), "population_summary": pcsv, "tradeoff": tcsv}
+    csvs = {"summary": csv_text(*summary_csv_rows(s)), "repeated": typical_repeated_csv(s), "population_summary": pcsv,
+            "population_repeated": rcsv, "tradeoff": tcsv}
     files = _write_files(scenario, {"": ds, "_population": pop, "_tradeoff": tr}, csvs, figs, report)
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)
 
@@ -160,7 +166,7 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
         return None, "", None, None, ""
     tr = evaluate(pop, setup[1], setup[0])
     trows = table_rows(tr)
-    tdef = setup[0].describe()
+    tdef = setup[0].describe() + "".join(f". Note: {p.note}" for p in setup[1] if p.note)
     ttable = (textwrap.fill(f"{tdef}; cells: % of subjects [Wilson 95 % interval]", WIDTH) + "\n"
               + render_grouped(trows[0], [r for r in trows[1] if r[3] != "—"], 2, numeric_from=3))
     tcsv = csv_text(*tidy_rows(tr, ("pair", "model", "regimen"), {"pair": "pd"}))
