@@ -181,3 +181,14 @@ def test_vpc_bad_input(iv_oral_design, tmp_path, capsys, argv, words):
     err = capsys.readouterr().err
     assert err.startswith("pkpd: error:") and all(w in err for w in words), err
     assert not out.exists()
+
+
+def test_the_shipped_design_goes_through_nmsim_and_vpc(tmp_path, capsys):
+    """The README's example: scenarios/data/vpc_design.csv (IV, intranasal, oral) → DV → VPC."""
+    design = Path(__file__).resolve().parent.parent / "scenarios" / "data" / "vpc_design.csv"
+    obs = tmp_path / "obs.csv"
+    assert main(["nmsim", str(design), "--model", "perez_ruixo_2021", "--iiv", "--prop", "0.2", "-o", str(obs)]) == 0
+    assert main(["vpc", str(obs), "--model", "perez_ruixo_2021", "--prop", "0.2", "--replicates", "20",
+                 "-o", str(tmp_path / "v")]) == 0
+    out = capsys.readouterr().out
+    assert "36 IDs, 432 observations" in out and "intranasal" in out and "oral" in out

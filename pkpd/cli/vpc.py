@@ -12,7 +12,7 @@ from pkpd.models.pk import Model
 from pkpd.workflows.vpc import run_vpc
 
 NAME = "vpc"
-EXAMPLES = ("pkpd vpc trial_sim.csv --model perez_ruixo_2021 --prop 0.2   VPC of NONMEM records with DV",
+EXAMPLES = ("pkpd vpc obs.csv --model perez_ruixo_2021 --prop 0.2       VPC of NONMEM records with DV",
             'pkpd vpc obs.csv --model domino --regimen "0.5 mg/kg IV over 40 min" --pc   a tidy ID,TIME,DV file')
 
 
