@@ -83,9 +83,9 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
     weight = _typical_weight(sc)
-    header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate analgesia)",
-              "P(unacceptable psychotomimetic)", "P(success)", "on frontier"]
-    rows, csv_rows = [], []  # display (percentages) and tidy CSV (fractions, one number per cell)
+    header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate)",
+              "P(psychotomimetic)", "P(success)", "on frontier"]
+    rows, csv_rows = [], []  # display (percentages) and CSV (fractions 0–1: one number per cell)
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
             for base in dict.fromkeys(x["base"] for x in meta):
@@ -101,7 +101,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                     rows.append(key + [f"{variants[i].total(weight):.3g}"] + [f"{p:.1%}" for p in ps]
                                 + ["yes" if front[j] else ""])
                     csv_rows.append(key + [f"{variants[i].total(weight):.6g}"] + [f"{p:.6g}" for p in ps]
-                                    + [str(int(front[j]))])
+                                    + ["yes" if front[j] else ""])
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
                           f"point; doses per session at {weight:g} kg)", cap=spec.cap,
                           min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
@@ -113,9 +113,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr)] if x]
     report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
                              _validation_summary(), dose_response_png=dr_png)
-    csv_header = ["pd", "model", "base_regimen", "point", "dose_mg", "p_adequate", "p_exceed", "p_success",
-                  "on_frontier"]
-    files = [write_text(out / f"{stem}_frontier.csv", csv_text(csv_header, csv_rows)),
+    files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, csv_rows)),
              write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
              write_bytes(out / f"{stem}_frontier.png", png),
              write_bytes(out / f"{stem}_dose_response.png", dr_png),
@@ -124,7 +122,8 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
         print(textwrap.fill(spec.describe(), WIDTH))
         for n in notes:
             print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
-        print(render_grouped(header[:-1], [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
+        print(render_grouped([*header[:5], "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)"],
+                             [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
         print("(frontier points only; every point is in the CSV)")
     return files
 
@@ -147,8 +146,8 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    header = ["regimen", "PD", "model", "choice", "dose (mg)", "dose (mg/kg)", "P(adequate analgesia)",
-              "P(unacceptable psychotomimetic)", "why"]
+    header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
+              "why"]
     rows, csv_rows, k = [], [], 0
     for base, lad in zip(sc.regimens, ladders):
         idx = list(range(k, k + len(lad)))
@@ -166,17 +165,18 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
                 csv_rows.append(rows[-1][:4] + ([f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
                                                                         x[ch.index])] if c else [""] * 4) + [ch.reason])
     stem = Path(sc.path).stem
-    csv_header = ["regimen", "pd", "model", "choice", "dose_mg", "dose_mg_per_kg", "p_adequate", "p_exceed", "why"]
-    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(csv_header, csv_rows))]
+    # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
+    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(header, csv_rows))]
     if not quiet:
         print(textwrap.fill(spec.describe(), WIDTH))
         print(textwrap.fill(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
                             + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}"
                                         for b, lad in zip(sc.regimens, ladders) if lad) + ")", WIDTH))
-        print(render_grouped(header[:8], [r[:8] for r in rows], 1, numeric_from=4, joiner=""))
+        print(render_grouped([*header[:4], "dose (mg)", "dose (mg/kg)", "P(adequate analgesia)",
+                              "P(unacceptable psychotomimetic)"], [r[:8] for r in rows], 1, numeric_from=4, joiner=""))
         for r in rows:
-            print(textwrap.fill(f"{r[0]} / {r[1]} / {r[2]}: {r[8]}", WIDTH, initial_indent="  ",
-                                subsequent_indent="    "))
+            print(f"  {r[0]} / {r[1]} / {r[2]}:")
+            print(textwrap.fill(r[8], WIDTH, initial_indent="    ", subsequent_indent="    "))
     return files
 
 
