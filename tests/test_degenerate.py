@@ -47,6 +47,27 @@ def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
     csv = (tmp_path / "o" / "t_frontier.csv").read_text().splitlines()
     assert "dose mg (75 kg)" in csv[0]
     float(csv[1].split(",")[4])  # the dose is a number in mg
+    _renders_in_chromium(tmp_path / "o" / "t_frontier_report.html", tmp_path / "shot.png")
+
+
+def _renders_in_chromium(page, shot):
+    """A screenshot in Debian's headless Chromium: a page with figures, not a blank one."""
+    import shutil
+    import subprocess
+    import tempfile
+    import pytest
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); HTML checked as text only")
+    with tempfile.TemporaryDirectory() as profile:
+        r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={shot}",
+                            page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), r.stderr[-2000:]
+    import matplotlib.image as mpimg
+    img = mpimg.imread(shot)
+    assert img.shape[0] >= 2000 and img.std() > 0.05
 
 
 def test_monte_carlo_share_of_the_replicate_spread_by_hand():

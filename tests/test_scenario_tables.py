@@ -128,9 +128,13 @@ def test_a_sweep_point_keeps_the_whole_population(monkeypatch):
 
 def test_sweep_point_metrics_depend_on_the_replicates():
     """End to end: with parameter-uncertainty replicates the point's metrics change (they were
-    dropped before, so both runs gave the same numbers)."""
+    dropped before, so both runs gave the same numbers).  Only the PD model (olofsen_2022: C50 and
+    t½ke0) has published CIs here, so the trade-off probabilities (metrics 3–5) change while the
+    ketamine Cmax (metric 0) stays the same to rounding.  (This test used to compare metric 0,
+    which differed only by rounding noise, 6e-14 ng/mL, from the effect sites sharing the system.)"""
     names, values = ("dose",), np.array([1.0])
     with_reps = sweep_workflow.evaluate_point(_with_uncertainty(4), names, values, 40)
     without = sweep_workflow.evaluate_point(_with_uncertainty(0), names, values, 40)
-    assert np.isfinite(with_reps[..., 0]).all() and np.isfinite(without[..., 0]).all()
-    assert not np.array_equal(with_reps[..., 0], without[..., 0])
+    assert np.isfinite(with_reps).all() and np.isfinite(without).all()
+    assert not np.array_equal(with_reps[..., 3:], without[..., 3:])
+    np.testing.assert_allclose(with_reps[..., 0], without[..., 0], rtol=1e-12)

@@ -69,7 +69,7 @@ def test_held_out_rows_never_reach_the_calibration(tmp_path):
 
 
 def test_shipped_thresholds_are_what_calibration_gives():
-    """models/endpoints.toml holds the values `pkpd validate --calibrate` fits (4 significant digits)."""
+    """models/endpoints/endpoints.toml holds the values `pkpd validate --calibrate` fits (4 significant digits)."""
     eps = load_endpoints()
     fitted = calibrate(simulate_trials(load_trials(TRIALS), eps, progress=False), eps)
     for (ep, table, pd), g in fitted.items():
@@ -123,6 +123,6 @@ def test_bad_trials_file_one_clear_error(tmp_path, capsys, old, new, field):
 
 def test_bad_endpoints_file(tmp_path):
     p = tmp_path / "endpoints.toml"
-    p.write_text((ROOT / "models" / "endpoints.toml").read_text().replace(', range = [0.25, 1.0]', ''))
+    p.write_text((ROOT / "models" / "endpoints" / "endpoints.toml").read_text().replace(', range = [0.25, 1.0]', ''))
     with pytest.raises(PkpdError, match="between_cv.*assumption needs"):
         load_endpoints(p)

@@ -13,7 +13,7 @@ each simulated subject's per-session readout peak into that once-per-patient inc
 * the background (placebo) rate ``b`` over the same course adds independently:
   ``P_i = 1 − (1 − b)(1 − P_drug,i)``; the arm's incidence is the mean of ``P_i``.
 
-Every number of the model (θ, ω_b, ω_s, b) is a value with a grade in ``models/endpoints.toml``.
+Every number of the model (θ, ω_b, ω_s, b) is a value with a grade in ``models/endpoints/endpoints.toml``.
 Attenuation over repeated sessions (tolerance) is not in this model: each session has the first
 session's exposure and effect, so long courses are over-predicted if tolerance is real.
 """

@@ -31,9 +31,9 @@ def add_parser(sub) -> None:
     v.add_argument("trials", nargs="?", default=str(DEFAULT_TRIALS), help="trials file (TOML)")
     v.add_argument("--calibrate", action="store_true",
                    help="fit each endpoint threshold to the calibration rows and print the lines for "
-                        "models/endpoints.toml (held-out rows are not read)")
+                        "models/endpoints/endpoints.toml (held-out rows are not read)")
     v.add_argument("--write", action="store_true",
-                   help="with --calibrate: write the fitted thresholds into models/endpoints.toml")
+                   help="with --calibrate: write the fitted thresholds into models/endpoints/endpoints.toml")
     v.add_argument("--doc", metavar="MD", help="also write the table and figure as Markdown (docs/validation.md)")
     v.add_argument("-o", "--output", metavar="DIR", default="results/validation")
 

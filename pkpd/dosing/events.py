@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import numpy as np
-from pkpd import units
 from pkpd.errors import PkpdError
+from pkpd.models.mass_units import mass_ratio
 from pkpd.models.pk import Model
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
 from pkpd.dosing.regimen import Regimen
@@ -88,8 +88,9 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
             for path in model.routes[dose.route]:
                 into = model.index[path.depot or path.target]
                 # the dose is ketamine; a path into a metabolite compartment (presystemic
-                # formation) carries the same moles, so convert the mass by molar mass
-                mw = units.MOLAR_MASS[model.compartments[into].species] / units.MOLAR_MASS["ketamine"]
+                # formation) carries the same moles, so convert the mass by molar mass (unless
+                # the model carries the metabolite in parent-mass equivalents: molar = false)
+                mw = mass_ratio(model.compartments[into].species, "ketamine", path.molar)
                 a = amt * np.broadcast_to(path.fraction(vv), (n,)) * mw
                 lag = np.broadcast_to(path.lag(vv), (n,)) if path.lag is not None else 0.0
                 t = t0 + lag

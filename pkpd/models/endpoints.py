@@ -1,4 +1,4 @@
-"""Clinical endpoint definitions (``models/endpoints.toml``): the observation model that turns a
+"""Clinical endpoint definitions (``models/endpoints/endpoints.toml``): the observation model that turns a
 readout into a trial-reported event, with a grade and source for every number.
 
 ::
@@ -80,11 +80,12 @@ class EndpointDef:
 
 
 def endpoints_file() -> Path:
-    """The endpoint definitions in the model library (the first ``endpoints.toml`` found)."""
+    """The endpoint definitions in the model library (the first ``endpoints/endpoints.toml`` found;
+    a folder of its own, so the model listing never takes it for a PK model)."""
     for d in library_dirs():
-        if (d / "endpoints.toml").is_file():
-            return d / "endpoints.toml"
-    raise PkpdError("no endpoints.toml in the model library (" + ", ".join(map(str, library_dirs())) + ")")
+        if (d / "endpoints" / "endpoints.toml").is_file():
+            return d / "endpoints" / "endpoints.toml"
+    raise PkpdError("no endpoints/endpoints.toml in the model library (" + ", ".join(map(str, library_dirs())) + ")")
 
 
 def load_endpoints(path: Path | None = None) -> dict[str, EndpointDef]:

@@ -34,6 +34,7 @@ from pkpd import expr
 from pkpd.errors import Collector, PkpdError
 from pkpd.models.pk_parts import Compartment
 from pkpd.solvers.options import ATOL, RTOL, SOLVERS
+from pkpd.models.mass_units import molar_flag
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class MMFlow:
     dest: str | None
     rate: expr.Expression  # mg/h, already in terms of A_<source>
     fraction: expr.Expression | None = None
+    molar: bool = True  # convert by molar mass into another species (pkpd.models.mass_units)
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,9 @@ def _mm_flow(spec: dict, f: str, cmap: dict[str, Compartment], volumes: dict[str
         return None
     c = f"(A_{src} / {volumes[src]})"
     rate = check(f"({vm.text}) * {c} / (({km.text}) + {c})", f)
-    return MMFlow(src, dst, rate, frac) if rate is not None else None
+    molar = molar_flag(spec, f, col, cmap[src].species, cmap[dst].species if dst is not None else None,
+                       elimination=dst is None)
+    return MMFlow(src, dst, rate, frac, molar) if rate is not None else None
 
 
 def _solver_settings(meta: dict, col: Collector) -> tuple[int, float, float]:

@@ -37,6 +37,12 @@ def describe_model(name: str) -> str:
              *_item(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}")]
     if isinstance(m, Model):
         lines += _item(f"routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+        lines += _item("residual error: " + ("; ".join(f"{sp} {r.describe()}" for sp, r in m.residual.items())
+                                            or "none given (simulated observations are refused)"))
+        if m.iov:
+            lines += _item("inter-occasion variability (ν²): " + ", ".join(
+                f"{t.name} {t.nu2:g} ({'per administration' if t.scope == 'absorption' else 'per run'})"
+                for t in m.iov))
     lines += _nonlinear(m)
     lines += _pairings(m)
     rows = []

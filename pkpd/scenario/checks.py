@@ -1,6 +1,7 @@
 """Checks across tables: what no single table of a scenario can check on its own.
 
-* population thresholds must name outputs of the listed models (``[population]`` × ``[scenario]``);
+* population thresholds must name outputs of the listed models (``[population]`` × ``[scenario]``),
+  and sampled observations need times within the horizon and each model's residual error;
 * trade-off readout pairs must exist in the PD models (``[tradeoff]`` × ``[scenario]``);
 * every regimen needs a model with its routes, doses after the horizon are flagged, and PK/PD
   model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]`` × ``[pairing]``);
@@ -29,6 +30,20 @@ def check_thresholds(spec: PopulationSpec, models, pds, col: Collector) -> None:
     for k in spec.thresholds:
         if k not in outs:
             col.add(f"unknown output {k!r} (outputs: {', '.join(sorted(outs))})", f"population.thresholds.{k}")
+
+
+def check_observations(spec: PopulationSpec, models, grid: TimeGrid, col: Collector) -> None:
+    """``[population] observation_times`` must lie within the horizon, and every model needs a
+    residual error (``[residual.SPECIES]``) for each species it observes."""
+    if not spec.observation_times:
+        return
+    if spec.observation_times[-1] > grid.horizon:
+        col.add(f"observation times must lie within the horizon ({grid.horizon:g} h)", "population.observation_times")
+    for m in models:
+        for sp in m.species:
+            if sp not in m.residual:
+                col.add(f"model {m.name!r} ({m.path}) gives no residual error for {sp}: simulated observations need "
+                        f"a [residual.{sp}] section in the model file", "population.observation_times")
 
 
 def check_pairs(spec: TradeoffSpec, pds, col: Collector) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from pkpd.errors import Collector
 from pkpd.models.library import read_toml
 from pkpd.solvers.options import SolverOptions
-from pkpd.scenario.checks import check_pairs, check_thresholds, dosing_checks, scenario_notes
+from pkpd.scenario.checks import check_observations, check_pairs, check_thresholds, dosing_checks, scenario_notes
 from pkpd.scenario.output_table import parse_output
 from pkpd.scenario.pairing_table import parse_pairing
 from pkpd.scenario.population_table import parse_population
@@ -104,6 +104,7 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         population = parse_population(data["population"], col, base, covariates)
         if population is not None and grid is not None:
             check_thresholds(population, head.models, head.pd, col)
+            check_observations(population, head.models, grid, col)
     tradeoff = None
     if "tradeoff" in data:
         tradeoff = parse_tradeoff(data["tradeoff"], col)

@@ -15,6 +15,8 @@
     weight = { dist = "normal", mean = "75 kg", sd = "12 kg", min = "45 kg", max = "130 kg" }
     age = { dist = "uniform", low = "18 year", high = "65 year" }
     thresholds = { ketamine_plasma = "100 ng/mL" }   # for time above threshold
+    observation_times = ["30 min", "1 h", "2 h", "4 h"]  # optional: sampled observations
+                                                         # (true and with residual error)
 """
 from __future__ import annotations
 
@@ -78,7 +80,7 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
 
 
 KEYS = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file", "weight",
-        "age", "thresholds"}
+        "age", "thresholds", "observation_times"}
 
 
 class _Options(NamedTuple):
@@ -106,6 +108,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     opts = _options(tbl, col)
     covs = _covariates(tbl, col, extra_covariates)
     thresholds = _thresholds(tbl, col)
+    obs_times = _observation_times(tbl, col)
     if n is None or any(v is None for v in covs.values()):
         return None
     try:
@@ -114,7 +117,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     except PkpdError as e:
         col.catch(e, f)
         return None
-    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds)
+    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, obs_times)
 
 
 def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | None]:
@@ -212,3 +215,23 @@ def _thresholds(tbl: dict, col: Collector) -> dict[str, float]:
                 col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number",
                         f"{f}.thresholds.{k}")
     return thresholds
+
+
+def _observation_times(tbl: dict, col: Collector) -> tuple[float, ...]:
+    """``observation_times``: sampling times (h, increasing) of simulated observations, or ()."""
+    f = "population.observation_times"
+    v = tbl.get("observation_times", [])
+    if not isinstance(v, list):
+        col.add('must be a list of times such as ["30 min", "1 h", "4 h"]', f)
+        return ()
+    times = []
+    for i, x in enumerate(v):
+        try:
+            times.append(units.parse(x, "time", f"{f}[{i}]").value)
+        except PkpdError as e:
+            col.catch(e)
+            return ()
+    if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:])):
+        col.add("times must be ≥ 0 and increasing", f)
+        return ()
+    return tuple(times)

@@ -47,6 +47,7 @@ class PopulationSpec:
     precision: str = "float32"  # storage of full trajectories
     chunk: int = 1024  # subjects per chunk
     thresholds: dict = field(default_factory=dict)  # output → threshold (ng/mL, or a readout's unit)
+    observation_times: tuple = ()  # h: sampled observations with residual error (none when empty)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@
     regimen = "28 mg IN x2 every 5 min"  # one session, compact notation (pkpd.parse_regimen); a list of
                                          # several = patients split equally among them (flexible dosing)
     sessions = 8                         # sessions in the observed course
-    endpoint = "dissociation_ae"         # a name in models/endpoints.toml
+    endpoint = "dissociation_ae"         # a name in models/endpoints/endpoints.toml
     active = { events = 30, n = 115 }
     control = { events = 4, n = 113 }    # optional: the background rate of this trial
     notes = "…"

@@ -28,6 +28,7 @@ from pkpd.simulation.population_assembly import assemble
 from pkpd.simulation.population_chunk import solve_chunk
 from pkpd.simulation.population_layout import (FULL_MODE_LIMIT, check_full_memory, estimate_full_bytes,  # noqa: F401
                                                histogram_ranges, model_layout, pair)
+from pkpd.simulation.population_observations import Observations, checked_times
 from pkpd.simulation.sampling import Population
 from pkpd.simulation.streaming import METRICS, Histograms
 from pkpd.simulation.typical import simulate
@@ -38,7 +39,8 @@ QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
 def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
                         pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = 1024,
                         thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
-                        method: str = "auto", overrides: dict | None = None, solver=None) -> xr.Dataset:
+                        method: str = "auto", overrides: dict | None = None, solver=None,
+                        observation_times=()) -> xr.Dataset:
     """Simulate a population under every regimen with every model.
 
     Parameters
@@ -67,6 +69,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         Model name → {parameter: "60 L/h" or a number in internal units}, as :func:`pkpd.simulate`.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
+    observation_times : sequence of float, optional
+        Sampling times (h) of simulated observations (:mod:`pkpd.simulation.population_observations`).
 
     Returns
     -------
@@ -75,13 +79,11 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
-    models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
-    overrides = resolve_overrides(models + pd, overrides)
+    models, regimens, pd, overrides = _checked_arguments(models, regimens, pd, mode, overrides)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
-    typical = simulate(models, regimens, horizon=horizon, step=step,
-                       subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
-                       pd=pd, solver=solver, overrides=overrides)
+    obs_t = checked_times(observation_times, horizon)
+    typical = _typical(models, regimens, population, horizon, step, pd, solver, obs_t, overrides)
     times = typical.time.values
     T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
@@ -91,7 +93,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     names = list(all_outs)
     traj = _trajectories(names, (len(models), R, n, T), dtype) if mode == "full" else None
     acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, traj, {},
-                        {k: np.empty(n) for k in cov_names})
+                        {k: np.empty(n) for k in cov_names},
+                        obs=Observations(models, layouts, R, n, obs_t, times) if obs_t.size else None)
     bar = _progress_bar(n * len(models), progress)
     t0 = _time.perf_counter()
     buf = [None]  # one chunk buffer for the whole run
@@ -104,33 +107,52 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
             ch = solve_chunk(lay, pd, regimens, population, start, stop, cov_names, times, step, buf, chunk,
                              [all(lay.model.supports(rt) for rt in r.routes) for r in regimens], overrides, solver,
                              method)
-            acc.add(ch, mi, lay, names, start, stop, times, thresholds, mode)
+            acc.add(ch, mi, lay, names, start, stop, times, thresholds, mode, population.seed)
             if bar is not None:
                 bar.update(stop - start)
+    _finish(bar, traj, layouts, regimens)
+    ds = assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
+                  metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
+                  thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
+                  elapsed=_time.perf_counter() - t0)
+    return acc.obs.add_to(ds, models) if acc.obs is not None else ds
+
+
+def _typical(models, regimens, population: Population, horizon, step, pd, solver, extra_times,
+             overrides=None) -> xr.Dataset:
+    """The typical subject (mean/median covariates): the output grid and the histogram ranges."""
+    return simulate(models, regimens, horizon=horizon, step=step,
+                    subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
+                    pd=pd, solver=solver, extra_times=extra_times, overrides=overrides)
+
+
+def _finish(bar, traj, layouts, regimens) -> None:
+    """Close the progress bar; in full mode, blank what a model cannot give."""
     if bar is not None:
         bar.close()
     if traj is not None:
         _blank_unsupported(traj, layouts, regimens)
-    return assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
-                    metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
-                    thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
-                    elapsed=_time.perf_counter() - t0)
 
 
 @dataclass
 class _Accumulators:
     """What a population run keeps between chunks: per-subject metrics, full trajectories (or
-    None), streaming histograms per (model, regimen), covariates and the dense-fallback count."""
+    None), streaming histograms per (model, regimen), covariates, sampled observations (or None)
+    and the dense-fallback count."""
 
     metrics: dict
     traj: dict | None
     hists: dict
     covs_out: dict
     n_dense: int = 0
+    obs: Observations | None = None
 
-    def add(self, ch, mi: int, lay, names, start: int, stop: int, times, thresholds: dict, mode: str) -> None:
+    def add(self, ch, mi: int, lay, names, start: int, stop: int, times, thresholds: dict, mode: str,
+            seed: int = 0) -> None:
         """Reduce one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
         m = lay.model
+        if self.obs is not None:
+            self.obs.add(ch, mi, lay, start, stop, seed)
         if mi == 0:  # covariates are the same for every model
             for k in self.covs_out:
                 self.covs_out[k][start:stop] = ch.covariates.get(
@@ -162,8 +184,9 @@ def _union_outputs(layouts) -> dict:
     return all_outs
 
 
-def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, tuple]:
-    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses."""
+def _checked_arguments(models, regimens, pd, mode: str, overrides=None) -> tuple[tuple, tuple, tuple, dict]:
+    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses; overrides checked
+    and in internal units (:func:`pkpd.models.overrides.resolve_overrides`)."""
     models = (models,) if isinstance(models, Model) else tuple(models)
     regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
@@ -171,7 +194,7 @@ def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, t
         raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
     if any(d.steady_state for r in regimens for d in r.doses):
         raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
-    return models, regimens, pd
+    return models, regimens, pd, resolve_overrides(models + pd, overrides)
 
 
 def _progress_bar(total: int, progress: bool | None):

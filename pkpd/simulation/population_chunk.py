@@ -8,6 +8,7 @@ import numpy as np
 
 from pkpd.dosing.events import regimen_events
 from pkpd.simulation.grid import pad_events
+from pkpd.simulation.occasions import plan_occasions
 from pkpd.simulation.population_layout import ModelLayout
 from pkpd.simulation.readouts import apply_readout
 from pkpd.simulation.sampling import individual_values, sample_covariates
@@ -36,7 +37,10 @@ def solve_chunk(lay: ModelLayout, pd, regimens, population, start: int, stop: in
     pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i, overrides=ov.get(p.name))
               for i, p in enumerate(pd)]
     links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-    sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
+    plan = plan_occasions(m, regimens, population, start, stop, vals)  # inter-occasion variability
+    if plan is not None:
+        vals = plan.values
+    sysm = build_system(plan.model if plan is not None else m, vals, links, list(zip(pd, pdvals)))
     keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
     if [sysm.outputs[i].name for i in keep] != [o.name for o in lay.outs if o.quantity != "readout"]:
         raise AssertionError("population output layout changed between set-up and a chunk")
@@ -46,7 +50,8 @@ def solve_chunk(lay: ModelLayout, pd, regimens, population, start: int, stop: in
     rix = [ri for ri in range(len(regimens)) if ok_routes[ri]]
     if not rix:
         return Chunk(None, rix, covs, 0)
-    events = pad_events([regimen_events(m, regimens[ri], vals, wt) for ri in rix])
+    events = pad_events([plan.events(regimens[ri], wt) if plan is not None else regimen_events(m, regimens[ri], vals, wt)
+                         for ri in rix])
     nr, T = len(rix), times.size
     # one buffer for the whole run: concentrations from the kernel, readouts after them
     n_rows = len(keep) + len(lay.reads)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import numpy as np
-from pkpd import units
+from pkpd.models.mass_units import mass_ratio
 from pkpd.models.pk import Model
 from pkpd.solvers.bytecode import compile_expression, pack
 from pkpd.solvers.dispatch import NonlinearPart
@@ -57,8 +57,7 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
         K[:, s, s] -= k
         if fl.dest is not None:
             d = idx[fl.dest]
-            mw = (units.MOLAR_MASS[model.compartments[d].species]
-                  / units.MOLAR_MASS[model.compartments[s].species])
+            mw = mass_ratio(model.compartments[d].species, model.compartments[s].species, fl.molar)
             frac = np.broadcast_to(fl.fraction(values), (n,)) if fl.fraction is not None else 1.0
             K[:, d, s] += k * frac * mw
     depots = {p.depot for paths in model.routes.values() for p in paths if p.depot}
@@ -135,8 +134,8 @@ def _nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts=()) -> Nonli
             tgt.append(idx[fl.source])
             coef.append(np.full(n, -1.0))
             if fl.dest is not None:
-                mw = (units.MOLAR_MASS[model.compartments[idx[fl.dest]].species]
-                      / units.MOLAR_MASS[model.compartments[idx[fl.source]].species])
+                mw = mass_ratio(model.compartments[idx[fl.dest]].species,
+                                model.compartments[idx[fl.source]].species, fl.molar)
                 frac = np.broadcast_to(fl.fraction(values), (n,)) if fl.fraction is not None else np.ones(n)
                 progs.append(prog)
                 tgt.append(idx[fl.dest])

@@ -43,7 +43,7 @@ class _Collector:
 
 
 def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
-             subject: dict | None = None, pd=(), dtype=np.float64, solver=None,
+             subject: dict | None = None, pd=(), dtype=np.float64, solver=None, extra_times=(),
              overrides: dict | None = None) -> xr.Dataset:
     """Simulate the typical subject of each model under each regimen.
 
@@ -60,9 +60,11 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         Effect compartments and readouts to attach.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for models with nonlinear parts (default: each model's own).
+    extra_times : sequence of float, optional
+        Times (h) to add to the output grid, like the event times (e.g. sampling times).
     overrides : dict, optional
         Typical values to change for this run, ``{model name: {parameter: value}}`` with values
-        as text with a unit (``{"perez_ruixo_2021": {"CL": "60 L/h"}}``) or numbers in internal
+        as text with a unit (``{"perez_ruixo_2021": {"Vc": "250 L"}}``) or numbers in internal
         units (mg, L, h); see :mod:`pkpd.models.overrides`.  An unknown model or parameter is a
         :class:`~pkpd.errors.PkpdError` naming it.
 
@@ -84,7 +86,7 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
     wt = np.array([subject.get("WT", 70.0)])
     prepared = [_prepare(m, regimens, pd, subject, wt) for m in models]
     times = output_times(horizon, step, [t for pr in prepared for ev in pr[4] if ev is not None
-                                         for t in ev.time.ravel()])
+                                         for t in ev.time.ravel()] + list(extra_times))
     col = _Collector(len(models), len(regimens), times.size, dtype)
     for mi, (m, vals, pdvals, sysm, evs) in enumerate(prepared):
         ok = [i for i, e in enumerate(evs) if e is not None]

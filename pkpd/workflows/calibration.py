@@ -1,7 +1,7 @@
 """Calibration of endpoint observation models to the calibration-set trials (never the held-out
 rows): the median reporting threshold per (endpoint, model), and — where calibration rows with
 different numbers of sessions identify it — the session-to-session SD by profile likelihood.
-The fitted values are written back into ``models/endpoints.toml`` with grade ``calibrated`` and
+The fitted values are written back into ``models/endpoints/endpoints.toml`` with grade ``calibrated`` and
 the trials named (``pkpd validate --calibrate --write``)."""
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def _line(pd: str, g: GradedValue) -> str:
 
 
 def write_fitted(text: str, fitted: dict[tuple[str, str, str], GradedValue]) -> str:
-    """``models/endpoints.toml`` text with each fitted value written into its table (replacing the
+    """``models/endpoints/endpoints.toml`` text with each fitted value written into its table (replacing the
     model's line or adding one; the table is created after the endpoint's last line if missing);
     comments and every other line are kept.  Unreachable fits (NaN) are left out."""
     lines = text.splitlines()

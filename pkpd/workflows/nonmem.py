@@ -10,13 +10,20 @@ from pkpd.output.files import write_text
 from pkpd.dosing.records import read_events, records_csv
 from pkpd.models.pk import Model
 from pkpd.models.load import load_model
+from pkpd.simulation.observations import model_sigmas, observe
 from pkpd.simulation.sampling import Population, individual_values
 from pkpd.simulation.typical import solve_states
 
 
 def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | None,
-              iiv: bool, seed: int, prop: float, add: float) -> Path:
-    """Simulate every ID of a NONMEM-style dataset at its observation rows; write DV back."""
+              iiv: bool, seed: int, prop: float | None = None, add: float | None = None) -> Path:
+    """Simulate every ID of a NONMEM-style dataset at its observation rows; write DV back.
+
+    DV is an observation: the true concentration plus residual error, the model's own
+    (``[residual.SPECIES]``, :mod:`pkpd.simulation.observations`) unless ``prop`` (proportional SD)
+    or ``add`` (additive SD, ng/mL) is given, which replace it (``prop = add = 0``: true values).
+    An effect-site output is not a measurement: it has no residual error unless one is given.
+    """
     ed = read_events(path)
     m = load_model(model)
     if not isinstance(m, Model):
@@ -26,6 +33,7 @@ def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | No
     ids = sorted(ed.regimens)
     pop = Population(n=max(len(ids), 1), seed=seed, iiv=iiv)
     dv: dict[tuple[int, float], float] = {}
+    sigmas = None  # (proportional, additive ng/mL, exponential) of the output, once known
     for i, id_ in enumerate(ids):
         obs = ed.observations.get(id_, np.array([]))
         if obs.size == 0:
@@ -39,6 +47,9 @@ def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | No
         if variable not in names:
             raise PkpdError(f"unknown output {variable!r} (outputs: {', '.join(names)})")
         y = (sysm.W[0, names.index(variable)] @ x) * 1000.0  # mg/L → ng/mL
+        out_v = sysm.outputs[names.index(variable)]
+        if sigmas is None:
+            sigmas = _sigmas(m, out_v, prop, add)
         for t, v in zip(times, y):
             dv[(id_, float(t))] = float(v)
     cols = list(ed.columns)
@@ -53,8 +64,8 @@ def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | No
         if r["EVID"] == 0:
             v = dv.get((r["ID"], float(r["TIME"])))
             if v is not None:
-                noisy = v * (1 + prop * rng.standard_normal()) + add * rng.standard_normal()
-                o[upper["DV"]] = f"{max(noisy, 0.0):.6g}"
+                z1, z2 = rng.standard_normal(2)  # seeded; one pair per observation row, in file order
+                o[upper["DV"]] = f"{float(observe(v, sigmas, z1, z2)):.6g}"
                 o[upper["MDV"]] = 0
         else:
             o.setdefault(upper["DV"], ".")
@@ -62,3 +73,11 @@ def run_nmsim(path: str, model: str, pd: list[str], variable: str, out: str | No
         out_rows.append(o)
     target = Path(out) if out else Path(path).with_name(Path(path).stem + "_sim.csv")
     return write_text(target, records_csv(out_rows, cols))
+
+
+def _sigmas(m: Model, output, prop: float | None, add: float | None) -> tuple[float, float, float]:
+    """Residual-error SDs of an nmsim output: the flags, else the model's for a plasma output,
+    else none (an effect site is not measured)."""
+    if output.quantity == "plasma" or prop is not None or add is not None:
+        return model_sigmas(m, output.species, prop, add)
+    return (0.0, 0.0, 0.0)

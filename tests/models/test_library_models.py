@@ -105,12 +105,33 @@ class TestFantaOtto:
         assert F == pytest.approx(0.08, abs=2e-3)
 
     def test_oral_norketamine_ketamine_auc_ratio(self):
-        """16.5 (Fanta abstract; mass concentrations) — the presystemic fraction is derived from it,
-        so this checks the derivation and its implementation, tolerance 2 %."""
+        """16.5 (Fanta abstract; mass concentrations, single-dose AUC0–∞ = steady-state AUCτ) — the
+        presystemic fraction is derived from it, so this checks the derivation and its
+        implementation, tolerance 2 %."""
         ds = simulate(self.m, regimen({"route": "oral", "amount": "0.25 mg/kg"}), horizon=400, step=5 / 60)
         t = ds.time.values
         r = auc(ds.norketamine_plasma.values[0, 0], t) / auc(ds.ketamine_plasma.values[0, 0], t)
         assert r == pytest.approx(16.5, rel=0.02)
+
+    def _nk_formed_mg(self, dose):
+        """Norketamine formed (mg, in S-ketamine mass): AUC0–∞ · CLn (a 400-h horizon)."""
+        ds = simulate(self.m, regimen(dose), horizon=400, step=5 / 60)
+        return auc(ds.norketamine_plasma.values[0, 0], ds.time.values) / 1000.0 * 57.7
+
+    def test_iv_norketamine_in_s_ketamine_mass(self):
+        """Otto 2021's NONMEM code (supplement, as coded in nlmixr2lib Otto_2021_s_ketamine.R) carries
+        S-norketamine in S-ketamine mass with fm = 1: every mg of an IV dose becomes one mg of
+        norketamine (no 223.70/237.73 conversion), so AUC_NK · CLn = dose."""
+        assert self._nk_formed_mg({"route": "iv", "amount": "10 mg"}) == pytest.approx(10.0, rel=2e-3)
+
+    def test_presystemic_fraction(self):
+        """Fpre (derived, docs/model_checks.md): F + Fpre = 16.5 · F · CLn / CL = 16.5 · 0.08 · 57.7 /
+        95.2 = 0.800, so Fpre = 0.720 of an oral dose reaches norketamine presystemically, unconverted
+        as in Otto's code (before, 0.770 was written and 0.770 · 223.70/237.73 = 0.725 delivered).
+        Total norketamine formed = (F + Fpre) · dose."""
+        assert self.m.parameters["Fpre"].value == pytest.approx(0.720)
+        formed = self._nk_formed_mg({"route": "oral", "amount": "20 mg"})
+        assert formed / 20.0 - 0.08 == pytest.approx(0.720, abs=2e-3)
 
     def test_weight_scaling(self):
         """CL ∝ (WT/70)^0.75 (Otto code)."""
