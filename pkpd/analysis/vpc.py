@@ -2,7 +2,7 @@
 
 The study is simulated ``replicates`` times: every observed ID gets, in every replicate, a new
 virtual subject (its own covariates, new between-subject variability, the ID's regimen), observed
-at the ID's observation times, with the residual error ``prop``/``add`` added.  Observations are
+at the ID's observation times, with residual error added (the model's own, or ``prop``/``add``).  Observations are
 binned by time, per route.  For each bin, the 5th, 50th and 95th percentiles of the observations
 are compared with the distribution of the same percentiles across the simulated replicates: its
 median and its ``ci`` interval (default 90 %) are the bands.  A model that describes the data puts
@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 from pkpd.dosing.observations import Observations
 from pkpd.errors import PkpdError
+from pkpd.simulation.observations import model_sigmas, observe
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.sampling import Population
 
@@ -43,9 +44,11 @@ class VPCSpec:
         Time bins per route; None: one per distinct observation time when there are at most 12,
         else 8 bins with equal numbers of observations.
     prediction_corrected : bool
-    prop, add : float
-        Residual error of a simulated observation: ``y · (1 + prop·ε₁) + add·ε₂`` (add in the
-        output's unit), floored at 0 like measured concentrations.
+    prop, add : float or None
+        Residual error of a simulated observation, ``y · (1 + prop·ε₁) + add·ε₂`` (add in the
+        output's unit), floored at 0 like measured concentrations; both None (default): the
+        model's own ``[residual.SPECIES]`` for a plasma concentration
+        (:func:`pkpd.simulation.observations.model_sigmas`), none for other outputs.
     seed : int
     step : float
         Output step of the simulations, h.
@@ -55,8 +58,8 @@ class VPCSpec:
     ci: float = 0.90
     bins: int | None = None
     prediction_corrected: bool = False
-    prop: float = 0.0
-    add: float = 0.0
+    prop: float | None = None
+    add: float | None = None
     seed: int = 0
     step: float = 1 / 60
 
@@ -67,8 +70,8 @@ class VPCSpec:
             raise PkpdError("the band level must be from 0.5 to 0.99", field="ci")
         if self.bins is not None and not 1 <= self.bins <= 100:
             raise PkpdError("bins must be from 1 to 100", field="bins")
-        if self.prop < 0 or self.add < 0:
-            raise PkpdError("residual errors prop and add must be ≥ 0", field="prop")
+        if any(v is not None and not 0 <= v < float("inf") for v in (self.prop, self.add)):
+            raise PkpdError("residual errors prop and add must be finite and ≥ 0", field="prop")
         if not 0 < self.step <= 1:
             raise PkpdError("the simulation step must be in (0, 1] h", field="step")
 
@@ -132,8 +135,19 @@ def simulate_observations(obs: Observations, model, spec: VPCSpec, pd=(), variab
         curves.append({"regimen": reg.name, "route": "+".join(reg.routes), "time": t, "subjects": y, "ids": ids,
                        "typical": np.interp(t, tp, np.median(yp, axis=0))})
     rng = np.random.default_rng([spec.seed, 4242])
-    sim = sim * (1 + spec.prop * rng.standard_normal(sim.shape)) + spec.add * rng.standard_normal(sim.shape)
-    return np.maximum(sim, 0.0), pred, curves
+    sim = observe(sim, residual_sigmas(model, variable, spec), rng.standard_normal(sim.shape),
+                  rng.standard_normal(sim.shape))
+    return sim, pred, curves
+
+
+def residual_sigmas(model, variable: str, spec: VPCSpec) -> tuple[float, float, float]:
+    """(proportional, additive, exponential) SDs of simulated observations of ``variable``: the
+    spec's ``prop``/``add`` when given, else the model's residual error of a plasma concentration
+    (none for effect sites and readouts)."""
+    species = variable[:-len("_plasma")] if variable.endswith("_plasma") else None
+    if species is None or spec.prop is not None or spec.add is not None:
+        return (float(spec.prop or 0.0), float(spec.add or 0.0), 0.0)
+    return model_sigmas(model, species)
 
 
 def time_bins(t: np.ndarray, bins: int | None) -> np.ndarray:
@@ -214,8 +228,10 @@ def vpc(obs: Observations, model, spec: VPCSpec = VPCSpec(), pd=(), variable: st
                      **{k: (dims2, v, {"units": "1" if k == "n_obs" else "h", "long_name": _LONG[k]})
                         for k, v in tb.items()}},
                     coords={"route": routes, "bin": np.arange(nb), "quantile": list(QUANTILES)})
+    sig = residual_sigmas(model, variable, spec)
     ds.attrs.update({"model": model.name, "variable": variable, "replicates": R, "ci": spec.ci,
-                     "prediction_corrected": int(spec.prediction_corrected), "prop": spec.prop, "add": spec.add,
+                     "prediction_corrected": int(spec.prediction_corrected), "residual_proportional": sig[0],
+                     "residual_additive": sig[1], "residual_exponential": sig[2],
                      "observations": obs.id.size, "ids": len(obs.ids), "data_file": obs.path,
                      "fraction_inside": float(np.mean(inside[valid])) if valid.any() else float("nan")})
     return ds

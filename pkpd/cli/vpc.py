@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
                        description="Reads observations — NONMEM-style records with DV (doses from the file) or a "
                                    "tidy CSV ID,TIME,DV[,ROUTE] (doses from --regimen, matched by ROUTE) — simulates "
                                    "the study --replicates times with the model's between-subject variability and "
-                                   "the residual error given, and compares the observed 5th/50th/95th percentiles "
+                                   "residual error (or --prop/--add), and compares the observed 5th/50th/95th percentiles "
                                    "per time bin with the simulated bands, one VPC per route.  Writes vpc.nc, "
                                    "vpc.csv, vpc.png and vpc_observed.png (observations over the typical curve and "
                                    "the 5–95 % band of simulated subjects).",
@@ -38,8 +38,9 @@ def add_parser(sub) -> None:
     v.add_argument("--ci", type=float, default=0.90, help="band level (default 0.90)")
     v.add_argument("--bins", type=int, default=None, help="time bins per route (default: by nominal time)")
     v.add_argument("--pc", action="store_true", help="prediction-corrected VPC (Bergstrand 2011)")
-    v.add_argument("--prop", type=float, default=0.0, help="proportional residual error (SD, e.g. 0.2)")
-    v.add_argument("--add", type=float, default=0.0, help="additive residual error (SD, ng/mL)")
+    v.add_argument("--prop", type=float, default=None, help="proportional residual error (SD, e.g. 0.2), "
+                   "replacing the model's own [residual.SPECIES] (the default)")
+    v.add_argument("--add", type=float, default=None, help="additive residual error (SD, ng/mL), as --prop")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--step", default="1 min", help="simulation output step (default '1 min')")
     v.add_argument("--log", action="store_true", help="log concentration axes")
