@@ -84,7 +84,8 @@ def summary(ds: xr.Dataset, regimens=None, weight: float | None = None) -> xr.Da
         elif "category" in var.attrs:
             out[f"{name}_peak"] = (("model", "regimen"), np.max(np.where(np.isnan(var.values), -np.inf, var.values), axis=-1),
                                    {"units": var.attrs["units"], "long_name": f"peak {var.attrs['long_name']}", **keep})
-    s = xr.Dataset(out, coords={k: ds.coords[k] for k in ("model", "regimen", "route", "dose")})
+    s = xr.Dataset(out, coords={k: ds.coords[k] for k in ("model", "regimen", "route", "dose", "drug")
+                                if k in ds.coords})
     if "ketamine_plasma_auc" in s and "norketamine_plasma_auc" in s:
         mk, mn = 237.73, 223.70
         with np.errstate(invalid="ignore", divide="ignore"):

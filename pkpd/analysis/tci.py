@@ -123,7 +123,7 @@ def _typical_system(model: Model, pd: PDModel | None, subject: dict | None, mode
     vals = model.params.individual(covariates=subject)
     links = []
     if pd is not None:
-        links = pd.links(pd.params.individual(covariates=subject), model.species)
+        links = pd.links(pd.params.individual(covariates=subject), model.species, model)
     if mode == "effect" and not links:
         raise PkpdError("effect-site targeting needs a PD model with an effect compartment on ketamine (--pd)")
     sysm = build_system(model, vals, links[:1])
@@ -133,7 +133,9 @@ def _typical_system(model: Model, pd: PDModel | None, subject: dict | None, mode
     c_ce = sysm.W[0, names.index(links[0].name)] * 1000.0 if links else None
     e_in = np.zeros(K.shape[0])
     e_in[model.index[model.routes["iv"][0].target]] = 1.0
-    return K, c_pl, c_ce, e_in
+    # plasma in the PD model's drug terms (racemic PK, S-ketamine PD: 0.5 ×), where Ce settles
+    scale = float(np.ravel(links[0].scale)[0]) if links else 1.0
+    return K, c_pl, c_ce, e_in, scale
 
 
 class _EffectController:
@@ -211,12 +213,12 @@ def tci(model: Model, target, duration_h: float, *, mode: str = "plasma", pd: PD
     """
     _check_request(model, duration_h, mode, interval_h, max_rate_mg_h, gain)
     change_t, change_c = target_schedule(target, duration_h)
-    K, c_pl, c_ce, e_in = _typical_system(model, pd, subject, mode)
+    K, c_pl, c_ce, e_in, scale = _typical_system(model, pd, subject, mode)
     Phi, Gam = propagators(K, interval_h)
     u = Gam @ e_in
     steps = int(np.ceil(duration_h / interval_h - 1e-9))
     targets = change_c[np.searchsorted(change_t, np.arange(steps) * interval_h + 1e-12, side="right") - 1]
-    ctl = (_EffectController(Phi, Gam, e_in, c_pl, c_ce, interval_h, lookahead_h, max_rate_mg_h, gain)
+    ctl = (_EffectController(Phi, Gam, e_in, c_pl * scale, c_ce, interval_h, lookahead_h, max_rate_mg_h, gain)
            if mode == "effect" else None)
     unit_pl = float(c_pl @ u)
     x = np.zeros(K.shape[0])

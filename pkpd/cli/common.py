@@ -9,7 +9,7 @@ import argparse
 import sys
 import textwrap
 
-from pkpd.models.pairing import pairing_messages
+from pkpd.models.pairing import pairing_messages, pairing_notes
 from pkpd.output.evidence import evidence_text
 
 #: Terminal width every command's text fits.
@@ -22,8 +22,8 @@ def _wrapped(prefix: str, text: str) -> str:
 
 
 def print_warnings(warnings, notes=()) -> None:
-    """Each warning on stderr as ``pkpd: warning: …`` and each note as ``pkpd: note: …``, wrapped
-    at :data:`WIDTH` columns."""
+    """Each warning on stderr as ``pkpd: warning: …`` and each note as ``pkpd: note: …`` (what a
+    run converts, skips or has accepted), wrapped at :data:`WIDTH` columns."""
     for w in warnings:
         print(_wrapped("pkpd: warning: ", w), file=sys.stderr)
     for n in notes:
@@ -31,9 +31,12 @@ def print_warnings(warnings, notes=()) -> None:
 
 
 def print_pairing(models, pds, accept=()) -> None:
-    """The PK/PD pairing warnings (and notes of accepted ones) of a run that is not a scenario
-    (``tci``, ``nmsim``), printed as :func:`print_warnings` does for scenarios."""
-    print_warnings(*pairing_messages(models, pds, accept))
+    """The PK/PD pairing warnings and notes (accepted caveats, drug-form conversions) of a run that
+    is not a scenario (``tci``, ``nmsim``, ``vpc``), printed as :func:`print_warnings` does for
+    scenarios."""
+    warnings, notes = pairing_messages(models, pds, accept)
+    notes += list(dict.fromkeys(n for m in models for p in pds for n in pairing_notes(m, p)))
+    print_warnings(warnings, notes)
 
 
 def print_written(files) -> None:

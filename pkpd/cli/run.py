@@ -38,6 +38,7 @@ def run(args) -> int:
         print(textwrap.fill(f"{sc.title}: {len(sc.models)} model(s) × {len(sc.regimens)} regimen(s), "
                             f"{sc.time.horizon:g} h at {sc.time.step * 60:g}-min steps", WIDTH), file=sys.stderr)
     ds = run_scenario(sc)
+    print_warnings(ds.attrs.get("validity_warnings", "").splitlines())
     pop = run_population(sc, progress=None if not args.quiet else False)
     res = write_outputs(sc, ds, figures=not args.no_figures, pop=pop)
     if not args.quiet:

@@ -89,7 +89,7 @@ def run(args) -> int:
         if args.concentration else None  # mg/L → mg/mL
     mx = _pump_limit(args.max_rate, conc)
     pd = load_model(args.pd) if args.mode == "effect" else None
-    if isinstance(pd, PDModel):
+    if isinstance(pd, PDModel):  # effect-site targets are in the PD model's drug terms (racemic PK → S: 0.5×)
         print_pairing([m], [pd])
     if args.population and not 10 <= args.population <= 100_000:
         raise PkpdError("--population must be from 10 to 100000", field="--population")

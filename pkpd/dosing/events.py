@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import dose_fraction
 from pkpd.models.mass_units import mass_ratio
 from pkpd.models.pk import Model
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
@@ -66,7 +67,9 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
     Raises
     ------
     PkpdError
-        If the model has no path for a dose's route.
+        If the model has no path for a dose's route, or cannot represent the dose's drug (an
+        esketamine dose in a racemic model; :func:`pkpd.models.drugs.dose_fraction`).  A racemic
+        dose in an S-ketamine model gives its S half; a dose without a drug is of the model's form.
     """
     n = weight.shape[0]
     cols_t, cols_k, cols_c, cols_v = [], [], [], []
@@ -82,7 +85,8 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
         if not model.supports(dose.route):
             raise PkpdError(f"model {model.name!r} has no {dose.route!r} route "
                             f"(it has {', '.join(model.routes)})")
-        amt = dose.amount_per_administration(weight)
+        # the share of the dose this model's form represents (racemic → S model: 0.5)
+        amt = dose.amount_per_administration(weight) * dose_fraction(dose.drug or model.drug, model.drug, model.name)
         for t0, spray in dose.administrations():
             vv = model.params.for_spray(values, spray) if spray > 1 else values
             for path in model.routes[dose.route]:

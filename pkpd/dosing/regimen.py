@@ -5,7 +5,8 @@ timing, repeats, sprays).  :func:`regimen_events` turns it into per-subject even
 arrays (times, compartments, amounts and rates) for the solver, given the
 model's absorption paths and each subject's individual parameters.
 
-Conventions: doses are free-base ketamine in mg (or mg/kg of body weight); an
+Conventions: doses are free-base ketamine in mg (or mg/kg of body weight) of the form
+``drug`` says (esketamine, racemic ketamine or arketamine; :mod:`pkpd.models.drugs`); an
 intranasal ``amount`` is per spray (per device for esketamine: one 28-mg device
 is one "spray" here); times are hours from the start of the simulation.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from pkpd import units
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import resolve_drug
 from pkpd.models.routes import ROUTE_BY_KEY, infusion_routes, or_list, spray_routes
 
 
@@ -46,13 +48,18 @@ class Dose:
     steady_state : bool
         The subject is at steady state on this dose (every ``every`` h) before its first
         administration, like NONMEM's SS=1.
+    drug : str or None
+        What is given: ``esketamine``/``S-ketamine``, ``racemic`` or ``arketamine``/``R-ketamine``
+        (stored as the canonical name of :data:`pkpd.models.drugs.DRUGS`).  None: the form
+        each PK model describes (stated with every result, :mod:`pkpd.dosing.drug_doses`).
 
     Raises
     ------
     PkpdError
         If not exactly one of ``amount`` and ``rate`` is given, a rate has no duration,
         the route takes no ``duration`` or no ``sprays`` > 1, a number is negative, not
-        finite or zero where it must be positive, or repeats and steady state lack ``every``.
+        finite or zero where it must be positive, or repeats and steady state lack ``every``;
+        or the drug is not one of the known words (``ketamine`` alone is ambiguous).
     """
 
     route: str
@@ -65,8 +72,11 @@ class Dose:
     sprays: int = 1
     spray_interval: float = 0.0
     steady_state: bool = False  # at steady state (dosing every ``every``) before the first dose
+    drug: str | None = None  # canonical name (pkpd.models.drugs.DRUGS); None: as each PK model
 
     def __post_init__(self):
+        if self.drug is not None:
+            object.__setattr__(self, "drug", resolve_drug(self.drug, "drug"))
         if (self.amount is None) == (self.rate is None):
             raise PkpdError("give exactly one of 'amount' or 'rate'")
         if self.rate is not None and self.duration is None:
@@ -163,6 +173,11 @@ class Regimen:
 
     name: str
     doses: tuple[Dose, ...]
+
+    @property
+    def drugs(self) -> tuple[str | None, ...]:
+        """Drugs of the doses, each once, in order of first use (None: not stated)."""
+        return tuple(dict.fromkeys(d.drug for d in self.doses))
 
     @property
     def routes(self) -> tuple[str, ...]:

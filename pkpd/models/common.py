@@ -15,13 +15,11 @@ import numpy as np
 from pkpd import expr
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.models.drugs import DRUGS
 from pkpd.models.parameters import STANDARD_COVARIATES, Parameter, ParameterSet, is_finite_number, load_parameters
 
 
 SPECIES = tuple(units.MOLAR_MASS)
-
-
-DRUGS = ("S-ketamine", "racemic ketamine")
 
 
 def text_field(col: Collector, tbl: dict, key: str, f: str, required: bool = True,
@@ -51,7 +49,7 @@ def parse_meta(data: dict, col: Collector, kind: str) -> dict[str, Any]:
         return {}
     for k in ("name", "title", "citation"):
         text_field(col, meta, k, "model")
-    text_field(col, meta, "drug", "model", choices=DRUGS)
+    text_field(col, meta, "drug", "model", choices=tuple(DRUGS))
     text_field(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
     for k in ("population", "doi", "notes", "solver"):
         text_field(col, meta, k, "model", required=False)

@@ -1,33 +1,30 @@
-"""Which PK and PD models belong together, and what a mismatched pairing changes.
+"""Which PK and PD models belong together: errors for pairs that cannot be right, notes on the
+conversions that make a pair of different ketamine forms work, warnings for caveats.
 
-Two caveats, each stated with what it changes and by how much:
+* a PK model of another ketamine form than the PD model (racemic PK, S-ketamine PD) is an error
+  unless the PD file declares an ``[enantiomers]`` conversion (:mod:`pkpd.models.enantiomers`);
+  then the conversion is a note, shown with every run (:func:`pairing_problems`,
+  :func:`pairing_notes`);
+* arterial against venous sampling is a warning that says what it changes and by how much: the PD
+  model was fitted to arterial concentrations and the PK model predicts venous ones (or the
+  reverse).  Venous concentrations lag arterial ones after fast inputs (the arterially sampled
+  Leiden models over-predict venous concentrations early in an infusion, Otto 2021), so the
+  simulated effect onset after an IV bolus or the start of an infusion is shifted; the shift fades
+  as blood and effect site equilibrate, which takes about 4 effect-site equilibration half-times
+  (94 % of the way): the window printed is 4 × the PD model's t½ke0.  The size of ketamine's
+  arterial–venous gap itself is not in the literature notes (Henthorn 2018 modelled it; values not
+  seen), so no factor is given.
 
-* **drug** — the PD model was estimated on S-ketamine concentrations and the PK model simulates
-  racemic ketamine, or the reverse.  About half of a racemic concentration is R-ketamine, which
-  is 52 ± 27 % less potent than S-ketamine for pain pressure (Dahan 2024) and contributed to
-  neither endpoint of Olofsen 2022; so the S-equivalent of a racemic concentration is 50–74 % of
-  it (``0.5·(1 + r)`` with the relative R potency ``r`` from 0 to 0.48), i.e. a racemic
-  concentration read against an S-ketamine potency overstates the effect as if the concentration
-  were 1.35–2× too high, and an S-ketamine concentration read against a racemic potency
-  understates it by the same factor (shared literature notes, ``ketamine_pd.md``).
-* **sampling** — the PD model was fitted to arterial concentrations and the PK model predicts
-  venous ones (or the reverse).  Venous concentrations lag arterial ones after fast inputs (the
-  arterially sampled Leiden models over-predict venous concentrations early in an infusion, Otto
-  2021), so the simulated effect onset after an IV bolus or the start of an infusion is shifted;
-  the shift fades as blood and effect site equilibrate, which takes about 4 effect-site
-  equilibration half-times (94 % of the way): the window printed is 4 × the PD model's t½ke0.
-  The size of ketamine's arterial–venous gap itself is not in the literature notes (Henthorn
-  2018 modelled it; values not seen), so no factor is given.
-
-A scenario acknowledges a known pairing with ``[pairing] accept = ["PK/PD", …]``; an accepted
-caveat becomes a one-line note.  :func:`pairing_messages` turns every caveat of a run into
-warnings (one per PD model and kind, PK models named together) and notes.
+A scenario acknowledges a known sampling caveat with ``[pairing] accept = ["PK/PD", …]``; an
+accepted caveat becomes a one-line note.  :func:`pairing_messages` turns every caveat of a run into
+warnings (one per PD model, PK models named together) and notes.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 import numpy as np
+from pkpd.models.enantiomers import conversion_note, mismatch_message
 from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 
@@ -37,7 +34,7 @@ ACCEPT_FORMAT = "PK_MODEL/PD_MODEL"
 
 @dataclass(frozen=True)
 class Caveat:
-    """One caveat of attaching PD model ``pd`` to PK model ``pk``: ``kind`` is ``drug`` or ``sampling``."""
+    """One caveat of attaching PD model ``pd`` to PK model ``pk`` (``kind``: ``sampling``)."""
 
     kind: str
     pk: str
@@ -50,15 +47,25 @@ class Caveat:
         return f"{self.pk}/{self.pd}"
 
 
+def pairing_problems(pk: Model, pd: PDModel) -> list[str]:
+    """Errors for attaching ``pd`` to ``pk``: forms of ketamine that differ without a conversion."""
+    if pk.drug != pd.drug and pd.enantiomers is None:
+        return [mismatch_message(pk, pd)]
+    return []
+
+
+def pairing_notes(pk: Model, pd: PDModel) -> list[str]:
+    """How ``pk``'s concentrations are converted for ``pd`` (empty when they are of one form)."""
+    note = conversion_note(pk, pd)
+    return [note] if note else []
+
+
 def pairing_caveats(pk: Model, pd: PDModel) -> list[Caveat]:
-    """The caveats of attaching ``pd`` to ``pk`` (empty when consistent)."""
-    out = []
-    if pk.drug != pd.drug:
-        out.append(Caveat("drug", pk.name, pd.name, pk.drug, pd.drug))
+    """The caveats of attaching ``pd`` to ``pk`` that do not stop a run (sampling site)."""
     ps, ds = pk.meta.get("sampling"), pd.meta.get("sampling")
     if ps and ds and "unknown" not in (ps, ds) and ps != ds:
-        out.append(Caveat("sampling", pk.name, pd.name, ps, ds))
-    return out
+        return [Caveat("sampling", pk.name, pd.name, ps, ds)]
+    return []
 
 
 def pairing_warnings(pk: Model, pd: PDModel) -> list[str]:
@@ -113,17 +120,6 @@ def effect_half_time_min(pd: PDModel, species: str = "ketamine") -> float:
 
 def _text(kind: str, pd: PDModel, pks: list[Model]) -> str:
     names = " and ".join(m.name for m in pks)
-    if kind == "drug":
-        pk_drug = pks[0].drug
-        if pd.drug == "S-ketamine":
-            change = ("a racemic concentration read against an S-ketamine potency overstates the effect as "
-                      "if the concentration were 1.35–2× too high")
-        else:
-            change = ("an S-ketamine concentration read against a racemic potency understates the effect as "
-                      "if the concentration were 1.35–2× too low")
-        return (f"{pd.name} was estimated on {pd.drug} concentrations but {names} simulate{'s' if len(pks) == 1 else ''} "
-                f"{pk_drug}: about half of racemic ketamine is R-ketamine, 52 ± 27 % less potent (Dahan 2024) "
-                f"or inactive (Olofsen 2022), so {change}")
     pk_site = pks[0].meta.get("sampling")
     pd_site = pd.meta.get("sampling")
     t = effect_half_time_min(pd)
@@ -132,7 +128,7 @@ def _text(kind: str, pd: PDModel, pks: list[Model]) -> str:
     lag = "lag" if pk_site == "venous" else "lead"
     later = "later and lower" if pk_site == "venous" else "earlier and higher"
     return (f"{pd.name} was fitted to {pd_site} concentrations but {names} predict{'s' if len(pks) == 1 else ''} "
-            f"{pk_site} ones, which {lag} arterial ones after fast inputs: the simulated effect rises {later} "
+            f"{pk_site} ones, which {lag} {pd_site} ones after fast inputs: the simulated effect rises {later} "
             f"than in the PD study over {window}; slower inputs (oral, intranasal) and steady infusions "
             f"change less.  If intended: [pairing] accept = "
             f"[{', '.join(repr(f'{m.name}/{pd.name}').replace(chr(39), chr(34)) for m in pks)}]")
@@ -143,8 +139,6 @@ def _note(cs: list[Caveat], pd: PDModel) -> str:
     c = cs[0]
     pairs = ", ".join(x.pair for x in cs)
     head = f"accepted pairing{'s' if len(cs) > 1 else ''} {pairs}"
-    if c.kind == "drug":
-        return f"{head} ({c.pd_value} PD, {c.pk_value} PK: effect off by a concentration factor of 1.35–2)"
     t = effect_half_time_min(pd)
     span = f"~{4 * t:.0f} min" if math.isfinite(t) else "minutes"
     return f"{head} ({c.pd_value} PD, {c.pk_value} PK: IV effect onset shifted over {span})"

@@ -66,25 +66,29 @@ def summary_rows(s: xr.Dataset) -> tuple[list[str], list[list[str]]]:
     regimen, route, dose, exposure, then each PD model's effect sites and readouts."""
     cols = _pk_columns(s) + [(n, f"{h.split(' (')[0]}, {pd} ({h.split(' (', 1)[1]}", d)
                              for pd, cs in _pd_columns(s).items() for n, h, d in cs]
-    header = ["model", "regimen", "route", "dose (mg)"] + [h for _, h, _ in cols]
+    drug = "drug" in s.coords
+    header = ["model", "regimen", "route"] + (["drug given"] if drug else []) + ["dose (mg)"] + [h for _, h, _ in cols]
     rows = []
     for m in s.model.values:
         for r in s.regimen.values:
-            row = [str(m), str(r), str(s.route.sel(regimen=r).item()), f"{float(s.dose.sel(regimen=r)):.1f}"]
+            row = [str(m), str(r), str(s.route.sel(regimen=r).item())] + \
+                ([str(s.drug.sel(regimen=r).item())] if drug else []) + [f"{float(s.dose.sel(regimen=r)):.1f}"]
             row += [_fmt(float(s[n].sel(model=m, regimen=r)), d) for n, _, d in cols]
             rows.append(row)
     return header, rows
 
 
 def summary_csv_rows(s: xr.Dataset) -> tuple[list[str], list[list[str]]]:
-    """Tidy CSV: model, regimen, route, dose (mg), then every summary variable by name, numbers
+    """Tidy CSV: model, regimen, route, drug given (when known), dose (mg), then every summary variable by name, numbers
     to 6 significant digits, empty where the model did not simulate the regimen."""
     names = list(s.data_vars)
-    header = ["model", "regimen", "route", "dose"] + names
+    drug = "drug" in s.coords
+    header = ["model", "regimen", "route"] + (["drug"] if drug else []) + ["dose"] + names
     rows = []
     for m in s.model.values:
         for r in s.regimen.values:
-            row = [str(m), str(r), str(s.route.sel(regimen=r).item()), _num(float(s.dose.sel(regimen=r)))]
+            row = [str(m), str(r), str(s.route.sel(regimen=r).item())] + \
+                ([str(s.drug.sel(regimen=r).item())] if drug else []) + [_num(float(s.dose.sel(regimen=r)))]
             row += [_num(float(s[n].sel(model=m, regimen=r))) for n in names]
             rows.append(row)
     return header, rows

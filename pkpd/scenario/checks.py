@@ -5,14 +5,17 @@
 * trade-off readout pairs must exist in the PD models (``[tradeoff]`` × ``[scenario]``);
 * every regimen needs a model with its routes, doses after the horizon are flagged, and PK/PD
   model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]`` × ``[pairing]``);
-  routes a model lacks and accepted pairings become one-line notes (:func:`scenario_notes`).
+  routes a model lacks and accepted pairings become one-line notes (:func:`scenario_notes`);
+* every dose's drug must be one each PK model can represent, and PK/PD pairs of different ketamine
+  forms need the PD file's ``[enantiomers]`` conversion (:func:`drug_checks`).
 """
 from __future__ import annotations
 
 from pkpd.analysis.tradeoff import TradeoffSpec, pairs_for
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import Collector, PkpdError
-from pkpd.models.pairing import pairing_messages
+from pkpd.dosing.drug_doses import dose_notes, dose_problems
+from pkpd.models.pairing import pairing_messages, pairing_notes, pairing_problems
 from pkpd.scenario.spec import PopulationSpec, TimeGrid
 
 
@@ -84,3 +87,33 @@ def scenario_notes(models, pds, regimens: tuple[Regimen, ...], accept=()) -> tup
             notes.append(f"{m.name} has no {', '.join(missing)} route: skipped for "
                          f"{', '.join(repr(r.name) for r in skipped)}")
     return tuple(notes) + tuple(pairing_messages(models, pds, accept)[1])
+
+
+def drug_checks(models, pds, regimens: tuple[Regimen, ...], col: Collector) -> tuple[str, ...]:
+    """What is given against what the models describe: errors go to ``col``, notes are returned.
+
+    Errors: a dose a PK model cannot represent (esketamine into a racemic model), a PK/PD pair of
+    different forms without an ``[enantiomers]`` conversion (naming both files), and a dose without
+    a drug when the PK models describe different forms (it would be a different drug in each).
+    Notes: every conversion the run makes (racemic → the S half, no drug → the model's form, PK
+    concentrations converted for a PD model).
+    """
+    forms = {m.drug for m in models}
+    for i, r in enumerate(regimens):
+        if None in r.drugs and len(forms) > 1:
+            which = "; ".join(f"{m.name}: {m.drug}" for m in models)
+            col.add(f"regimen {r.name!r} does not say what is given and the models describe different forms "
+                    f"({which}): add drug = \"esketamine\" or \"racemic\"", f"regimens[{i}]")
+    notes = []
+    for m in models:
+        for i, problem in dose_problems(m, regimens):
+            col.add(problem, f"regimens[{i}]")
+        if len(forms) == 1:
+            notes += dose_notes(m, regimens)
+        else:
+            notes += [n for n in dose_notes(m, regimens) if "no drug stated" not in n]
+        for p in pds:
+            for problem in pairing_problems(m, p):
+                col.add(problem, "scenario.pd")
+            notes += pairing_notes(m, p)
+    return tuple(dict.fromkeys(notes))

@@ -26,7 +26,7 @@
 
 Dose fields: ``route``; ``amount`` (mg or mg/kg; per spray for intranasal) or ``rate``
 (mg/h, mg/kg/h) with ``duration``; ``start``; ``every`` and ``times`` for repeats;
-``sprays`` and ``spray_interval`` for intranasal.
+``sprays`` and ``spray_interval`` for intranasal; ``drug`` (esketamine, racemic or arketamine).
 
 Optional tables: ``[population]``, ``[tradeoff]``, ``[sweep]``, ``[solver]`` and ``[pairing]``.  Each table has
 its own parser in its own module (``scenario_table``, ``subject_table``, ``time_table``,
@@ -40,7 +40,8 @@ from pathlib import Path
 from pkpd.errors import Collector
 from pkpd.models.library import read_toml
 from pkpd.solvers.options import SolverOptions
-from pkpd.scenario.checks import check_observations, check_pairs, check_thresholds, dosing_checks, scenario_notes
+from pkpd.scenario.checks import (check_observations, check_pairs, check_thresholds, dosing_checks, drug_checks,
+                                  scenario_notes)
 from pkpd.scenario.output_table import parse_output
 from pkpd.scenario.pairing_table import parse_pairing
 from pkpd.scenario.population_table import parse_population
@@ -52,6 +53,7 @@ from pkpd.scenario.subject_table import model_covariates, parse_subject
 from pkpd.scenario.sweep_table import parse_sweep
 from pkpd.scenario.time_table import parse_time
 from pkpd.scenario.tradeoff_table import parse_tradeoff
+from pkpd.scenario.validity_checks import covariate_checks
 
 
 #: The tables a scenario file may have (in the order the "unknown section" message lists them).
@@ -115,9 +117,11 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
         sweep = parse_sweep(data["sweep"], col, head.models, head.pd, population.population.n if population else None)
     accept = parse_pairing(data["pairing"], col, head.models, head.pd) if "pairing" in data else ()
     warnings = dosing_checks(head.models, head.pd, regimens, grid, col, accept)
+    notes = drug_checks(head.models, head.pd, regimens, col) + scenario_notes(head.models, head.pd, regimens, accept)
+    warnings += covariate_checks(head.models, head.pd, subject, population, head.validity, col)
     col.raise_if_any()
     return Scenario(title=head.title, models=head.models, pd=head.pd, subject=subject, regimens=regimens,
                     time=grid, output_dir=out.resolve_directory(path, output_dir), formats=out.formats,
                     description=head.description, source_text=text, path=path, log_scale=out.log_scale,
-                    warnings=warnings, notes=scenario_notes(head.models, head.pd, regimens, accept),
-                    population=population, tradeoff=tradeoff, sweep=sweep, solver=solver)
+                    warnings=warnings, notes=notes, population=population, tradeoff=tradeoff, sweep=sweep,
+                    solver=solver, validity=head.validity)

@@ -48,8 +48,8 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
         return None
     d = spec.get("dist", "normal")
     allowed = DISTRIBUTIONS
-    if d not in allowed:
-        col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
+    if not isinstance(d, str) or d not in allowed:  # a list or table here is not hashable: check first
+        col.add(f"'dist' must be one of {', '.join(allowed)} (got {d!r})", f"{f}.dist")
         return None
     for k in sorted(set(spec) - allowed[d] - {"dist"}):
         col.add(f"unknown key '{k}' for a {d} distribution", f"{f}.{k}")

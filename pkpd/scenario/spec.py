@@ -84,10 +84,16 @@ class Scenario:
     log_scale : bool
         Concentration axes on a log scale.
     warnings : tuple of str
-        Non-fatal problems (doses after the horizon, PK/PD pairing caveats not accepted).
+        Non-fatal problems (doses after the horizon, PK/PD pairing caveats not accepted, subjects
+        outside a model's ``[validity]``).
     notes : tuple of str
-        One line each: routes a model lacks (those regimens are skipped for it), pairings the
-        scenario accepts (``[pairing] accept``).
+        One line each, so that nothing is silent: what the run converts (racemic doses into
+        S-ketamine models — their S half —, doses without a drug, PK concentrations of another
+        ketamine form into a PD model by its ``[enantiomers]`` conversion), routes a model lacks
+        (those regimens are skipped for it), pairings the scenario accepts (``[pairing] accept``).
+    validity : str
+        ``[scenario] validity``: ``warn`` (default) or ``refuse`` a run outside a model's
+        ``[validity]`` ranges.
     population : PopulationSpec or None
         The ``[population]`` run, if any.
     sweep : SweepSpec or None
@@ -116,6 +122,7 @@ class Scenario:
     sweep: SweepSpec | None = None
     tradeoff: TradeoffSpec | None = None
     solver: SolverOptions = field(default_factory=SolverOptions)
+    validity: str = "warn"
 
     def with_overrides(self, overrides: dict | None, where: str = "overrides") -> "Scenario":
         """This scenario with some models' typical values changed (``{model: {parameter: value}}``,

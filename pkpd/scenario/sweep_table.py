@@ -12,6 +12,7 @@
 
     [sweep.parameters]
     "olofsen_2022.C50" = { low = 0.38, high = 0.66 }   # model parameters: 'model.name'
+    "olofsen_2022.C50.cv" = { low = 0.25, high = 0.8 } # size of a parameter's IIV: '.cv' (log-normal) or '.omega'
     dose = { low = 0.5, high = 2.0 }                   # regimen parameters (grid: values = [...])
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
     ptbl = tbl.get("parameters")
     params = []
     known = {f"{m.name}.{p}": m.parameters[p] for m in list(models) + list(pds) for p in m.parameters}
+    known.update(iiv_names(list(models) + list(pds)))
     if not isinstance(ptbl, dict) or not ptbl:
         col.add("needs [sweep.parameters]: name = { low, high } (or values = [...] for a grid)", f"{f}.parameters")
         return None
@@ -75,6 +77,18 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
     if not params:
         return None
     return SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+
+
+def iiv_names(models) -> dict:
+    """``model.PARAM.cv`` (log-normal IIV) and ``model.PARAM.omega`` (any IIV) → the parameter."""
+    out = {}
+    for m in models:
+        for pname, p in m.parameters.items():
+            if p.iiv is not None:
+                out[f"{m.name}.{pname}.omega"] = p
+                if p.iiv.transform == "log":
+                    out[f"{m.name}.{pname}.cv"] = p
+    return out
 
 
 def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> SweepParam | None:
@@ -100,6 +114,9 @@ def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> Swe
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lo, hi)) \
             or not lo < hi:
         col.add("needs finite low < high", g)
+        return None
+    if name.count(".") == 2 and lo < 0:  # model.PARAM.cv / .omega: the size of an IIV
+        col.add("IIV sizes need low ≥ 0", g)
         return None
     if name in REGIMEN_PARAMS and lo <= 0:
         col.add("regimen parameters need low > 0", g)

@@ -115,7 +115,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                   metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
                   thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
                   elapsed=_time.perf_counter() - t0)
-    return acc.obs.add_to(ds, models) if acc.obs is not None else ds
+    return _with_drug_notes(acc.obs.add_to(ds, models) if acc.obs is not None else ds, typical)
 
 
 def _typical(models, regimens, population: Population, horizon, step, pd, solver, extra_times,
@@ -132,6 +132,13 @@ def _finish(bar, traj, layouts, regimens) -> None:
         bar.close()
     if traj is not None:
         _blank_unsupported(traj, layouts, regimens)
+
+
+def _with_drug_notes(ds: xr.Dataset, typical: xr.Dataset) -> xr.Dataset:
+    """``ds`` with the typical run's drug conversions (``dose_drugs``): the same for every subject."""
+    if "dose_drugs" in typical.attrs:
+        ds.attrs["dose_drugs"] = typical.attrs["dose_drugs"]
+    return ds
 
 
 @dataclass

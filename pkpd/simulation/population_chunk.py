@@ -36,7 +36,7 @@ def solve_chunk(lay: ModelLayout, pd, regimens, population, start: int, stop: in
     vals = individual_values(m.params, population, start, stop, covs, purpose=2, overrides=ov.get(m.name))
     pdvals = [individual_values(p.params, population, start, stop, covs, purpose=20 + i, overrides=ov.get(p.name))
               for i, p in enumerate(pd)]
-    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species, m)]
     plan = plan_occasions(m, regimens, population, start, stop, vals)  # inter-occasion variability
     if plan is not None:
         vals = plan.values

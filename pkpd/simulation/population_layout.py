@@ -38,7 +38,7 @@ def model_layout(m, pd) -> ModelLayout:
     """Outputs of model ``m`` with PD models ``pd`` attached (typical parameters fix the layout)."""
     v1 = m.params.individual()
     pdv1 = [(p, p.params.individual()) for p in pd]
-    links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species)]
+    links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species, m)]
     sysm = build_system(m, v1, links, pdv1)
     outs = [Out(o.name, o.species, o.quantity, "1" if o.quantity == "state" else "ng/mL", o.long_name,
                 {"species": o.species, "quantity": o.quantity, **({"pd_model": o.pd_model} if o.pd_model else {})})

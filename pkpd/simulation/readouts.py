@@ -61,6 +61,7 @@ def apply_readout(y: np.ndarray, out_row: int, pd: PDModel, rd: Readout, values:
         rows = np.array([row_of[e] for e, _ in rd.slopes], dtype=np.int64)
         coefs = np.ascontiguousarray(np.stack([col(sl) / 1000.0 for _, sl in rd.slopes], axis=1))
         readout_rows(y, out_row, True, rows, coefs, e0, one, one, one, -1, one)
+        _clip(y, out_row, rd)
         return
     rows = np.array([row_of[rd.effect]], dtype=np.int64)
     emax = col(rd.params["Emax"]) if "Emax" in rd.params else one
@@ -71,3 +72,10 @@ def apply_readout(y: np.ndarray, out_row: int, pd: PDModel, rd: Readout, values:
         ant_row = row_of[rd.antagonist[0]]
         c100 = col(rd.antagonist[1]) * 1000.0
     readout_rows(y, out_row, False, rows, np.zeros((S, 1)), e0, emax, c50, gamma, ant_row, c100)
+    _clip(y, out_row, rd)
+
+
+def _clip(y: np.ndarray, out_row: int, rd: Readout) -> None:
+    """Bound the readout row to its scale's ends (``minimum``/``maximum``), in place."""
+    if rd.minimum is not None or rd.maximum is not None:
+        np.clip(y[:, out_row], rd.minimum, rd.maximum, out=y[:, out_row])

@@ -80,7 +80,7 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
         e = nc + j
         p = idx[model.plasma[eff.species]]
         vol = values[model.compartments[p].volume]
-        K[:, e, p] += eff.ke0 / vol
+        K[:, e, p] += eff.ke0 * eff.scale / vol  # scale: plasma of another ketamine form → the PD's
         K[:, e, e] -= eff.ke0
         r = np.zeros((n, ns))
         r[:, e] = 1.0

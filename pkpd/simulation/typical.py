@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 from pkpd import units
+from pkpd.dosing.drug_doses import dose_notes, drug_label
 from pkpd.dosing.events import regimen_events
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
+from pkpd.models.enantiomers import conversion_note
 from pkpd.models.pd import PDModel
 from pkpd.models.overrides import with_overrides
 from pkpd.simulation.system import build_system
@@ -108,7 +110,11 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         "route": ("regimen", ["+".join(r.routes) for r in regimens], {"long_name": "route(s)"}),
         "dose": ("regimen", [r.total(float(wt[0])) for r in regimens],
                  {"units": "mg", "long_name": "total dose (typical weight)"}),
+        "drug": ("regimen", [drug_label(r) for r in regimens], {"long_name": "what is given"}),
     })
+    notes = run_notes(models, regimens, pd)
+    if notes:
+        ds.attrs["dose_drugs"] = "\n".join(notes)
     ds.attrs["subject"] = ", ".join(f"{k}={v:g}" for k, v in {"WT": 70.0, **subject}.items())
     for m in models:
         ds.attrs[f"model_{m.name}_citation"] = m.meta.get("citation", "")
@@ -117,12 +123,19 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
     return ds
 
 
+def run_notes(models, regimens, pd) -> list[str]:
+    """Every drug conversion of a run, in words: doses into each PK model (racemic → S half, no
+    drug stated → the model's form) and PK concentrations into each PD model of another form."""
+    out = [n for m in models for n in dose_notes(m, regimens)]
+    return out + [n for m in models for p in pd if (n := conversion_note(m, p))]
+
+
 def _prepare(m: Model, regimens, pd, subject: dict, wt: np.ndarray) -> tuple:
     """One model's typical values, PD values, system and events per regimen (None where the
     model lacks one of the regimen's routes)."""
     vals = m.params.individual(covariates=subject)
     pdvals = [p.params.individual(covariates=subject) for p in pd]
-    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species, m)]
     sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
     evs = [regimen_events(m, r, vals, wt) if all(m.supports(rt) for rt in r.routes) else None for r in regimens]
     return m, vals, pdvals, sysm, evs
@@ -196,7 +209,7 @@ def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: 
     vals = values if values is not None else model.params.individual(covariates=subject)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
     pdvals = [p.params.individual(covariates=subject) for p in pd]
-    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, model.species)]
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, model.species, model)]
     sysm = build_system(model, vals, links, list(zip(pd, pdvals)))
     ev = regimen_events(model, regimen, vals, np.array([subject.get("WT", 70.0)]))
     n = sysm.K.shape[1]

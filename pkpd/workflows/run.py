@@ -18,6 +18,7 @@ from pkpd.simulation.population import simulate_population
 from pkpd.analysis.metrics import summary
 from pkpd.analysis.tradeoff import TradeoffSpec, evaluate, pairs_for, table_rows, thresholds_for
 from pkpd.scenario.spec import Scenario
+from pkpd.scenario.validity_checks import concentration_checks
 from pkpd.output.files import csv_text, with_provenance, write_bytes, write_netcdf, write_text
 from pkpd.output.figures import comparison_figure, concentration_figure, hysteresis_figure, png_bytes
 from pkpd.output.population_figures import band_figure, effect_band_figure
@@ -42,11 +43,23 @@ def run_scenario(scenario: Scenario) -> xr.Dataset:
     -------
     xarray.Dataset
         Concentrations (and PD effect sites and readouts) with dims model × regimen × time; its
-        ``attrs`` carry the provenance (scenario text, model files, versions).
+        ``attrs`` carry the provenance (scenario text, model files, versions), the drug
+        conversions (``dose_drugs``) and peaks outside a model's ``[validity]``
+        (``validity_warnings``).
+
+    Raises
+    ------
+    PkpdError
+        When a peak lies outside a model's concentration range and the scenario refuses that
+        (``[scenario] validity = "refuse"``).
     """
     ds = simulate(scenario.models, scenario.regimens, horizon=scenario.time.horizon, step=scenario.time.step,
                   subject=scenario.subject, pd=scenario.pd, solver=scenario.solver)
-    return with_provenance(ds, scenario, scenario.models, scenario.pd)
+    outside = concentration_checks(scenario, ds)
+    ds = with_provenance(ds, scenario, scenario.models, scenario.pd)
+    if outside:
+        ds.attrs["validity_warnings"] = "\n".join(outside)
+    return ds
 
 
 @dataclass(frozen=True)

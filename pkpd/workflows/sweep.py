@@ -1,7 +1,8 @@
 """Parameter sweeps: designs, one population run per point, resumable results, Sobol indices.
 
 A sweep varies named parameters — model parameters (``"perez_ruixo_2021.Vc"``, in the unit the
-model file uses; PD parameters likewise) and regimen parameters (``dose`` multiple, IV infusion
+model file uses; PD parameters likewise), the size of a parameter's between-subject variability
+(``"olofsen_2022.C50.cv"`` for log-normal IIV, ``".omega"`` for any) and regimen parameters (``dose`` multiple, IV infusion
 ``duration``, intranasal ``sprays`` or ``interval``) — over a design:
 
 * ``grid``: the full factorial product of each parameter's ``values``;
@@ -39,6 +40,7 @@ import numpy as np
 import xarray as xr
 from tqdm import tqdm
 from pkpd.errors import PkpdError
+from pkpd.models.variability import with_iiv
 from pkpd.scenario.load import load_scenario
 from pkpd.simulation.sampling import Population
 from pkpd.simulation.population import simulate_population
@@ -80,15 +82,20 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
             # duration and interval are given in minutes; sprays are rounded to whole sprays
             x = {"duration": v / 60.0, "interval": v / 60.0, "sprays": int(round(v)), "dose": v}[name]
             regs = [vary(r, name, x) or r for r in regs]
+        elif name.count(".") == 2:  # model.PARAM.cv / .omega: the size of that parameter's IIV
+            mname, pname, key = name.split(".")
+            by_model[mname] = with_iiv(by_model[mname], pname, key, float(v))
         else:
             mname, pname = name.split(".", 1)
             p = by_model[mname].parameters[pname]
             overrides.setdefault(mname, {})[pname] = v * p.factor  # written unit → internal
+    models = [by_model[m.name] for m in sc.models]
+    pds = [by_model[p.name] for p in sc.pd]
     base = sc.population.population if sc.population is not None else Population(n=n, seed=0)
     pop = replace(base, n=n)
     setup = tradeoff_setup(sc)
     th = thresholds_for(setup[1], setup[0]) if setup else {}
-    ds = simulate_population(sc.models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
+    ds = simulate_population(models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=pds,
                              mode="streaming", thresholds=th, progress=False, overrides=overrides,
                              solver=sc.solver)
     M, R = len(sc.models), len(regs)

@@ -23,6 +23,7 @@ from pkpd.analysis.endpoints import ObservationModel, incidence
 from pkpd.analysis.tradeoff import wilson
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import article, dose_fraction, resolve_drug
 from pkpd.models.endpoints import EndpointDef
 from pkpd.models.load import load_model
 from pkpd.scenario.trials import Trial, TrialsFile
@@ -112,21 +113,17 @@ def _drivers(ep: EndpointDef, pk, pds, ds, where: str) -> list[tuple[str, str]]:
 
 
 def _as_given_to(reg, drug: str, pk):
-    """The regimen as the PK model's species: a racemic dose in an S-ketamine model is its
-    S-enantiomer half (Olofsen 2022: R-ketamine contributed to neither antinociception nor
-    external perception, so the S half is what drives these readouts)."""
-    if drug == "racemic ketamine" and pk.drug == "S-ketamine":
-        return Regimen(f"{reg.name} (S half)", tuple(_scaled(d, 0.5) for d in reg.doses))
-    if drug == "esketamine" and pk.drug != "S-ketamine":
-        raise PkpdError(f"an esketamine trial cannot run on {pk.name!r}, a {pk.drug} model: name an "
-                        "S-ketamine PK model for it (trials[].pk)")
-    return reg
-
-
-def _scaled(d, f: float):
-    q = d.amount if d.amount is not None else d.rate
-    q2 = replace(q, value=q.value * f, text=f"{f:g} × {q.text or q.value}")
-    return replace(d, amount=q2) if d.amount is not None else replace(d, rate=q2)
+    """The regimen with what the trial gave stated on every dose (``Dose.drug``): the dosing layer
+    gives an S-ketamine model the S-enantiomer half of a racemic dose (Olofsen 2022: R-ketamine
+    contributed to neither antinociception nor external perception, so the S half is what drives
+    these readouts) and refuses a form the model cannot hold."""
+    given = resolve_drug(drug)
+    try:
+        dose_fraction(given, pk.drug, repr(pk.name))
+    except PkpdError:
+        raise PkpdError(f"{article(given)} {drug} trial cannot run on {pk.name!r}, a {pk.drug} model: name "
+                        f"{article(given)} {given} PK model for it (trials[].pk)") from None
+    return Regimen(reg.name, tuple(replace(d, drug=given) for d in reg.doses))
 
 
 def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int = 0) -> list[Prediction]:

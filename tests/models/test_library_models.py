@@ -285,8 +285,17 @@ class TestPD:
         assert np.all(b <= a + 1e-15) and b.max() < a.max()
 
 
-def test_pairing_warnings():
-    from pkpd.models.pairing import pairing_warnings
-    assert pairing_warnings(load_model("simons_2022"), load_model("simons_2022_pd")) == []
-    w = pairing_warnings(load_model("domino"), load_model("olofsen_2022"))
-    assert any("racemic" in x for x in w) and any("arterial" in x for x in w)
+def test_pairings():
+    """Issue 14 changed this: a racemic PK model with an S-ketamine PD model is an error naming both
+    files unless the PD file declares an [enantiomers] conversion.  Olofsen 2022 declares one (R-ketamine
+    contributed to neither endpoint: effect sites see 0.5 × the racemic concentration), so domino +
+    olofsen_2022 is a note; Simons 2022 PD (S-ketamine only) declares none.  Sampling sites still warn."""
+    from pkpd.models.pairing import pairing_notes, pairing_problems, pairing_warnings
+    simons, simons_pd = load_model("simons_2022"), load_model("simons_2022_pd")
+    assert pairing_warnings(simons, simons_pd) == [] and pairing_problems(simons, simons_pd) == []
+    dom, olo = load_model("domino"), load_model("olofsen_2022")
+    assert pairing_problems(dom, olo) == []
+    assert "0.5 × the plasma concentration" in pairing_notes(dom, olo)[0]
+    assert any("arterial" in x for x in pairing_warnings(dom, olo))
+    (problem,) = pairing_problems(dom, simons_pd)
+    assert "domino.toml" in problem and "simons_2022_pd.toml" in problem and "[enantiomers]" in problem
