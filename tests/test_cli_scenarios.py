@@ -55,7 +55,8 @@ def test_scenario_runs_end_to_end(path, tmp_path, capsys):
 def _assert_tidy_csvs(folder: Path) -> None:
     """Every CSV a run writes holds one value per cell: after the text columns (model, regimen,
     route, PD and readout names, base regimen, point), each cell is a number or empty."""
-    text_cols = {"model", "regimen", "route", "pd", "analgesia", "psychotomimetic", "output", "not_reported"}
+    text_cols = {"model", "regimen", "route", "drug", "pd", "analgesia", "psychotomimetic", "output",
+                 "not_reported"}
     for f in folder.glob("*.csv"):
         with open(f, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))

@@ -159,7 +159,7 @@ def _bounds(m) -> list[str]:
         if r.minimum is not None or r.maximum is not None:
             lo = "−∞" if r.minimum is None else f"{r.minimum:g}"
             hi = "∞" if r.maximum is None else f"{r.maximum:g}"
-            out.append(f"  readout {r.name} bounded to [{lo}, {hi}] {r.unit} (the ends of its scale)")
+            out += _item(f"readout {r.name} bounded to [{lo}, {hi}] {r.unit} (the ends of its scale)")
     return out
 
 
