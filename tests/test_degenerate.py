@@ -12,7 +12,7 @@ OLO, SIM, PR = load_model("olofsen_2022"), load_model("simons_2022_pd"), load_mo
 
 
 def test_one_curve_for_both_effects_is_said_and_is_zero():
-    spec = TradeoffSpec()  # the README's defaults: 0.5 for 30 min vs 0.5
+    spec = TradeoffSpec(analgesia_level=0.5, analgesia_duration=0.5)  # the old defaults: 0.5 for 30 min vs 0.5
     pairs = pairs_for((OLO, SIM), spec)
     olo = next(p for p in pairs if p.label == "olofsen_2022")
     sim = next(p for p in pairs if p.label == "simons_2022_pd")
@@ -82,3 +82,19 @@ def test_monte_carlo_share_of_the_replicate_spread_by_hand():
     mixed = rng.binomial(m, true_p) / m
     assert float(_mc_share(mixed[None, :], m)[0]) < 0.5
     assert np.isnan(_mc_share(np.full((1, 5), 0.2), m)[0])
+
+
+def test_readme_defaults_are_not_degenerate_for_a_shipped_regimen():
+    """With the defaults (0.3 for 20 min vs 0.5) intranasal esketamine 56 mg from the shipped
+    trade-off scenario gives P(success) strictly between 0 and 1 with both PD models' curves."""
+    from pkpd.scenario.load import load_scenario
+    from pathlib import Path
+    sc = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "tradeoff.toml")
+    spec = TradeoffSpec()
+    assert (spec.analgesia_level, spec.analgesia_duration, spec.psychotomimetic_level) == (0.3, 1 / 3, 0.5)
+    pairs = pairs_for(tuple(sc.pd), spec)
+    reg = [r for r in sc.regimens if r.routes == ("intranasal",)]
+    ds = simulate_population(sc.models, reg, Population(n=600, seed=3), horizon=8, step=2 / 60, pd=sc.pd,
+                             thresholds=thresholds_for(pairs, spec), progress=False)
+    p = float(evaluate(ds, pairs, spec).p_success.sel(pair="olofsen_2022").values[0, 0])
+    assert 0.0 < p < 1.0

@@ -46,8 +46,11 @@ class Pair:
 
 @dataclass(frozen=True)
 class TradeoffSpec:
-    analgesia_level: float = 0.5
-    analgesia_duration: float = 0.5  # h
+    # defaults: analgesia below the psychotomimetic level, so one shared curve (Olofsen 2022) still
+    # leaves a window; these are definitions on volunteer readouts, not clinical thresholds — the
+    # calibrated clinical endpoints are in models/endpoints/ (pkpd validate)
+    analgesia_level: float = 0.3
+    analgesia_duration: float = 1 / 3  # h
     psychotomimetic_level: float = 0.5
     cap: float = 0.10  # optimise: at most this fraction of subjects with unacceptable effects
     pairs: tuple[tuple[str, str], ...] = ()  # explicit (analgesia, psychotomimetic) output names

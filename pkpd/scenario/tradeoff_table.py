@@ -3,8 +3,8 @@
 ::
 
     [tradeoff]
-    analgesia_level = 0.5            # readout value that counts as analgesia
-    analgesia_duration = "30 min"    # adequate analgesia: at least this long at that level
+    analgesia_level = 0.3            # readout value that counts as analgesia (default 0.3)
+    analgesia_duration = "20 min"    # adequate analgesia: at least this long at that level (default)
     psychotomimetic_level = 0.5      # unacceptable psychotomimetic effect: reaching this
     cap = 0.10                       # pkpd optimize: at most 10 % of subjects above it
     dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched (oral, IV)
