@@ -98,3 +98,18 @@ def regimen(*doses, name="r"):
 def reference(K, events, times, rtol=1e-10, atol=1e-14):
     """scipy Radau reference (see :func:`pkpd.testing.reference_solution`)."""
     return reference_solution(K, events, times, rtol=rtol, atol=atol)
+
+
+def widest_line(text: str) -> int:
+    """Characters in the longest line of a command's output, leaving out the file paths listed
+    after ``wrote:`` (their length is the user's directory, not the layout)."""
+    lines, paths = [], False
+    for line in text.splitlines():
+        if line == "wrote:":
+            paths = True
+            continue
+        if paths and line.startswith("  "):
+            continue
+        paths = False
+        lines.append(line)
+    return max((len(x) for x in lines), default=0)

@@ -120,7 +120,7 @@ def _check(tmp_path, capsys, models='["perez_ruixo_2021"]', pd="[]", drug=""):
     path = tmp_path / "s.toml"
     path.write_text(SCENARIO.format(models=models, pd=pd, drug=drug))
     code = main(["check", str(path)])
-    return code, capsys.readouterr().err
+    return code, " ".join(capsys.readouterr().err.split())  # notes are wrapped at 100 columns
 
 
 def test_scenario_notes_show_the_conversion(tmp_path, capsys):

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from pkpd.errors import Collector, PkpdErrors
-from pkpd.scenario.checks import check_pairs, check_thresholds, dosing_checks
+from pkpd.scenario.checks import check_pairs, check_thresholds, dosing_checks, scenario_notes
 from pkpd.scenario.load import parse_scenario
 from pkpd.scenario.output_table import parse_output
+from pkpd.scenario.pairing_table import parse_pairing
 from pkpd.scenario.population_table import parse_population
 from pkpd.scenario.regimens_table import parse_regimens
 from pkpd.scenario.scenario_table import parse_scenario_table
@@ -68,7 +69,10 @@ def test_each_table_parser_alone_gives_what_parse_scenario_gives(name):
         assert sc.sweep is None
     solver = parse_solver_options(data["solver"], col) if "solver" in data else SolverOptions()
     assert solver == sc.solver
-    assert dosing_checks(head.models, head.pd, regimens, grid, col) == sc.warnings
+    # [pairing] (issue 17) decides which pairing caveats are warnings and which are notes
+    accept = parse_pairing(data["pairing"], col, head.models, head.pd) if "pairing" in data else ()
+    assert dosing_checks(head.models, head.pd, regimens, grid, col, accept) == sc.warnings
+    assert scenario_notes(head.models, head.pd, regimens, accept) == sc.notes
     assert col.errors == []
 
 

@@ -67,20 +67,23 @@ def summary(ds: xr.Dataset, regimens=None, weight: float | None = None) -> xr.Da
     out = {}
     for name, var in ds.data_vars.items():
         q = var.attrs.get("quantity")
+        # what the tables need to label a column: species, PD model, readout name
+        keep = {k: var.attrs[k] for k in ("species", "pd_model", "readout", "category") if k in var.attrs}
         if q in ("plasma", "effect") and not name.endswith("_molar"):
             y = var.values
             valid = ~np.all(np.isnan(y), axis=-1)
             imax = np.argmax(np.nan_to_num(y, nan=-np.inf), axis=-1)
-            out[f"{name}_cmax"] = (("model", "regimen"), np.where(valid, np.nanmax(np.where(valid[..., None], y, 0), axis=-1), np.nan),
-                                   {"units": var.attrs["units"], "long_name": f"peak {var.attrs['long_name']}"})
+            peak = np.max(np.where(np.isnan(y), -np.inf, y), axis=-1)  # -inf where all NaN: no warning
+            out[f"{name}_cmax"] = (("model", "regimen"), np.where(valid, peak, np.nan),
+                                   {"units": var.attrs["units"], "long_name": f"peak {var.attrs['long_name']}", **keep})
             out[f"{name}_tmax"] = (("model", "regimen"), np.where(valid, t[imax], np.nan),
-                                   {"units": "h", "long_name": f"time of peak {var.attrs['long_name']}"})
+                                   {"units": "h", "long_name": f"time of peak {var.attrs['long_name']}", **keep})
             if q == "plasma":
                 out[f"{name}_auc"] = (("model", "regimen"), auc(y, t),
-                                      {"units": "ng*h/mL", "long_name": f"AUC0-t of {var.attrs['long_name']}"})
+                                      {"units": "ng*h/mL", "long_name": f"AUC0-t of {var.attrs['long_name']}", **keep})
         elif "category" in var.attrs:
-            out[f"{name}_peak"] = (("model", "regimen"), np.nanmax(np.where(np.isnan(var.values), -np.inf, var.values), axis=-1),
-                                   {"units": var.attrs["units"], "long_name": f"peak {var.attrs['long_name']}"})
+            out[f"{name}_peak"] = (("model", "regimen"), np.max(np.where(np.isnan(var.values), -np.inf, var.values), axis=-1),
+                                   {"units": var.attrs["units"], "long_name": f"peak {var.attrs['long_name']}", **keep})
     s = xr.Dataset(out, coords={k: ds.coords[k] for k in ("model", "regimen", "route", "dose", "drug")
                                 if k in ds.coords})
     if "ketamine_plasma_auc" in s and "norketamine_plasma_auc" in s:

@@ -280,8 +280,8 @@ class _quiet:
 
 
 def table_rows(tr: xr.Dataset) -> tuple[list[str], list[list[str]]]:
-    header = ["PD", "model", "regimen", "P(adequate)", "P(psychotomimetic)", "P(success)",
-              "analgesia h", "window h"]
+    header = ["PD", "model", "regimen", "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)",
+              "analgesia time (h)", "window time (h)"]
     rows = []
     pc = lambda v, lo, hi: "—" if np.isnan(v) else f"{v:.0%} [{lo:.0%}–{hi:.0%}]"
     for pi, pr in enumerate(tr.pair.values):

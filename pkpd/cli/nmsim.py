@@ -1,8 +1,11 @@
 """``pkpd nmsim``: simulate a NONMEM-style dataset and write DV back."""
 from __future__ import annotations
 
-from pkpd.cli.common import print_written
+from pkpd.cli.common import print_pairing, print_written
 from pkpd.errors import PkpdError
+from pkpd.models.load import load_model
+from pkpd.models.pd import PDModel
+from pkpd.models.pk import Model
 from pkpd.workflows.nonmem import run_nmsim
 
 NAME = "nmsim"
@@ -32,6 +35,9 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     if any(v is not None and not (0 <= v < float("inf")) for v in (args.prop, args.add)):
         raise PkpdError("--prop and --add must be finite and ≥ 0")
+    pk, pds = load_model(args.model), [load_model(p) for p in args.pd]
+    if isinstance(pk, Model) and all(isinstance(p, PDModel) for p in pds):
+        print_pairing([pk], pds)
     path = run_nmsim(args.data, args.model, args.pd, args.output_variable, args.output,
                      args.iiv, args.seed, args.prop, args.add)
     print_written([path])

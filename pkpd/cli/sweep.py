@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
-from pkpd.output.files import check_folder
-from pkpd.cli.common import print_warnings, print_written
+from pkpd.cli.common import WIDTH, print_warnings, print_written
 from pkpd.errors import PkpdError
 from pkpd.output.analysis_figures import tornado_figure
 from pkpd.output.figures import png_bytes
+from pkpd.output.files import check_folder
 from pkpd.output.output_set import OutputSet
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.run import scenario_stem
@@ -42,6 +43,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
     check_folder(sc.output_dir)
+    print_warnings(sc.warnings, sc.notes)
     if sc.sweep is None:
         raise PkpdError("the scenario has no [sweep] table (see 'pkpd sweep --help' and scenarios/sweep.toml)",
                         file=str(sc.path))
@@ -69,6 +71,7 @@ def run(args) -> int:
 def _print_indices(ds) -> None:
     for mi, m in enumerate(ds.model.values):
         for ri, r in enumerate(ds.regimen.values):
-            print(f"{m} / {r}: " + ", ".join(
+            print(textwrap.fill(f"{m} / {r}: " + ", ".join(
                 f"{p} S1 {ds.S1.values[mi, ri, k]:.2f}±{ds.S1_conf.values[mi, ri, k]:.2f} "
-                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)))
+                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)), WIDTH,
+                subsequent_indent="    "))

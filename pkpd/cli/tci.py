@@ -6,10 +6,10 @@ import numpy as np
 from pkpd import units
 from pkpd.output.files import check_folder
 from pkpd.analysis.tci import tci, tci_population
-from pkpd.cli.common import print_warnings, print_written
+from pkpd.cli.common import print_pairing, print_written
 from pkpd.errors import PkpdError
-from pkpd.models.pairing import pairing_notes
 from pkpd.models.load import load_model
+from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 from pkpd.output.analysis_figures import tci_figure
 from pkpd.output.figures import png_bytes
@@ -89,8 +89,8 @@ def run(args) -> int:
         if args.concentration else None  # mg/L → mg/mL
     mx = _pump_limit(args.max_rate, conc)
     pd = load_model(args.pd) if args.mode == "effect" else None
-    if pd is not None:  # effect-site targets are in the PD model's drug terms (racemic PK → S: 0.5×)
-        print_warnings((), pairing_notes(m, pd))
+    if isinstance(pd, PDModel):  # effect-site targets are in the PD model's drug terms (racemic PK → S: 0.5×)
+        print_pairing([m], [pd])
     if args.population and not 10 <= args.population <= 100_000:
         raise PkpdError("--population must be from 10 to 100000", field="--population")
     r = tci(m, targets, dur, mode=args.mode, pd=pd, subject={"WT": wt}, interval_h=dt, max_rate_mg_h=mx)

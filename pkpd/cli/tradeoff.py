@@ -7,8 +7,8 @@ from pkpd.scenario.load import load_scenario
 from pkpd.workflows.tradeoff import run_tradeoff
 
 NAME = "tradeoff"
-EXAMPLES = ("pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier of analgesia vs "
-            "psychotomimetic effect",)
+EXAMPLES = ("pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier, analgesia vs "
+            "psychotomimetic",)
 
 
 def add_parser(sub) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pkpd.cli.common import print_written
 from pkpd.models.endpoints import endpoints_file, load_endpoints
 from pkpd.output.figures import png_bytes
+from pkpd.output.output_set import OutputSet
 from pkpd.output.files import write_bytes, write_text
 from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
@@ -58,9 +59,11 @@ def run(args) -> int:
         print(format_table(header, rows, numeric_from=2))
     print()
     _print_coverage(preds)
-    out = Path(args.output)
     fig_png = png_bytes(validation_figure(preds, tf.title))
-    files = [write_text(out / "validation.csv", _csv(preds)), write_bytes(out / "validation.png", fig_png)]
+    out = OutputSet(args.output)
+    out.add_text("validation.csv", _csv(preds))
+    out.add_bytes("validation.png", fig_png)
+    files = out.commit()
     if args.doc:
         doc = Path(args.doc)
         files.append(write_bytes(doc.with_suffix(".png"), fig_png))

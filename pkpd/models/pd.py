@@ -58,6 +58,7 @@ class EffectLink:
     species: str
     ke0: np.ndarray  # 1/h, shape (n,)
     scale: np.ndarray | float = 1.0  # plasma → PD drug form (pkpd.models.enantiomers), shape (n,)
+    pd_model: str = ""  # the PD model it belongs to
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,8 @@ class PDModel:
         """
         n = len(values["WT"])
         scale = concentration_scale(pk, self, values) if pk is not None else np.ones(n)
-        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (n,)), scale)
+        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (n,)), scale,
+                           self.name)
                 for e in self.effects if e.species in species]
 
     def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray],

@@ -65,10 +65,18 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
             ax.set_xlabel("subjects with unacceptable psychotomimetic effect (%)")
             ax.set_ylabel("subjects with adequate analgesia (%)")
             ax.set_title(f"{tr.pair.values[pi]} on {tr.model.values[mi]}", fontsize=9)
-            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    # one legend for all panels, below them: inside a panel it would cover points of a frontier
+    handles, labels = [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    rows = (len(labels) + 2) // 3
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8, frameon=False)
     fig.suptitle(title or "Analgesia vs psychotomimetic exposure: Pareto frontiers (bars: 95 % intervals)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.03 + 0.04 * rows, 1, 0.95))
     return fig
 
 

@@ -263,9 +263,13 @@ def with_provenance(ds: xr.Dataset, scenario=None, models=(), pd=()) -> xr.Datas
         ds.attrs["scenario_text"] = scenario.source_text
         if scenario.warnings:
             ds.attrs["warnings"] = "\n".join(scenario.warnings)
+        if scenario.notes:
+            ds.attrs["notes"] = "\n".join(scenario.notes)
     for m in list(models) + list(pd):
         ds.attrs[f"model_file_{m.name}"] = m.source_text
         assumed = [p.name for p in m.assumptions()]
         if assumed:
             ds.attrs[f"assumptions_{m.name}"] = ", ".join(assumed)
+        if m.meta.get("overrides"):
+            ds.attrs[f"overrides_{m.name}"] = m.meta["overrides"]
     return ds

@@ -35,19 +35,18 @@ def list_models() -> str:
 
 def describe_model(name: str) -> str:
     m = load_model(name)
-    lines = [f"{m.name} — {m.meta.get('title', '')}",
-             f"  drug: {m.drug} ({_drug_role(m)}); sampling: {m.meta.get('sampling', '')}",
-             f"  population: {m.meta.get('population', '')}",
-             *textwrap.wrap(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}",
-                            width=100, initial_indent="  ", subsequent_indent="    ")]
+    lines = [*textwrap.wrap(f"{m.name} — {m.meta.get('title', '')}", 100, subsequent_indent="    "),
+             *_item(f"drug: {m.drug} ({_drug_role(m)}); sampling: {m.meta.get('sampling', '')}"),
+             *_item(f"population: {m.meta.get('population', '')}"),
+             *_item(f"citation: {m.meta.get('citation', '')} doi:{m.meta.get('doi', '')}")]
     if isinstance(m, Model):
-        lines.append(f"  routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
-        lines.append("  residual error: " + ("; ".join(f"{sp} {r.describe()}" for sp, r in m.residual.items())
-                                             or "none given (simulated observations are refused)"))
+        lines += _item(f"routes: {', '.join(m.routes)}; compartments: {', '.join(c.name for c in m.compartments)}")
+        lines += _item("residual error: " + ("; ".join(f"{sp} {r.describe()}" for sp, r in m.residual.items())
+                                            or "none given (simulated observations are refused)"))
         if m.iov:
-            lines += textwrap.wrap("inter-occasion variability (ν²): " + ", ".join(
+            lines += _item("inter-occasion variability (ν²): " + ", ".join(
                 f"{t.name} {t.nu2:g} ({'per administration' if t.scope == 'absorption' else 'per run'})"
-                for t in m.iov), width=100, initial_indent="  ", subsequent_indent="    ")
+                for t in m.iov))
     lines += _nonlinear(m)
     lines += _validity(m) + _enantiomers(m) + _bounds(m)
     lines += _pairings(m)
@@ -65,8 +64,14 @@ def describe_model(name: str) -> str:
     if m.meta.get("notes"):
         lines += ["", "Notes:"] + textwrap.wrap(" ".join(m.meta["notes"].split()), 100,
                                                 initial_indent="  ", subsequent_indent="  ")
-    lines += ["", "Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items())]
+    lines += [""] + textwrap.wrap("Grades: " + "; ".join(f"{k} = {v}" for k, v in GRADES.items()), 100,
+                                  subsequent_indent="  ")
     return "\n".join(lines)
+
+
+def _item(text: str) -> list[str]:
+    """An indented line of a model description, wrapped at 100 columns."""
+    return textwrap.wrap(text, 100, initial_indent="  ", subsequent_indent="    ")
 
 
 def _pairings(m) -> list[str]:
@@ -87,10 +92,10 @@ def _pairings(m) -> list[str]:
             warned.append(name)
         else:
             good.append(name)
-    return [f"  consistent pairings: {', '.join(good) or 'none in the library'}",
-            f"  with a caveat (other sampling site or converted drug form; shown with every run): "
-            f"{', '.join(warned) or 'none'}",
-            f"  refused (other drug form, no [enantiomers] conversion): {', '.join(refused) or 'none'}"]
+    return (_item(f"consistent pairings: {', '.join(good) or 'none in the library'}")
+            + _item(f"with a caveat (other sampling site or converted drug form; shown with every run): "
+                    f"{', '.join(warned) or 'none'}")
+            + _item(f"refused (other drug form, no [enantiomers] conversion): {', '.join(refused) or 'none'}"))
 
 
 def _drug_role(m) -> str:
@@ -154,7 +159,7 @@ def _bounds(m) -> list[str]:
         if r.minimum is not None or r.maximum is not None:
             lo = "−∞" if r.minimum is None else f"{r.minimum:g}"
             hi = "∞" if r.maximum is None else f"{r.maximum:g}"
-            out.append(f"  readout {r.name} bounded to [{lo}, {hi}] {r.unit} (the ends of its scale)")
+            out += _item(f"readout {r.name} bounded to [{lo}, {hi}] {r.unit} (the ends of its scale)")
     return out
 
 

@@ -6,7 +6,6 @@ import base64
 import html
 from datetime import datetime, timezone
 from pkpd.version import __version__
-from pkpd.models.pairing import pairing_warnings
 from pkpd.output.evidence import evidence_html
 
 
@@ -59,11 +58,6 @@ def build_report(scenario, typical_table, population_table=None, tradeoff_table=
                  figures=(), tradeoff_definitions: str = "") -> str:
     """HTML text.  Tables are (header, rows); figures are (caption, png bytes)."""
     warns = list(scenario.warnings)
-    for m in scenario.models:
-        for p in scenario.pd:
-            w = pairing_warnings(m, p)
-            warns += [x for x in w if x not in warns]
-    warns += [f"note: {n}" for n in scenario.notes]  # the drug conversions this run makes
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(scenario.title)} — pkpd report</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(scenario.title)}</h1>",
@@ -74,6 +68,8 @@ def build_report(scenario, typical_table, population_table=None, tradeoff_table=
         parts.append(f"<p>{html.escape(scenario.description)}</p>")
     for w in warns:
         parts.append(f"<div class='warn'>⚠ {html.escape(w)}</div>")
+    for n in scenario.notes:
+        parts.append(f"<p class='meta'>Note: {html.escape(n)}</p>")
     parts.append("<h2>Typical subject</h2>" + _table(*typical_table, numeric_from=4))
     if population_table is not None:
         parts.append("<h2>Population</h2><p class='meta'>median [5th–95th percentile] across simulated subjects</p>"

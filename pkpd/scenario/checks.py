@@ -4,9 +4,10 @@
   and sampled observations need times within the horizon and each model's residual error;
 * trade-off readout pairs must exist in the PD models (``[tradeoff]`` × ``[scenario]``);
 * every regimen needs a model with its routes, doses after the horizon are flagged, and PK/PD
-  model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]``);
+  model pairings are checked (``[[regimens]]`` × ``[scenario]`` × ``[time]`` × ``[pairing]``);
+  routes a model lacks and accepted pairings become one-line notes (:func:`scenario_notes`);
 * a covariate file must give every covariate the models (and mg/kg doses) use, unless
-  ``[population]`` gives it a distribution (``[population]`` × ``[scenario]`` × ``[[regimens]]``).
+  ``[population]`` gives it a distribution (``[population]`` × ``[scenario]`` × ``[[regimens]]``);
 * every dose's drug must be one each PK model can represent, and PK/PD pairs of different ketamine
   forms need the PD file's ``[enantiomers]`` conversion (:func:`drug_checks`).
 """
@@ -16,7 +17,7 @@ from pkpd.analysis.tradeoff import TradeoffSpec, pairs_for
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import Collector, PkpdError
 from pkpd.dosing.drug_doses import dose_notes, dose_problems
-from pkpd.models.pairing import pairing_notes, pairing_problems, pairing_warnings
+from pkpd.models.pairing import pairing_messages, pairing_notes, pairing_problems
 from pkpd.scenario.spec import PopulationSpec, TimeGrid
 
 
@@ -92,28 +93,33 @@ def check_pairs(spec: TradeoffSpec, pds, col: Collector) -> None:
 
 
 def dosing_checks(models, pds, regimens: tuple[Regimen, ...], grid: TimeGrid | None,
-                  col: Collector) -> tuple[str, ...]:
+                  col: Collector, accept=()) -> tuple[str, ...]:
     """Routes, horizon and model pairings: errors go to ``col``, warnings are returned.
 
-    A regimen no model can give is an error; one that some model cannot give is a warning (that
-    model's results are NaN for it), as are doses after the horizon and PK/PD pairing caveats.
+    A regimen no model can give is an error; doses after the horizon and PK/PD pairing caveats
+    not in ``accept`` (``"PK/PD"`` pairings) are warnings.  What a model cannot give is skipped
+    for it and said once in :func:`scenario_notes`.
     """
     warnings = []
-    for m in models:
-        for r in regimens:
-            missing = [rt for rt in r.routes if not m.supports(rt)]
-            if missing:
-                warnings.append(f"model {m.name} has no {', '.join(missing)} route: regimen {r.name!r} "
-                                f"is left empty (NaN) for it")
     for r in regimens:
         if models and all(not m.supports(rt) for m in models for rt in r.routes):
             col.add(f"no model in this scenario supports route(s) {', '.join(r.routes)}", "regimens")
         if grid and max(d.last_time() for d in r.doses) > grid.horizon:
             warnings.append(f"regimen {r.name!r} doses after the horizon ({grid.horizon:g} h); those are not seen")
-    for m in models:
-        for p in pds:
-            warnings += pairing_warnings(m, p)
+    warnings += pairing_messages(models, pds, accept)[0]
     return tuple(warnings)
+
+
+def scenario_notes(models, pds, regimens: tuple[Regimen, ...], accept=()) -> tuple[str, ...]:
+    """One line per model that lacks routes (the regimens it skips) and per accepted pairing."""
+    notes = []
+    for m in models:
+        skipped = [r for r in regimens if not all(m.supports(rt) for rt in r.routes)]
+        if skipped:
+            missing = sorted({rt for r in skipped for rt in r.routes if not m.supports(rt)})
+            notes.append(f"{m.name} has no {', '.join(missing)} route: skipped for "
+                         f"{', '.join(repr(r.name) for r in skipped)}")
+    return tuple(notes) + tuple(pairing_messages(models, pds, accept)[1])
 
 
 def drug_checks(models, pds, regimens: tuple[Regimen, ...], col: Collector) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ from pkpd.models.drugs import resolve_drug
 from pkpd.models.routes import ROUTES
 
 
-_DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
-              "steady_state", "drug"}
+DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
+             "steady_state", "drug"}
 
 
 def parse_dose(d, f: str) -> Dose:
@@ -44,9 +44,9 @@ def parse_dose(d, f: str) -> Dose:
     """
     if not isinstance(d, dict):
         raise PkpdError("must be a table such as { route = \"iv\", amount = \"0.5 mg/kg\" }", field=f)
-    unknown = sorted(set(d) - _DOSE_KEYS)
+    unknown = sorted(set(d) - DOSE_KEYS)
     if unknown:
-        raise PkpdError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(_DOSE_KEYS))})", field=f"{f}.{unknown[0]}")
+        raise PkpdError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(DOSE_KEYS))})", field=f"{f}.{unknown[0]}")
     route = d.get("route")
     if not isinstance(route, str) or route not in ROUTES:
         raise PkpdError(f"unknown route {route!r} (known: {', '.join(ROUTES)})", field=f"{f}.route")

@@ -28,10 +28,10 @@ Dose fields: ``route``; ``amount`` (mg or mg/kg; per spray for intranasal) or ``
 (mg/h, mg/kg/h) with ``duration``; ``start``; ``every`` and ``times`` for repeats;
 ``sprays`` and ``spray_interval`` for intranasal; ``drug`` (esketamine, racemic or arketamine).
 
-Optional tables: ``[population]``, ``[tradeoff]``, ``[sweep]`` and ``[solver]``.  Each table has
+Optional tables: ``[population]``, ``[tradeoff]``, ``[sweep]``, ``[solver]`` and ``[pairing]``.  Each table has
 its own parser in its own module (``scenario_table``, ``subject_table``, ``time_table``,
 ``regimens_table``, ``output_table``, ``population_table``, ``tradeoff_table``, ``sweep_table``,
-``solver_table``); what needs several tables is checked in :mod:`pkpd.scenario.checks`.
+``solver_table``, ``pairing_table``); what needs several tables is checked in :mod:`pkpd.scenario.checks`.
 :func:`parse_scenario` runs them in file-section order and reports every problem together.
 """
 from __future__ import annotations
@@ -42,8 +42,9 @@ from pkpd.simulation.variables import check_variable_names
 from pkpd.models.library import read_toml
 from pkpd.solvers.options import SolverOptions
 from pkpd.scenario.checks import (check_covariate_file, check_observations, check_pairs, check_thresholds,
-                                  dosing_checks, drug_checks)
+                                  dosing_checks, drug_checks, scenario_notes)
 from pkpd.scenario.output_table import parse_output
+from pkpd.scenario.pairing_table import parse_pairing
 from pkpd.scenario.population_table import parse_population
 from pkpd.scenario.regimens_table import parse_regimens
 from pkpd.scenario.scenario_table import parse_scenario_table
@@ -57,7 +58,8 @@ from pkpd.scenario.validity_checks import covariate_checks
 
 
 #: The tables a scenario file may have (in the order the "unknown section" message lists them).
-SECTIONS = ("scenario", "subject", "time", "regimens", "population", "tradeoff", "sweep", "solver", "output")
+SECTIONS = ("scenario", "subject", "time", "regimens", "population", "tradeoff", "sweep", "solver", "pairing",
+            "output")
 
 
 def load_scenario(path, output_dir: str | Path | None = None) -> Scenario:
@@ -120,12 +122,13 @@ def parse_scenario(data: dict, text: str = "", path: str = "<memory>", output_di
     sweep = None
     if "sweep" in data:
         sweep = parse_sweep(data["sweep"], col, head.models, head.pd, population.population.n if population else None)
-    warnings = dosing_checks(head.models, head.pd, regimens, grid, col)
-    notes = drug_checks(head.models, head.pd, regimens, col)
+    accept = parse_pairing(data["pairing"], col, head.models, head.pd) if "pairing" in data else ()
+    warnings = dosing_checks(head.models, head.pd, regimens, grid, col, accept)
+    notes = drug_checks(head.models, head.pd, regimens, col) + scenario_notes(head.models, head.pd, regimens, accept)
     warnings += covariate_checks(head.models, head.pd, subject, population, head.validity, col)
     col.raise_if_any()
     return Scenario(title=head.title, models=head.models, pd=head.pd, subject=subject, regimens=regimens,
                     time=grid, output_dir=out.resolve_directory(path, output_dir), formats=out.formats,
                     description=head.description, source_text=text, path=path, log_scale=out.log_scale,
-                    warnings=warnings, population=population, tradeoff=tradeoff, sweep=sweep, solver=solver,
-                    notes=notes, validity=head.validity)
+                    warnings=warnings, notes=notes, population=population, tradeoff=tradeoff, sweep=sweep,
+                    solver=solver, validity=head.validity)

@@ -32,6 +32,9 @@ from pkpd.scenario.spec import PopulationSpec
 
 
 MAX_SUBJECTS = 10_000_000
+#: Covariate distributions (``weight``/``age`` tables: ``dist`` and these keys).
+DISTRIBUTIONS = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
+                 "uniform": {"low", "high"}}
 
 
 def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
@@ -72,8 +75,7 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
         col.add("must be a quantity or a table { dist = \"normal\", mean = …, sd = … }", f)
         return None
     d = spec.get("dist", "normal")
-    allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
-               "uniform": {"low", "high"}}
+    allowed = DISTRIBUTIONS
     if not isinstance(d, str) or d not in allowed:  # a list or table here is not hashable: check first
         col.add(f"'dist' must be one of {', '.join(allowed)} (got {d!r})", f"{f}.dist")
         return None

@@ -16,6 +16,9 @@ from pkpd.errors import Collector
 from pkpd.solvers.options import SOLVERS, SolverOptions, tolerance_problem
 
 
+KEYS = {"method", "rtol", "atol", "max_steps"}
+
+
 def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOptions:
     """A scenario's ``[solver]`` table: ``method`` (auto, dopri, exponential, rosenbrock),
     ``rtol`` and ``atol`` (relative and absolute tolerance per step, amounts in mg) and
@@ -23,7 +26,7 @@ def parse_solver_options(tbl, col: Collector, where: str = "solver") -> SolverOp
     if not isinstance(tbl, dict):
         col.add("must be a table (method, rtol, atol, max_steps)", where)
         return SolverOptions()
-    for k in sorted(set(tbl) - {"method", "rtol", "atol", "max_steps"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add("unknown key (known: method, rtol, atol, max_steps)", f"{where}.{k}")
     method = tbl.get("method")
     if method is not None and (not isinstance(method, str) or method not in SOLVERS):

@@ -23,6 +23,11 @@ from pkpd.limits import check_count
 from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec, design_size
 
 
+KEYS = {"design", "points", "seed", "n", "sensitivity", "parameters", "batch"}
+#: Keys of one ``[sweep.parameters]`` entry (``values`` for a grid, ``low``/``high`` otherwise).
+PARAMETER_KEYS = {"low", "high", "values"}
+
+
 def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> SweepSpec | None:
     """Check the ``[sweep]`` table against the scenario's models (``models``, ``pds``).
 
@@ -33,7 +38,7 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
     if not isinstance(tbl, dict):
         col.add("must be a table", f)
         return None
-    for k in sorted(set(tbl) - {"design", "points", "seed", "n", "sensitivity", "parameters", "batch"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
     design = tbl.get("design", "lhs")
     if design not in DESIGNS:
@@ -103,6 +108,8 @@ def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> Swe
     if not isinstance(spec, dict):
         col.add("must be { low = …, high = … } or { values = [...] }", g)
         return None
+    for k in sorted(set(spec) - PARAMETER_KEYS):
+        col.add(f"unknown key '{k}' (known: {', '.join(sorted(PARAMETER_KEYS))})", f"{g}.{k}")
     if design == "grid":
         vals = spec.get("values")
         if not (isinstance(vals, list) and vals and len(vals) <= 1000 and

@@ -14,12 +14,15 @@ from pkpd.scenario.spec import TimeGrid
 from pkpd.simulation.arguments import check_grid
 
 
+KEYS = {"horizon", "step"}
+
+
 def parse_time(tbl, col: Collector) -> TimeGrid | None:
     """Check the ``[time]`` table; the grid, or None (problems added to ``col``)."""
     if not isinstance(tbl, dict):
         col.add("missing [time] table with horizon and step", "time")
         return None
-    for k in sorted(set(tbl) - {"horizon", "step"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add(f"unknown key '{k}'", f"time.{k}")
     try:
         hz = units.parse(tbl.get("horizon", ""), "time", "time.horizon").value

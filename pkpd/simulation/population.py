@@ -22,6 +22,7 @@ from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
 from pkpd.interrupts import check_interrupt
 from pkpd.models.pd import PDModel
+from pkpd.models.overrides import resolve_overrides
 from pkpd.models.pk import Model
 from pkpd.simulation.arguments import check_population_call
 from pkpd.simulation.population_assembly import assemble
@@ -65,7 +66,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     method : {"auto", "dense"}
         Linear systems: modal with dense fallback, or the dense kernel (for checks).
     overrides : dict, optional
-        Model name → {parameter: typical value in internal units} (PK or PD models).
+        Model name → {parameter: "60 L/h" or a number in internal units}, as :func:`pkpd.simulate`.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
     observation_times : sequence of float, optional
@@ -78,12 +79,13 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
-    models, regimens, pd = _checked_arguments(*check_population_call(  # arguments and resource estimate
-        models, regimens, pd, population, horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode)
+    models, regimens, pd, overrides = _checked_arguments(*check_population_call(  # arguments, resource estimate
+        models, regimens, pd, population, horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode,
+        overrides)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
     obs_t = checked_times(observation_times, horizon)
-    typical = _typical(models, regimens, population, horizon, step, pd, solver, obs_t)
+    typical = _typical(models, regimens, population, horizon, step, pd, solver, obs_t, overrides)
     times = typical.time.values
     T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
@@ -118,11 +120,12 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     return _with_drug_notes(acc.obs.add_to(ds, models) if acc.obs is not None else ds, typical)
 
 
-def _typical(models, regimens, population: Population, horizon, step, pd, solver, extra_times) -> xr.Dataset:
+def _typical(models, regimens, population: Population, horizon, step, pd, solver, extra_times,
+             overrides=None) -> xr.Dataset:
     """The typical subject (mean/median covariates): the output grid and the histogram ranges."""
     return simulate(models, regimens, horizon=horizon, step=step,
                     subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
-                    pd=pd, solver=solver, extra_times=extra_times)
+                    pd=pd, solver=solver, extra_times=extra_times, overrides=overrides)
 
 
 def _finish(bar, traj, layouts, regimens) -> None:
@@ -190,8 +193,9 @@ def _union_outputs(layouts) -> dict:
     return all_outs
 
 
-def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, tuple]:
-    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses."""
+def _checked_arguments(models, regimens, pd, mode: str, overrides=None) -> tuple[tuple, tuple, tuple, dict]:
+    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses; overrides checked
+    and in internal units (:func:`pkpd.models.overrides.resolve_overrides`)."""
     models = (models,) if isinstance(models, Model) else tuple(models)
     regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
@@ -199,7 +203,7 @@ def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, t
         raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
     if any(d.steady_state for r in regimens for d in r.doses):
         raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
-    return models, regimens, pd
+    return models, regimens, pd, resolve_overrides(models + pd, overrides)
 
 
 def _progress_bar(total: int, progress: bool | None):

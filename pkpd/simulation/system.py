@@ -23,6 +23,7 @@ class Output:
     species: str
     quantity: str  # amount | plasma | effect
     long_name: str
+    pd_model: str = ""  # effect sites: the PD model they belong to
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
         r = np.zeros((n, ns))
         r[:, e] = 1.0
         rows.append(r)
-        outputs.append(Output(eff.name, eff.species, "effect", f"{eff.species} effect-site concentration ({eff.name})"))
+        outputs.append(Output(eff.name, eff.species, "effect", f"{eff.species} effect-site concentration "
+                              f"({eff.pd_model or eff.name})", eff.pd_model))
     extra_names = [st.name for st in (nl.states if nl else ())]
     extra_names += [f"{p.name}_{st.name}" for p, _ in pd_parts for st in p.states]
     extra_units = [st.unit for st in (nl.states if nl else ())] + [st.unit for p, _ in pd_parts for st in p.states]

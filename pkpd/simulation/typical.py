@@ -16,6 +16,7 @@ from pkpd.dosing.events import regimen_events
 from pkpd.dosing.regimen import Regimen
 from pkpd.models.pk import Model
 from pkpd.models.enantiomers import conversion_note
+from pkpd.models.overrides import with_overrides
 from pkpd.simulation.system import build_system
 from pkpd.simulation.grid import output_times, pad_events
 from pkpd.solvers.dispatch import solve
@@ -44,7 +45,8 @@ class _Collector:
 
 
 def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
-             subject: dict | None = None, pd=(), dtype=np.float64, solver=None, extra_times=()) -> xr.Dataset:
+             subject: dict | None = None, pd=(), dtype=np.float64, solver=None, extra_times=(),
+             overrides: dict | None = None) -> xr.Dataset:
     """Simulate the typical subject of each model under each regimen.
 
     Parameters
@@ -62,6 +64,11 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
         Method and tolerances for models with nonlinear parts (default: each model's own).
     extra_times : sequence of float, optional
         Times (h) to add to the output grid, like the event times (e.g. sampling times).
+    overrides : dict, optional
+        Typical values to change for this run, ``{model name: {parameter: value}}`` with values
+        as text with a unit (``{"perez_ruixo_2021": {"Vc": "250 L"}}``) or numbers in internal
+        units (mg, L, h); see :mod:`pkpd.models.overrides`.  An unknown model or parameter is a
+        :class:`~pkpd.errors.PkpdError` naming it.
 
     Returns
     -------
@@ -71,6 +78,9 @@ def simulate(models, regimens, *, horizon: float = 24.0, step: float = 1 / 60,
     """
     models, regimens, pd, horizon, step, subject, solver = checked_call(models, regimens, pd, horizon, step,
                                                                         subject, solver)
+    if overrides:
+        changed = with_overrides(models + pd, overrides)
+        models, pd = changed[:len(models)], changed[len(models):]
     check_estimate(typical_estimate(models, regimens, pd, horizon, step))
     wt = np.array([subject.get("WT", 70.0)])
     prepared = [_prepare(m, regimens, pd, subject, wt) for m in models]
@@ -139,9 +149,10 @@ def _put_states(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray) -> No
                 col.put(o.name, mi, ri, y, "1", o.long_name, quantity="state")
             else:
                 ng = y * 1000.0  # mg/L → ng/mL
-                col.put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity)
+                pd = {"pd_model": o.pd_model} if o.pd_model else {}
+                col.put(o.name, mi, ri, ng, "ng/mL", o.long_name, species=o.species, quantity=o.quantity, **pd)
                 col.put(o.name + "_molar", mi, ri, ng / units.MOLAR_MASS[o.species], "nmol/mL",
-                        o.long_name + " (molar)", species=o.species, quantity=o.quantity)
+                        o.long_name + " (molar)", species=o.species, quantity=o.quantity, **pd)
 
 
 def _put_readouts(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray, pd, pdvals) -> None:
@@ -157,7 +168,7 @@ def _put_readouts(col: _Collector, mi: int, ok: list, sysm, out: np.ndarray, pd,
             y = p.evaluate(rd, {kk: np.repeat(vv, len(ok)) for kk, vv in pv.items()}, ce, pst)
             for j, ri in enumerate(ok):
                 col.put(f"{rd.name}_{p.name}", mi, ri, y[j], rd.unit, f"{rd.name.replace('_', ' ')} ({p.name})",
-                        category=rd.category, pd_model=p.name, direction=rd.direction)
+                        category=rd.category, pd_model=p.name, direction=rd.direction, readout=rd.name.replace('_', ' '))
 
 
 def solve_states(model: Model, regimen: Regimen, times: np.ndarray, *, subject: dict | None = None,

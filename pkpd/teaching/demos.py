@@ -2,6 +2,7 @@
 is printed and embedded in the figure's caption.  ``pkpd demo --list``; ``pkpd demo NAME``."""
 from __future__ import annotations
 
+import io
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,30 @@ class Demo:
     make: object  # () -> matplotlib figure
 
 
-def _caption(fig, text):
-    fig.subplots_adjust(bottom=0.30)
-    fig.text(0.02, 0.02, "\n".join(textwrap.wrap(text, 170)), fontsize=8, va="bottom", color="#333333")
-    return fig
+#: Resolution of the gallery PNGs.
+DPI = 110
+
+
+def captioned_png(fig, text: str) -> bytes:
+    """The figure as PNG with ``text`` as a caption in a band of its own below it.
+
+    The figure is rendered first (tight box) and the caption drawn underneath, so a caption can
+    never cover a legend, a label or data, whatever the figure's layout.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+    img = imread(io.BytesIO(png_bytes(fig, dpi=DPI)))
+    h, w = img.shape[:2]
+    chars = max(40, int((w - 24) / 6.6))  # 8-pt DejaVu Sans ≈ 6.6 px per character at 110 dpi
+    lines = textwrap.wrap(text, chars)
+    band = int((len(lines) + 1) * 8 * 1.35 / 72 * DPI) + 8
+    out = plt.figure(figsize=(w / DPI, (h + band) / DPI), dpi=DPI)
+    out.figimage(img, 0, band)
+    out.text(12 / w, (band - 6) / (h + band), "\n".join(lines), fontsize=8, va="top", color="#333333")
+    buf = io.BytesIO()
+    out.savefig(buf, format="png", dpi=DPI)  # no tight box: the canvas is exactly image + caption
+    plt.close(out)
+    return buf.getvalue()
 
 
 def _scenario(name):
@@ -90,7 +111,7 @@ def _csht():
         ax.plot(durations, cs * 60, "-o", color=col, lw=2, ms=4, label=name)
     ax.set(xlabel="infusion duration (h)", ylabel="context-sensitive half-time (min)",
            title="Context-sensitive half-time of ketamine")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside, over nothing
     return fig
 
 
@@ -172,19 +193,26 @@ DEMOS = {d.name: d for d in [
 ]}
 
 
-def render_demo(name: str) -> tuple[str, bytes]:
-    """One demo's explanation and PNG (explanation in the caption)."""
+def demo_figure(name: str):
+    """The figure of one demo (without its caption)."""
     if not isinstance(name, str) or name not in DEMOS:
         raise PkpdError(f"unknown demo {name!r} (demos: {', '.join(DEMOS)})")
+    return DEMOS[name].make()
+
+
+def render_demo(name: str) -> tuple[str, bytes]:
+    """One demo's explanation and captioned PNG (written by the caller, e.g. as part of a set)."""
+    fig = demo_figure(name)
     d = DEMOS[name]
-    fig = _caption(d.make(), f"{d.title}. {d.explanation}")
-    return d.explanation, png_bytes(fig, dpi=110)
+    return d.explanation, captioned_png(fig, f"{d.title}. {d.explanation}")
 
 
-def run_demo(name: str, out_dir) -> tuple[str, Path]:
-    """Render one demo to ``out_dir/NAME.png`` (explanation in the caption); return (text, path)."""
-    text, png = render_demo(name)
-    return text, write_bytes(Path(out_dir) / f"{name}.png", png)
+def run_demo(name: str, out_dir, fig=None) -> tuple[str, Path]:
+    """Render one demo to ``out_dir/NAME.png`` (explanation in a caption band below the figure);
+    return (text, path).  ``fig``: the demo's figure when already made (:func:`demo_figure`)."""
+    fig = demo_figure(name) if fig is None else fig
+    d = DEMOS[name]
+    return d.explanation, write_bytes(Path(out_dir) / f"{name}.png", captioned_png(fig, f"{d.title}. {d.explanation}"))
 
 
 def gallery_markdown(paths: dict) -> str:

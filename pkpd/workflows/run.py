@@ -8,7 +8,6 @@ analgesia/psychotomimetic pairs the other workflows evaluate.
 from __future__ import annotations
 
 import textwrap
-
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -26,7 +25,9 @@ from pkpd.scenario.validity_checks import concentration_checks
 from pkpd.output.figures import comparison_figure, concentration_figure, hysteresis_figure, png_bytes
 from pkpd.output.population_figures import band_figure, effect_band_figure
 from pkpd.output.report import build_report
-from pkpd.output.tables import format_table, population_rows, population_table, summary_rows, terminal_table
+from pkpd.output.population_tables import population_csv_rows, population_rows, population_table, tidy_rows
+from pkpd.output.tables import summary_csv_rows, summary_rows, terminal_table
+from pkpd.output.text_table import WIDTH, render_grouped
 from pkpd.analysis.repeated import population_repeated
 from pkpd.output.repeated_table import (population_repeated_csv, population_repeated_table, typical_repeated_csv,
                                         typical_repeated_table)
@@ -151,7 +152,7 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
     ptable, pcsv, prows, rcsv = "", None, None, None
     if pop is not None:
         prows = population_rows(pop)
-        pcsv = csv_text(*prows)
+        pcsv = csv_text(*population_csv_rows(pop))
         rep, rnotes = population_repeated(pop, scenario.regimens, float(scenario.subject.get("WT", 70.0)))
         ptable = "\n\n".join(x for x in (population_table(pop), population_repeated_table(rep, rnotes)) if x)
         rcsv = population_repeated_csv(rep, rnotes)
@@ -160,7 +161,7 @@ def write_outputs(scenario: Scenario, ds: xr.Dataset, figures: bool = True,
     report = None
     if "html" in scenario.formats:
         report = build_report(scenario, (header, rows), prows, trows, [(c, b) for _, c, b in figs], tdef)
-    csvs = {"summary": csv_text(header, rows), "repeated": typical_repeated_csv(s), "population_summary": pcsv,
+    csvs = {"summary": csv_text(*summary_csv_rows(s)), "repeated": typical_repeated_csv(s), "population_summary": pcsv,
             "population_repeated": rcsv, "tradeoff": tcsv}
     files = _write_files(scenario, {"": ds, "_population": pop, "_tradeoff": tr}, csvs, figs, report)
     return RunResult(ds, s, table, tuple(files), pop, ptable, tr, ttable)
@@ -193,9 +194,10 @@ def _tradeoff_tables(pop: xr.Dataset | None, setup):
     tr = evaluate(pop, setup[1], setup[0])
     trows = table_rows(tr)
     tdef = setup[0].describe() + "".join(f". Note: {p.note}" for p in setup[1] if p.note)
-    ttable = (textwrap.fill(tdef, 100) + "\ncells: % of subjects [Wilson 95 % interval]\n"
-              + format_table(*trows, numeric_from=3))
-    return tr, ttable, csv_text(*trows), trows, tdef
+    ttable = (textwrap.fill(f"{tdef}; cells: % of subjects [Wilson 95 % interval]", WIDTH) + "\n"
+              + render_grouped(trows[0], [r for r in trows[1] if r[3] != "—"], 2, numeric_from=3))
+    tcsv = csv_text(*tidy_rows(tr, ("pair", "model", "regimen"), {"pair": "pd"}))
+    return tr, ttable, tcsv, trows, tdef
 
 
 def _population_figures(scenario: Scenario, pop: xr.Dataset, setup) -> list[tuple[str, str, bytes]]:

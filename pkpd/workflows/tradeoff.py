@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
 from pkpd.errors import PkpdError
-from pkpd.output.tables import format_table
+from pkpd.output.text_table import WIDTH, render_grouped
 from pkpd.output.files import csv_text, with_provenance
 from pkpd.output.output_set import OutputSet
 from pkpd.output.figures import png_bytes
@@ -76,8 +77,8 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     variants, meta = sweep_regimens(sc.regimens, sweep)
     pop = _population(sc, spec)
     if not quiet:
-        print(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × {len(sc.models)} model(s) × "
-              f"{pop.n:,} subjects", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × "
+                            f"{len(sc.models)} model(s) × {pop.n:,} subjects", WIDTH), file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
@@ -85,7 +86,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     weight = _typical_weight(sc)
     header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate)",
               "P(psychotomimetic)", "P(success)", "on frontier"]
-    rows = []
+    rows, csv_rows = [], []  # display (percentages) and CSV (fractions 0–1: one number per cell)
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
             for base in dict.fromkeys(x["base"] for x in meta):
@@ -96,9 +97,12 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                 for j, i in enumerate(idx):
                     if np.isnan(x[j]):
                         continue
-                    rows.append([str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given",
-                                 f"{variants[i].total(weight):.3g}", f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
-                                 "yes" if front[j] else ""])
+                    key = [str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given"]
+                    ps = (y[j], x[j], tr.p_success.values[pi, mi, i])
+                    rows.append(key + [f"{variants[i].total(weight):.3g}"] + [f"{p:.1%}" for p in ps]
+                                + ["yes" if front[j] else ""])
+                    csv_rows.append(key + [f"{variants[i].total(weight):.6g}"] + [f"{p:.6g}" for p in ps]
+                                    + ["yes" if front[j] else ""])
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
                           f"point; doses per session at {weight:g} kg)", cap=spec.cap,
                           min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
@@ -110,17 +114,18 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
                              _validation_summary(), dose_response_png=dr_png)
     out = OutputSet(sc.output_dir)
-    out.add_text(f"{stem}_frontier.csv", csv_text(header, rows))
+    out.add_text(f"{stem}_frontier.csv", csv_text(header, csv_rows))
     out.add_netcdf(f"{stem}_frontier.nc", with_provenance(tr, sc, sc.models, sc.pd))
     out.add_bytes(f"{stem}_frontier.png", png)
     out.add_bytes(f"{stem}_dose_response.png", dr_png)
     out.add_text(f"{stem}_frontier_report.html", report)
     files = out.commit()
     if not quiet:
-        print(spec.describe())
+        print(textwrap.fill(spec.describe(), WIDTH))
         for n in notes:
-            print(f"note: {n}")
-        print(format_table(header, [r for r in rows if r[-1] == "yes"], numeric_from=4))
+            print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
+        print(render_grouped([*header[:5], "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)"],
+                             [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
         print("(frontier points only; every point is in the CSV)")
     return files
 
@@ -135,17 +140,17 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
     ladders = [ladder(base, spec.products, spec.dose_bounds, weight) for base in sc.regimens]
     variants = [c.regimen for lad in ladders for c in lad]
     if not quiet:
-        print(f"{sc.title}: {len(variants)} candidate regimens (28-mg devices, oral steps of "
-              f"{spec.products.oral_step_mg:g} mg, IV steps of {spec.products.iv_step_mg_per_kg:g} mg/kg) × "
-              f"{len(sc.models)} model(s) × {pop.n:,} subjects; cap {spec.cap:.0%}, analgesia target "
-              f"≥ {spec.min_adequate:.0%}", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: {len(variants)} candidate regimens (28-mg devices, oral steps of "
+                            f"{spec.products.oral_step_mg:g} mg, IV steps of {spec.products.iv_step_mg_per_kg:g} "
+                            f"mg/kg) × {len(sc.models)} model(s) × {pop.n:,} subjects; cap {spec.cap:.0%}, "
+                            f"analgesia target ≥ {spec.min_adequate:.0%}", WIDTH), file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
     header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
               "why"]
-    rows, k = [], 0
+    rows, csv_rows, k = [], [], 0
     for base, lad in zip(sc.regimens, ladders):
         idx = list(range(k, k + len(lad)))
         k += len(lad)
@@ -159,17 +164,22 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
                 rows.append([base.name, str(pl), str(m), c.label if c else "none",
                              f"{c.dose_mg:.3g}" if c else "", f"{c.dose_mg_per_kg:.3g}" if c else "",
                              f"{a[ch.index]:.1%}" if c else "", f"{x[ch.index]:.1%}" if c else "", ch.reason])
+                csv_rows.append(rows[-1][:4] + ([f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
+                                                                        x[ch.index])] if c else [""] * 4) + [ch.reason])
+    # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
     out = OutputSet(sc.output_dir)
-    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(header, rows))
+    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(header, csv_rows))
     files = out.commit()
     if not quiet:
-        print(spec.describe())
-        print(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
-              + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}" for b, lad in zip(sc.regimens, ladders) if lad)
-              + ")")
-        print(format_table(header[:8], [r[:8] for r in rows], numeric_from=4))
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(textwrap.fill(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
+                            + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}"
+                                        for b, lad in zip(sc.regimens, ladders) if lad) + ")", WIDTH))
+        print(render_grouped([*header[:4], "dose (mg)", "dose (mg/kg)", "P(adequate analgesia)",
+                              "P(unacceptable psychotomimetic)"], [r[:8] for r in rows], 1, numeric_from=4, joiner=""))
         for r in rows:
-            print(f"  {r[0]} / {r[1]} / {r[2]}: {r[8]}")
+            print(f"  {r[0]} / {r[1]} / {r[2]}:")
+            print(textwrap.fill(r[8], WIDTH, initial_indent="    ", subsequent_indent="    "))
     return files
 
 
