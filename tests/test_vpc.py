@@ -96,10 +96,11 @@ def test_observed_percentiles_and_prediction_correction_by_hand(tmp_path):
     time bin the observed percentiles are numpy's percentiles of the two DVs; with prediction
     correction both become the bin's median PRED (DV · PRED_bin / PRED = PRED_bin), so the 5th,
     50th and 95th percentiles coincide; and linear PK makes the 20 mg ID's DV twice the 10 mg ID's."""
-    rows = ["ID,TIME,AMT,RATE,CMT,EVID,MDV,II,ADDL,SS,SPRAY,DV"]
+    # WT given (70 kg, the default): nmsim refuses a file without a covariate its model uses (issue 18)
+    rows = ["ID,TIME,AMT,RATE,CMT,EVID,MDV,II,ADDL,SS,SPRAY,DV,WT"]
     for i, amt in ((1, 10), (2, 20)):
-        rows.append(f"{i},0,{amt},0,1,1,1,0,0,0,1,.")
-        rows += [f"{i},{t},.,.,.,0,0,.,.,.,.,." for t in (0.5, 2, 6)]
+        rows.append(f"{i},0,{amt},0,1,1,1,0,0,0,1,.,70")
+        rows += [f"{i},{t},.,.,.,0,0,.,.,.,.,.,70" for t in (0.5, 2, 6)]
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
     data = run_nmsim(str(tmp_path / "d.csv"), "herd_anderson_2007", [], "ketamine_plasma", str(tmp_path / "o.csv"),
                      False, 0, 0.0, 0.0)

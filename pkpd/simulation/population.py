@@ -79,9 +79,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
         time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
     """
-    models, regimens, pd, overrides = _checked_arguments(*check_population_call(  # arguments, resource estimate
-        models, regimens, pd, population, horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode,
-        overrides)
+    models, regimens, pd, overrides = _checked_arguments(*check_population_call(models, regimens, pd, population,
+        horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode, overrides)  # + resource estimate
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
     obs_t = checked_times(observation_times, horizon)
