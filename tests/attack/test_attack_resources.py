@@ -137,3 +137,18 @@ def test_estimates_follow_the_sizes_and_the_limits_are_configurable(monkeypatch)
     assert limit("memory") == 1024 ** 2
     with pytest.raises(PkpdError, match="PKPD_MAX_MEMORY"):
         simulate_population(m, reg, Population(n=5000), horizon=24, step=1 / 60, progress=False)
+
+
+def test_a_solution_that_overflows_is_an_error_not_a_result():
+    """A system growing at e^(1000 t) overflows float64 within the hour: the solver boundary refuses
+    the infinite result (checked at the last output time: once non-finite, a linear solution stays so)."""
+    from pkpd.solvers.dispatch import solve
+    K = np.array([[[1000.0]]])
+    W = np.ones((1, 1, 1))
+    times = np.linspace(0.0, 2.0, 21)
+    ev = (np.array([[0.0]]), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), np.array([[1.0]]))
+    out = np.zeros((1, 1, times.size))
+    with pytest.raises(PkpdError, match="not finite"):
+        solve(K, W, times, 0.1, ev, out, linear="dense")
+    with pytest.raises(PkpdError, match="not finite"):
+        solve(K, W, times, 0.1, ev, out)
