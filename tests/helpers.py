@@ -1,6 +1,7 @@
 """Small in-memory models and a high-precision scipy reference for the tests."""
 from __future__ import annotations
 
+import textwrap
 import tomllib
 
 from pkpd.testing import reference_solution
@@ -113,3 +114,28 @@ def widest_line(text: str) -> int:
         paths = False
         lines.append(line)
     return max((len(x) for x in lines), default=0)
+
+#: The smallest valid PK model file (one compartment, IV): the base of bad-input cases.
+ONE_COMPARTMENT = textwrap.dedent('''
+    [model]
+    name = "m"
+    title = "t"
+    drug = "S-ketamine"
+    sampling = "venous"
+    citation = "c"
+    plasma = { ketamine = "central" }
+
+    [parameters]
+    V = { value = 50, unit = "L", source = "test", grade = "table" }
+    CL = { value = 10, unit = "L/h", source = "test", grade = "table" }
+
+    [compartments]
+    central = { species = "ketamine", volume = "V" }
+
+    [[flows]]
+    from = "central"
+    clearance = "CL"
+
+    [[routes.iv]]
+    target = "central"
+''')

@@ -3,6 +3,8 @@ import textwrap
 
 import pytest
 
+from helpers import ONE_COMPARTMENT as MODEL
+
 from pkpd.cli.main import main
 
 GOOD = textwrap.dedent('''
@@ -123,29 +125,6 @@ BAD_MODELS = {
                                            ["validity.concentrations.ketamine[0]", "wrong dimension"]),
 }
 
-MODEL = textwrap.dedent('''
-    [model]
-    name = "m"
-    title = "t"
-    drug = "S-ketamine"
-    sampling = "venous"
-    citation = "c"
-    plasma = { ketamine = "central" }
-
-    [parameters]
-    V = { value = 50, unit = "L", source = "test", grade = "table" }
-    CL = { value = 10, unit = "L/h", source = "test", grade = "table" }
-
-    [compartments]
-    central = { species = "ketamine", volume = "V" }
-
-    [[flows]]
-    from = "central"
-    clearance = "CL"
-
-    [[routes.iv]]
-    target = "central"
-''')
 
 
 @pytest.mark.parametrize("case", list(BAD_MODELS))

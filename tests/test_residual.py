@@ -22,7 +22,7 @@ from pkpd.simulation.observations import observe
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.sampling import Population
 
-from helpers import regimen
+from helpers import ONE_COMPARTMENT as MODEL, regimen
 
 
 def test_published_sigmas_in_model_files():
@@ -171,29 +171,6 @@ BAD_SCENARIOS = {
     "model without residual": ('models = ["fanta_otto_2021"]', 'models = ["m.toml"]', ["no residual error", "m.toml"]),
 }
 
-MODEL = textwrap.dedent('''
-    [model]
-    name = "m"
-    title = "t"
-    drug = "S-ketamine"
-    sampling = "venous"
-    citation = "c"
-    plasma = { ketamine = "central" }
-
-    [parameters]
-    V = { value = 50, unit = "L", source = "test", grade = "table" }
-    CL = { value = 10, unit = "L/h", source = "test", grade = "table" }
-
-    [compartments]
-    central = { species = "ketamine", volume = "V" }
-
-    [[flows]]
-    from = "central"
-    clearance = "CL"
-
-    [[routes.iv]]
-    target = "central"
-''')
 
 
 @pytest.mark.parametrize("case", list(BAD_SCENARIOS))
