@@ -4,7 +4,6 @@ absorption parameters redrawn at every administration, disposition ones once per
 Spread checks compare the empirical variance of log(value / typical) over N subjects with ν²; the
 sampling error of a variance estimate is ν²·√(2/N), and tolerances are 4 of those.
 """
-import textwrap
 import tomllib
 
 import numpy as np
@@ -17,7 +16,7 @@ from pkpd.simulation.occasions import occasion_times, plan_occasions, split_regi
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.sampling import Population, individual_values
 
-from helpers import regimen
+from helpers import ONE_COMPARTMENT, regimen
 
 M = load_model("simons_2022")
 TWO_FILMS = regimen({"route": "sublingual", "amount": "50 mg", "every": "24 h", "times": 2})
@@ -159,32 +158,7 @@ def test_no_iov_without_variability():
     assert plan_occasions(M, [TWO_FILMS], pop, 0, 10, individual_values(M.params, pop, 0, 10, {})) is None
 
 
-MODEL = textwrap.dedent('''
-    [model]
-    name = "m"
-    title = "t"
-    drug = "S-ketamine"
-    sampling = "venous"
-    citation = "c"
-    plasma = { ketamine = "central" }
-
-    [parameters]
-    V = { value = 50, unit = "L", source = "test", grade = "table" }
-    CL = { value = 10, unit = "L/h", source = "test", grade = "table" }
-
-    [compartments]
-    central = { species = "ketamine", volume = "V" }
-
-    [[flows]]
-    from = "central"
-    clearance = "CL"
-
-    [[routes.iv]]
-    target = "central"
-
-    [iov]
-    CL = { omega2 = 0.1, source = "s" }
-''')
+MODEL = ONE_COMPARTMENT + '\n[iov]\nCL = { omega2 = 0.1, source = "s" }\n'
 
 BAD = {
     "unknown parameter": ("CL = { omega2 = 0.1", "CLX = { omega2 = 0.1", ["iov.CLX", "not a parameter"]),
