@@ -14,7 +14,7 @@ from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
 from pkpd.output.validation_report import validation_markdown, validation_rows
 from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
-from pkpd.workflows.calibration import calibrate, calibration_toml, write_fitted
+from pkpd.workflows.calibration import calibrate, calibration_toml, with_fitted, without_tolerance, write_fitted
 from pkpd.workflows.validate import predict, simulate_trials
 
 NAME = "validate"
@@ -67,7 +67,11 @@ def run(args) -> int:
     if args.doc:
         doc = Path(args.doc)
         files.append(write_bytes(doc.with_suffix(".png"), fig_png))
-        files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name)))
+        # before/after the tolerance model: the same calibration rows refitted without it
+        plain = without_tolerance(endpoints)
+        before = predict(sims, with_fitted(plain, calibrate(sims, plain)), seed=tf.seed)
+        files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name,
+                                                         without_tolerance=before)))
     print_written(files)
     return 0
 
