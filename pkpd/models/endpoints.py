@@ -29,13 +29,17 @@ readout into a trial-reported event, with a grade and source for every number.
     background_sessions = 8               # optional: the course (sessions) the background rate was
                                           # observed over; carried to other courses at a constant hazard
 
+    [endpoints.analgesia_responder_13mm]  # a stricter or looser criterion of a calibrated endpoint:
+    threshold_from = "analgesia_responder"  # its thresholds × threshold_scale (graded), no fit of its own
+    threshold_scale = { value = 0.65, grade = "assumption", range = [0.5, 0.8], note = "…" }
+
 ``between_cv``/``session_sd`` are SDs of the log threshold; ``background`` is the once-per-patient
 rate in placebo arms over a course, used when a trial gives no control arm.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pkpd.errors import Collector, PkpdError
@@ -120,7 +124,31 @@ def load_endpoints(path: Path | None = None) -> dict[str, EndpointDef]:
         col.raise_if_any()
     out = {name: _endpoint(name, spec, col) for name, spec in tbl.items()}
     col.raise_if_any()
+    for name, spec in tbl.items():
+        if "threshold_from" in spec:
+            out[name] = _derived(out[name], spec, out, col)
+    col.raise_if_any()
     return out
+
+
+def _derived(ep: EndpointDef, spec: dict, known: dict, col: Collector) -> EndpointDef:
+    """Thresholds of another endpoint × a graded scale (range: both ranges' ends multiplied)."""
+    f = f"endpoints.{ep.name}"
+    src = known.get(spec["threshold_from"])
+    if src is None or src.name == ep.name or not src.thresholds:
+        col.add("must name another endpoint with its own thresholds (known: "
+                f"{', '.join(sorted(k for k, e in known.items() if e.thresholds and k != ep.name))})",
+                f"{f}.threshold_from")
+        return ep
+    sc = _graded(spec["threshold_scale"], f"{f}.threshold_scale", col, 100.0)
+    out = {}
+    for model, g in src.thresholds.items():
+        lo, hi = g.range if g.range is not None else (g.value, g.value)
+        slo, shi = sc.range if sc.range is not None else (sc.value, sc.value)
+        # the weakest grade of the two: the scale is an assumption
+        out[model] = GradedValue(g.value * sc.value, "assumption", f"{src.name} threshold ({g.source}) × "
+                                 f"threshold_scale {sc.value:g} ({sc.grade})", sc.note, (lo * slo, hi * shi))
+    return replace(ep, thresholds=out)
 
 
 def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
@@ -129,7 +157,8 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
         col.add("must be a table", f)
         return None
     known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold",
-             "session_sd_by_model", "tolerance_half_life", "attenuation_by_model", "background_sessions")
+             "session_sd_by_model", "tolerance_half_life", "attenuation_by_model", "background_sessions",
+             "threshold_from", "threshold_scale")
     for k in sorted(set(spec) - set(known)):
         col.add(f"unknown key (known: {', '.join(known)})", f"{f}.{k}")
     desc = text_field(col, spec, "description", f)
@@ -139,7 +168,14 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
         col.add("'output' is for category = \"exposure\" (a readout category picks its PD readout)", f"{f}.output")
     vals = {k: _graded(spec.get(k), f"{f}.{k}", col, upper) for k, upper in
             (("between_cv", 3.0), ("session_sd", 3.0), ("background", 1.0))}
-    thresholds = _by_model(spec.get("threshold"), f"{f}.threshold", col, math.inf, positive=True)
+    if "threshold_from" in spec:  # derived: resolved by load_endpoints once every endpoint is read
+        thresholds = {}
+        text_field(col, spec, "threshold_from", f)
+        _graded(spec.get("threshold_scale"), f"{f}.threshold_scale", col, 100.0)
+        if "threshold" in spec:
+            col.add("give either 'threshold' or 'threshold_from', not both", f"{f}.threshold")
+    else:
+        thresholds = _by_model(spec.get("threshold"), f"{f}.threshold", col, math.inf, positive=True)
     sds = _by_model(spec.get("session_sd_by_model", {}), f"{f}.session_sd_by_model", col, 3.0)
     half = _graded(spec["tolerance_half_life"], f"{f}.tolerance_half_life", col, 366.0) \
         if "tolerance_half_life" in spec else None

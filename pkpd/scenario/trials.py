@@ -25,6 +25,7 @@
     prior_sessions = 0                   # optional: sessions before the counted window (tolerance only)
     window = "15 min"                    # optional: the endpoint is assessed within this time after
                                          # the first dose (default: the whole simulated session)
+    weight = { dist = "normal", … }      # optional: this trial's body weights (default: [validation])
     endpoint = "dissociation_ae"         # a name in models/endpoints/endpoints.toml
     active = { events = 30, n = 115 }
     control = { events = 4, n = 113 }    # optional: the background rate of this trial
@@ -50,7 +51,7 @@ SETS = ("calibration", "held-out")
 DEFAULT_TRIALS = Path(__file__).resolve().parents[2] / "scenarios" / "validation" / "trials.toml"
 DRUGS = ("esketamine", "racemic ketamine")
 _TRIAL_KEYS = {"id", "source", "set", "drug", "regimen", "sessions", "endpoint", "active", "control", "notes", "pk",
-               "interval", "prior_sessions", "window"}
+               "interval", "prior_sessions", "window", "weight"}
 _VALIDATION_KEYS = {"title", "pk", "pd", "subjects", "replicates", "seed", "horizon", "step", "weight"}
 
 
@@ -84,6 +85,7 @@ class Trial:
     interval: float = 3.5  # days between sessions
     prior: int = 0  # sessions before the counted window (they build tolerance only)
     window: float | None = None  # h after the first dose within which the endpoint is assessed
+    weight: CovariateDist | None = None  # this trial's body weights, kg (None: the file's)
 
     @property
     def course(self) -> Course:
@@ -184,13 +186,14 @@ def _trial(t, i: int, pk: str, col: Collector) -> Trial | None:
     if not isinstance(prior, int) or isinstance(prior, bool) or not 0 <= prior <= 1000:
         col.add("must be a whole number from 0 to 1000", f"{f}.prior_sessions")
     interval, window = _time(t, "interval", "3.5 d", f, col), _time(t, "window", None, f, col)
+    weight = _dist(t["weight"], "weight", f"{f}.weight", col) if "weight" in t else None
     active, control = _arm(t.get("active"), f"{f}.active", col), None
     if "control" in t:
         control = _arm(t.get("control"), f"{f}.control", col)
     if len(col.errors) > n_err or not regs or active is None:
         return None
     return Trial(tid, source, tset, drug, regs, sessions, endpoint, active, control, t.get("pk", pk), notes or "",
-                 interval / 24.0, prior, window)
+                 interval / 24.0, prior, window, weight)
 
 
 def _time(t: dict, key: str, default, f: str, col: Collector) -> float | None:

@@ -83,7 +83,8 @@ def simulate_trials(tf: TrialsFile, endpoints: dict[str, EndpointDef], progress=
                             file=str(tf.path), field=f"trials[{i}].endpoint")
         ep = endpoints[t.endpoint]
         pk = load_model(t.pk)
-        covs = {"WT": tf.weight} if tf.weight is not None else {}
+        weight = t.weight if t.weight is not None else tf.weight
+        covs = {"WT": weight} if weight is not None else {}
         pop = Population(n=tf.subjects, seed=tf.seed + i, covariates=covs, replicates=tf.replicates)
         regs = [_as_given_to(r, t.drug, pk) for r in t.regimens]
         # the peak within the assessment window (an analgesia responder at 15 min) or the whole session
