@@ -67,6 +67,10 @@ class Course:
             return j
         return r * (1.0 - r ** j) / (1.0 - r)  # geometric sum Σ_{d=1}^{j} r^d
 
+    def label(self) -> str:
+        """In the schedule notation (:mod:`pkpd.scenario.schedules`): "8 every 3.5 d", "1"."""
+        return f"{self.sessions} every {self.interval:g} d" if self.sessions > 1 else "1"
+
     def describe(self) -> str:
         """e.g. "8 sessions every 3.5 days (after 12 earlier)"."""
         s = f"{self.sessions} session{'s' if self.sessions != 1 else ''}"
