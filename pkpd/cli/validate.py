@@ -53,6 +53,12 @@ def run(args) -> int:
     preds = predict(sims, endpoints, seed=tf.seed)
     print("Incidence in % of patients; MC ± Monte Carlo error; param. parameter uncertainty (5–95 %);\n"
           "pred. 95: 95 % predictive interval for a trial of the observed size.")
+    for name in dict.fromkeys(p.trial.endpoint for p in preds):
+        e = endpoints[name]
+        if e.half_life is not None and e.attenuations:
+            print(textwrap.fill(f"{name} over a course: tolerance model on (attenuation δ "
+                                + ", ".join(f"{k} {g.value:.3g}" for k, g in e.attenuations.items())
+                                + f"; tolerance half-life {e.half_life.value:g} days, {e.half_life.grade})", 100))
     for label in dict.fromkeys(p.label for p in preds):
         header, rows = validation_rows([p for p in preds if p.label == label], with_pd=False)
         print(f"\n{label}:")
