@@ -1,5 +1,6 @@
 """Clinical endpoints and `pkpd validate`: the observation model by hand, calibration that never
 reads the held-out rows, Monte Carlo error apart from parameter uncertainty, and bad input."""
+import functools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -55,13 +56,20 @@ def test_calibration_recovers_a_known_threshold():
     assert math.isnan(calibrate_threshold([arm], base, target=0.01))
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_calibration():
+    """The shipped trials file simulated and calibrated once for the tests that need it (~10 s)."""
+    eps = load_endpoints()
+    return calibrate(simulate_trials(load_trials(TRIALS), eps, progress=False), eps)
+
+
 def test_held_out_rows_never_reach_the_calibration(tmp_path):
     text = TRIALS.read_text()
     changed = text.replace("active = { events = 22, n = 40 }", "active = { events = 1, n = 40 }")
     assert changed != text
     (tmp_path / "trials.toml").write_text(changed)
     eps = load_endpoints()
-    a = calibrate(simulate_trials(load_trials(TRIALS), eps, progress=False), eps)
+    a = _shipped_calibration()
     b = calibrate(simulate_trials(load_trials(tmp_path / "trials.toml"), eps, progress=False), eps)
     assert a.keys() == b.keys() and all(a[k].value == b[k].value for k in a)
     assert all(g.grade == "calibrated" for g in a.values())
@@ -74,7 +82,7 @@ def test_held_out_rows_never_reach_the_calibration(tmp_path):
 def test_shipped_thresholds_are_what_calibration_gives():
     """models/endpoints/endpoints.toml holds the values `pkpd validate --calibrate` fits (4 significant digits)."""
     eps = load_endpoints()
-    fitted = calibrate(simulate_trials(load_trials(TRIALS), eps, progress=False), eps)
+    fitted = _shipped_calibration()
     for (ep, table, pd), g in fitted.items():
         have = {"threshold": eps[ep].threshold, "session_sd_by_model": eps[ep].session,
                 "attenuation_by_model": eps[ep].attenuation}[table](pd)
