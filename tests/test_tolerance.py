@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy.stats import norm
 
 from pkpd.analysis.endpoints import (CalibrationArm, Course, ObservationModel, calibrate_threshold, drug_incidence,
@@ -92,3 +93,21 @@ def test_bad_tolerance_fields(tmp_path, old, new, field):
     p.write_text(text.replace(old, new, 1))
     with pytest.raises(PkpdError, match=field):
         load_endpoints(p)
+
+
+@settings(max_examples=60, deadline=None)
+@given(margin=st.floats(-4, 4), sd=st.floats(0.05, 2.0), att=st.floats(0.0, 5.0), n=st.integers(1, 20),
+       interval=st.floats(0.5, 30.0), half=st.floats(0.5, 60.0), prior=st.integers(0, 10))
+def test_tolerance_properties(margin, sd, att, n, interval, half, prior):
+    """Over any course: one more session never lowers the once-per-patient incidence; more attenuation
+    or more earlier sessions never raise it; δ = 0 is the model without tolerance; the first session
+    of a course without earlier ones is untouched by tolerance."""
+    peaks, z = np.array([math.exp(margin)]), np.zeros(1)
+    m = ObservationModel(1.0, 0.0, sd, attenuation=att, half_life=half)
+    p = lambda model, course: float(drug_incidence(peaks, model, course, z)[0])
+    c = Course(n, interval, prior)
+    assert p(m, Course(n + 1, interval, prior)) >= p(m, c) - 1e-12
+    assert p(ObservationModel(1.0, 0.0, sd, att + 0.5, half), c) <= p(m, c) + 1e-12
+    assert p(m, Course(n, interval, prior + 1)) <= p(m, c) + 1e-12
+    assert p(ObservationModel(1.0, 0.0, sd), c) == pytest.approx(1 - (1 - norm.cdf(margin / sd)) ** n, abs=1e-12)
+    assert p(m, Course(1, interval)) == pytest.approx(norm.cdf(margin / sd), abs=1e-12)

@@ -114,7 +114,8 @@ def test_validate_command_reports_both_sets(tmp_path, capsys):
     assert "without and with attenuation" in doc and "Tolerance model" in doc
     rows = (tmp_path / "validation.csv").read_text().splitlines()
     assert rows[0].startswith("trial,set,endpoint,model") and len(rows) == 1 + 2 * 10 + 2 * 3 + 10
-    float(rows[1].split(",")[9])  # predicted: a number, not formatted text
+    float(rows[1].split(",")[rows[0].split(",").index("predicted")])  # predicted: a number, not formatted text
+    assert "tolerance_model" in rows[0]
 
 
 @pytest.mark.parametrize("old,new,field", [

@@ -93,12 +93,14 @@ def _print_coverage(preds) -> None:
 
 
 def _csv(preds) -> str:
-    cols = ["trial", "set", "endpoint", "model", "sessions", "observed", "observed_lo", "observed_hi", "background",
+    cols = ["trial", "set", "endpoint", "model", "sessions", "interval_days", "prior_sessions", "window_h",
+            "tolerance_model", "observed", "observed_lo", "observed_hi", "background",
             "predicted", "mc_lo", "mc_hi", "parameter_p5", "parameter_p95", "predictive_lo", "predictive_hi",
             "inside", "source"]
     lines = [",".join(cols)]
     for p in preds:
-        vals = [p.trial.id, p.trial.set, p.trial.endpoint, p.pd, p.trial.sessions, p.observed, *p.observed_ci, p.background,
+        vals = [p.trial.id, p.trial.set, p.trial.endpoint, p.pd, p.trial.sessions, p.trial.interval, p.trial.prior,
+                "" if p.trial.window is None else p.trial.window, int(p.tolerance), p.observed, *p.observed_ci, p.background,
                 p.predicted, *p.mc, *p.parameter, *p.predictive, int(p.inside), p.trial.source]
         lines.append(",".join(_cell(v) for v in vals))
     return "\n".join(lines) + "\n"

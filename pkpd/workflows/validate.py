@@ -61,6 +61,7 @@ class Prediction:
     observed: float
     observed_ci: tuple[float, float]
     background: float
+    tolerance: bool = False  # the tolerance model (attenuation over sessions) was on
 
     @property
     def label(self) -> str:
@@ -148,7 +149,7 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
         obs = s.trial.active
         ci = tuple(float(x) for x in wilson(np.array(obs.events), obs.n))
         out.append(Prediction(s.trial, s.pd, s.readout, point, mc, parameter, predictive, obs.rate, ci,
-                              s.background))
+                              s.background, ep.attenuation(s.pd) is not None))
     return out
 
 
