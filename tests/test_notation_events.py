@@ -21,6 +21,9 @@ EXAMPLES = {
     "0.25 mg/kg/h for 20 min then 0.1 mg/kg/h for 100 min": [dict(start=0.0, duration=1 / 3),
                                                              dict(start=1 / 3, duration=100 / 60)],
     "50 mg PO every 12 h x5 SS": [dict(steady_state=True, every=12.0, times=5)],
+    # one dose at steady state on 50 mg every 12 h: format_regimen used to drop the interval here
+    "50 mg PO every 12 h x1 SS": [dict(steady_state=True, every=12.0, times=1)],
+    "50 mg PO every 12 h x1 then 20 mg IV": [dict(every=12.0, times=1, start=0.0), dict(route="iv", start=0.0)],
 }
 
 

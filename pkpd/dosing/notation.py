@@ -314,7 +314,7 @@ def format_regimen(reg: Regimen) -> str:
             s += f" {'for' if d.rate is not None else 'over'} {d.duration!r} h"
         if d.sprays > 1:
             s += f" x{d.sprays} every {d.spray_interval!r} h"
-        if d.times > 1:
+        if d.every is not None:  # also for one administration: a steady state needs its interval
             s += f" every {d.every!r} h x{d.times}"
         if d.steady_state:
             s += " SS"
