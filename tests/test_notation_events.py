@@ -63,6 +63,29 @@ def test_records_round_trip(text):
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
 
 
+def test_records_keep_the_drug_form():
+    """A racemic dose written as records and read back stays racemic: Perez-Ruixo 2021 (an esketamine
+    model) takes half of it, so its S-ketamine curve is half that of the same mg given as esketamine
+    (linear model); records without a DRUG column are unchanged (drug not stated)."""
+    reg = parse_regimen("0.5 mg/kg racemic over 40 min then 28 mg IN x2 every 5 min esketamine")
+    csv = records_csv(regimen_to_records(reg, weight=70.0))
+    assert csv.splitlines()[0].endswith(",DRUG") and ",racemic ketamine" in csv
+    back = parse_events(csv).regimens[1]
+    assert [d.drug for d in back.doses] == ["racemic ketamine", "S-ketamine"]
+    m = load_model("perez_ruixo_2021")
+    racemic = simulate(m, back, horizon=4, step=0.25).ketamine_plasma.values
+    np.testing.assert_allclose(racemic, simulate(m, reg, horizon=4, step=0.25).ketamine_plasma.values, rtol=1e-12)
+    iv_only = parse_events(records_csv(regimen_to_records(parse_regimen("35 mg racemic over 40 min"))))
+    esk = parse_events(records_csv(regimen_to_records(parse_regimen("35 mg esketamine over 40 min"))))
+    np.testing.assert_allclose(simulate(m, iv_only.regimens[1], horizon=4, step=0.25).ketamine_plasma.values,
+                               0.5 * simulate(m, esk.regimens[1], horizon=4, step=0.25).ketamine_plasma.values,
+                               rtol=1e-12)
+    plain = records_csv(regimen_to_records(parse_regimen("35 mg over 40 min")))
+    assert "DRUG" not in plain and parse_events(plain).regimens[1].doses[0].drug is None
+    with pytest.raises(PkpdError, match="row 2: DRUG 'ketamine' alone is ambiguous"):
+        parse_events(csv.replace("racemic ketamine", "ketamine"))
+
+
 def test_steady_state_is_exact():
     """IV bolus every τ at steady state: C(0+) = D/V / (1 − e^{−kτ}), periodic; oral likewise periodic."""
     m = one_cmt(V=50, CL=10, ka=1.2, F=0.6)
