@@ -106,6 +106,26 @@ def test_clearance_knob_scales_auc_as_dose_over_cl(model, cl_l_h):
     assert c0[2] == pytest.approx(c0[1] / 2, rel=1e-9)
 
 
+@pytest.mark.parametrize("model, before, after", [
+    ("herd_anderson_2007", 90.0, 180.0),
+    ("domino", 115.92126, 231.84252),
+    # Perez-Ruixo 2021 eliminates from its liver compartment: CL = Qh·CLint/(Qh + CLint), Qh 151 L/h,
+    # CLint = (kel + kmet)·Vh = 3.88 /h × 101 L = 391.9 L/h → 109.0 L/h; CLint × 2 → 126.6 L/h (not 218)
+    ("perez_ruixo_2021", 151 * 391.88 / (151 + 391.88), 151 * 783.76 / (151 + 783.76)),
+])
+def test_clearance_knob_shows_the_systemic_clearance(model, before, after):
+    r = compute(State(model=model, pd="", route="iv", band=False, scales=(("clearance", 2.0),)))
+    text = next(k["text"] for k in r["knobs"] if k["key"] == "clearance")
+    assert f"systemic CL {before:.3g} → {after:.3g} L/h at 70 kg" in text
+    from pkpd.simulation.disposition import systemic_clearance
+    assert systemic_clearance(load_model(model), {"WT": 70}) == pytest.approx(before, rel=1e-6)
+    m, _, _, _ = scaled_models(State(model=model, pd="", route="iv", scales=(("clearance", 2.0),)))
+    assert systemic_clearance(m, {"WT": 70}) == pytest.approx(after, rel=1e-6)
+    # and it is dose/AUC of the simulated curve
+    assert _auc(State(model=model, pd="", route="iv", dose_mg=35, duration_min=0, band=False,
+                      scales=(("clearance", 2.0),)), hours=96) == pytest.approx(35 / after * 1000, rel=2e-3)
+
+
 ONE_CMT_ORAL = """
 [model]
 name = "one_cmt_oral"

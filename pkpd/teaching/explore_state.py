@@ -24,6 +24,7 @@ from pkpd.models.overrides import with_overrides
 from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 from pkpd.models.roles import describe, knobs, scaled_overrides
+from pkpd.simulation.disposition import systemic_clearance
 from pkpd.simulation.sampling import CovariateDist, Population
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.typical import simulate
@@ -131,6 +132,10 @@ def scaled_models(s: State):
     by_name = {x.name: x for x in base}
     shown = [dict(key=k.key, label=k.label, factor=factors.get(k.key, 1.0), note=k.note,
                   text=describe(k, factors.get(k.key, 1.0), by_name[k.model])) for k in ks]
+    cl0, cl1 = (systemic_clearance(x, {"WT": s.weight}) for x in (m, changed[0]))
+    for k in shown:  # what the knobs do to the clearance the model implies (not always ∝ a parameter)
+        if k["key"] in ("clearance", "volume") and cl0 is not None and cl1 is not None:
+            k["text"] += f"; systemic CL {cl0:.3g} → {cl1:.3g} L/h at {s.weight:g} kg"
     return changed[0], (changed[1] if p is not None else None), shown, absent
 
 
