@@ -223,6 +223,9 @@ def test_bad_knobs_are_one_clear_error():
         compute(State(model="herd_anderson_2007", pd="", route="iv", band=False, scales=(("absorption", 2.0),)))
     with pytest.raises(PkpdError, match="from 0.25 to 4"):
         compute(State(model="herd_anderson_2007", pd="", route="iv", band=False, scales=(("clearance", 10.0),)))
+    with pytest.raises(PkpdError, match="interval must be a number of hours > 0") as e:
+        compute(State(model="herd_anderson_2007", pd="", route="iv", band=False, doses=2, interval_h=float("nan")))
+    assert e.value.field == "interval_h"
     with pytest.raises(PkpdError, match="whole number from 1 to 20"):
         compute(State(model="herd_anderson_2007", pd="", route="iv", band=False, doses=0))
 

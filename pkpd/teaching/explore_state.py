@@ -71,6 +71,10 @@ def regimen_for(s: State) -> Regimen:
         return parse_regimen(s.regimen, "explorer", field="regimen")
     if not 1 <= int(s.doses) <= MAX_DOSES or int(s.doses) != s.doses:
         raise PkpdError(f"must be a whole number from 1 to {MAX_DOSES}, got {s.doses!r}", field="doses")
+    if s.doses > 1 and not (isinstance(s.interval_h, (int, float)) and math.isfinite(s.interval_h)
+                            and s.interval_h > 0):
+        raise PkpdError(f"the dosing interval must be a number of hours > 0, got {s.interval_h!r}",
+                        field="interval_h")
     q = units.Quantity(s.dose_mg, "amount", False, f"{s.dose_mg:g} mg")
     rep = dict(times=int(s.doses), every=float(s.interval_h)) if s.doses > 1 else {}
     if s.route == "iv":
