@@ -204,7 +204,7 @@ def test_repeated_dosing_gives_one_peak_per_dose():
     assert _peaks(compute(State(**base))["ketamine_plasma"]) == 1
     r = compute(State(**base, doses=4, interval_h=12))
     assert _peaks(r["ketamine_plasma"]) == 4 and r["time"][-1] == pytest.approx(3 * 12 + 8)
-    assert r["regimen"].endswith("every 12.0 h x4")
+    assert r["regimen"] == "28 mg IN x2 every 5 min every 12 h x4"
     r = compute(State(**base, regimen="35 mg IV every 6 h x5"))  # notation replaces the controls
     assert _peaks(r["ketamine_plasma"]) == 5
 

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
+from pkpd import units
 from pkpd.cli.main import main
+from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import PkpdError
 from pkpd.dosing.records import parse_events, records_csv, regimen_to_records
 from pkpd.models.load import load_model
@@ -37,6 +39,20 @@ def test_notation_examples(text):
             assert got == pytest.approx(v) if isinstance(v, float) else got == v, (k, got, v)
     # round trips: text → regimen → text → regimen, and regimen → records → regimen
     assert parse_regimen(format_regimen(reg)).doses == reg.doses
+
+
+@pytest.mark.parametrize("text", ["28 mg IN x2 every 5 min every 84 h x4", "0.5 mg/kg IV over 40 min racemic",
+                                  "100 mg PO every 24 h x7 then 50 mg PO every 12 h x20", "10 mg IV at 17 min",
+                                  "0.25 mg/kg/h IV for 20 min then 0.1 mg/kg/h IV for 100 min"])
+def test_format_regimen_writes_what_a_clinician_would(text):
+    """Short numbers and minutes where they read back exactly (was '28.0 mg … every 0.08333333333333333 h')."""
+    assert format_regimen(parse_regimen(text)) == text
+
+
+def test_format_regimen_keeps_full_precision_where_short_text_would_not_read_back():
+    reg = Regimen("r", (Dose("iv", amount=units.Quantity(10.0, "amount", False, "10 mg"), start=0.1 + 0.2),))
+    text = format_regimen(reg)
+    assert "0.30000000000000004 h" in text and parse_regimen(text).doses == reg.doses
 
 
 @pytest.mark.parametrize("text,msg", [
