@@ -244,10 +244,15 @@ def test_app_callbacks_knobs_log_and_repeats():
     assert np.nanmin(h["conc_log"].data["k"]) > 0
     h["widgets"]["doses"].value = 3
     assert _peaks(np.asarray(h["conc"].data["k"])) == 3
+    h["knobs"]["ke0"].value = -1.0  # ke0 ×0.5: t½ke0 8.3 → 16.6 min
     h["widgets"]["route"].value = "iv"  # no absorption knob on IV, the note says so
     assert "absorption" not in h["knobs"] and "iv has no absorption rate" in h["knob_info"].object
-    assert h["knobs"]["volume"].value == 1.0  # same model: the factor stays
-    h["widgets"]["model"].value = "domino"  # another model: its knobs start at ×1
+    assert h["knobs"]["volume"].value == 1.0 and h["knobs"]["ke0"].value == -1.0  # same models: factors stay
+    h["widgets"]["model"].value = "domino"  # another PK model: its knobs start at ×1, the PD's stay
     assert h["knobs"]["volume"].value == 0.0 and "k·V" in h["knob_info"].object
+    assert h["knobs"]["ke0"].value == -1.0 and "t12ke0 8.3 → 16.6 min" in h["knob_info"].object
+    h["widgets"]["pd"].value = "simons_2022_pd"  # another PD model: one C50 knob per readout
+    assert {k for k in h["knobs"] if k.startswith("potency")} == {"potency:C50_pain", "potency:C50_high"}
+    assert h["knobs"]["ke0"].value == 0.0
     h["widgets"]["regimen"].value = "56 mg IN x"
     assert "Cannot simulate" in h["status"].object

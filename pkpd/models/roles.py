@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 
+#: The keys of the knobs a PK model has (the others, ``ke0`` and ``potency:…``, belong to the PD model).
+PK_ROLES = ("clearance", "volume", "absorption")
 #: The parameter kinds that set a speed (+1: value ∝ speed) or a time (−1: value ∝ 1/speed).
 _SPEED = {"clearance": 1, "rate_constant": 1, "time": -1}
 

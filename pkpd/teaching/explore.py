@@ -14,7 +14,7 @@ import numpy as np
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
 from pkpd.models.library import available_models
-from pkpd.models.roles import knobs
+from pkpd.models.roles import PK_ROLES, knobs
 from pkpd.names import safe_stem
 from pkpd.output.files import write_bytes
 from pkpd.output.figures import _style
@@ -199,20 +199,11 @@ def _figures(pn, h: dict) -> list:
     return [pn.pane.Bokeh(f2), pn.pane.Bokeh(f3)]
 
 
-def app(state: State | None = None):
-    """A Panel layout (serve it, or display it in a notebook after ``pn.extension()``).
-
-    ``layout._pkpd`` holds the widgets (``widgets``; the knob sliders in ``knobs``, keyed by
-    knob key), the Bokeh sources, ``update`` and ``state()`` so tests drive it in-process.
-    """
-    import panel as pn
-    state = state or State()
-    pk, pdm = options()
-    w = _widgets(pn, state, pk, pdm)
-    h = {"widgets": w, "knobs": {}, "status": pn.pane.Markdown("", sizing_mode="stretch_width"),
-         "knob_info": pn.pane.Markdown("")}
-    lower = _figures(pn, h)
-    knob_box = pn.Column()
+def _wire(pn, h: dict, pk: dict, knob_box):
+    """The app's callbacks on ``h``'s widgets: every control re-simulates; a model, PD model or route
+    change rebuilds the knob sliders in ``knob_box``.  Returns ``update`` and ``current`` (the
+    :class:`State` the controls show)."""
+    w = h["widgets"]
 
     def current() -> State:
         scales = tuple((key, _factor(s.value)) for key, s in h["knobs"].items() if s.value != 0)
@@ -230,7 +221,8 @@ def app(state: State | None = None):
         _set_sources(h, r)
 
     def rebuild(*_):
-        """New sliders for the knobs of the models and route now selected (factors back to ×1)."""
+        """Sliders for the knobs of the models and route now selected; a knob still there keeps its
+        factor (the callers drop the knobs of a model replaced: they start again at ×1)."""
         try:
             m, p = load_cached(w["model"].value), load_cached(w["pd"].value) if w["pd"].value else None
             ks = knobs(m, p, w["route"].value)[0] if m.supports(w["route"].value) else []
@@ -239,13 +231,18 @@ def app(state: State | None = None):
         old = {key: s.value for key, s in h["knobs"].items()}
         h["knobs"].clear()
         for k in ks:
-            s = _knob_slider(pn, f"{k.label} (×0.25–×4)", old.get(k.key, 0.0) if k.model == m.name else 0.0)
+            s = _knob_slider(pn, f"{k.label} (×0.25–×4)", old.get(k.key, 0.0))
             s.param.watch(update, "value")
             h["knobs"][k.key] = s
         knob_box.objects = list(h["knobs"].values())
 
+    def drop(pk_roles: bool):
+        """Forget the knobs of the PK model (``pk_roles``) or of the PD model: it is being replaced."""
+        for key in [k for k in h["knobs"] if (k in PK_ROLES) == pk_roles]:
+            del h["knobs"][key]
+
     def on_model(event):
-        h["knobs"].clear()  # another model: its knobs start at ×1
+        drop(pk_roles=True)
         w["route"].options = pk[event.new]
         if w["route"].value not in pk[event.new]:
             w["route"].value = pk[event.new][0]  # its watcher rebuilds and updates
@@ -254,7 +251,7 @@ def app(state: State | None = None):
         update()
 
     def on_pd(_):
-        h["knobs"].clear()
+        drop(pk_roles=False)
         rebuild()
         update()
 
@@ -265,6 +262,24 @@ def app(state: State | None = None):
         w[key].param.watch(update, "value")
     rebuild()
     update()
+    return update, current
+
+
+def app(state: State | None = None):
+    """A Panel layout (serve it, or display it in a notebook after ``pn.extension()``).
+
+    ``layout._pkpd`` holds the widgets (``widgets``; the knob sliders in ``knobs``, keyed by
+    knob key), the Bokeh sources, ``update`` and ``state()`` so tests drive it in-process.
+    """
+    import panel as pn
+    state = state or State()
+    pk, pdm = options()
+    w = _widgets(pn, state, pk, pdm)
+    h = {"widgets": w, "knobs": {}, "status": pn.pane.Markdown("", sizing_mode="stretch_width"),
+         "knob_info": pn.pane.Markdown("")}
+    lower = _figures(pn, h)
+    knob_box = pn.Column()
+    update, current = _wire(pn, h, pk, knob_box)
     controls = pn.Column("## pkpd explorer", "Ketamine PK/PD for teaching: change a control, every panel "
                          "re-simulates.", w["model"], w["pd"], w["route"], w["dose"], w["duration"], w["sprays"],
                          w["weight"], w["log"], "### Repeated dosing", w["doses"], w["interval"], w["regimen"],
