@@ -1,4 +1,11 @@
-"""TODO docstring (solvers.modal)"""
+"""Exact solution of linear systems in modal coordinates.
+
+:func:`eigenbasis` / :func:`modal_decomposition` eigen-decompose each subject's ``K`` (1/h) and
+flag the subjects where that is unsafe (complex or nearly coincident eigenvalues, an
+ill-conditioned or inaccurate basis: they take the dense path of :mod:`pkpd.solvers.dense`);
+:func:`solve_modal` then advances every mode exactly, one multiply per mode and output step
+(``exp(λ·h)`` with the input terms of rate events), time h, amounts mg.
+"""
 from __future__ import annotations
 
 import numpy as np
