@@ -1,6 +1,5 @@
 """Calibrated clinical endpoints as the cost and benefit of `pkpd tradeoff` / `pkpd optimize`:
 summaries by hand on a made-up population, the clinical choice per visit schedule, and bad input."""
-import math
 
 import numpy as np
 import pytest
