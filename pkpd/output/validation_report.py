@@ -34,13 +34,18 @@ def validation_markdown(tf, preds, endpoints, figure_name: str, without_toleranc
              f"{datetime.now(timezone.utc):%Y-%m-%d}) from `{tf.path.name}`: {len(tf.trials)} trial rows, "
              f"{tf.subjects} simulated patients per row in {tf.replicates} parameter-uncertainty replicates, "
              f"PK model `{tf.pk}`, PD models {', '.join(f'`{p}`' for p in tf.pd)}.", "",
-             "Each row simulates one session of the trial's regimen and turns every patient's peak readout into a "
+             "Each row simulates one session of the trial's regimen and turns every patient's peak readout (up to "
+             "the row's assessment window, else the endpoint's `assessment` time, else over the session: the same "
+             "definition `pkpd tradeoff` reads) into a "
              "once-per-patient incidence over the trial's course (reporting threshold with between-patient and "
              "session-to-session variability, plus the trial's own placebo rate; `pkpd/analysis/endpoints.py`). "
              "The thresholds are fitted to the **calibration** rows only; the **held-out** rows are never used to "
              "fit anything.  Intervals: *MC ±* is Monte Carlo error (shrinks with more simulated patients); "
-             "*param.* is parameter uncertainty (5–95 %) (published CIs and the calibrated threshold's range; does not "
-             "shrink); *pred. 95* adds the binomial sampling of a trial of that size and is what the observed "
+             "*param.* is parameter uncertainty (5–95 %; does not shrink): each replicate draws the PK/PD "
+             "parameters from their published CIs and the endpoint's assumed numbers from their ranges "
+             "(between-patient SD, session-to-session SD where not fitted, tolerance half-life, and the assumed "
+             "placebo rate where a row has no control arm; `pkpd/analysis/endpoint_uncertainty.py`), widened by "
+             "the calibrated threshold's and δ's ranges; *pred. 95* adds the binomial sampling of a trial of that size and is what the observed "
              "rate is checked against.", ""]
     for ep in dict.fromkeys(p.trial.endpoint for p in preds):
         e = endpoints[ep]

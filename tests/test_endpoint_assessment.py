@@ -1,0 +1,137 @@
+"""Clinical endpoints are read in `pkpd tradeoff`/`optimize` the way `pkpd validate` calibrated them
+(one definition, :func:`assessment_grid`), and the assumed ranges of the observation model are drawn
+per parameter-uncertainty replicate (:mod:`pkpd.analysis.endpoint_uncertainty`)."""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from pkpd.analysis.clinical import ceiling_note, clinical_summaries
+from pkpd.analysis.clinical_spec import ClinicalSpec
+from pkpd.analysis.endpoint_uncertainty import assumed_draws, draw_range, parameter_interval, replicate_incidence
+from pkpd.analysis.endpoints import Course, assessment_grid
+from pkpd.analysis.tradeoff import Pair, wilson
+from pkpd.cli.main import main
+from pkpd.errors import PkpdError
+from pkpd.models.endpoints import GradedValue, load_endpoints
+from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
+from tests.test_clinical_tradeoff import _dataset, _ep
+
+Z = 1.959963984540054
+
+
+def test_assessment_grid_by_hand():
+    """A trial window wins, else the endpoint's own assessment time, else the session; step ≤ a tenth."""
+    ep = replace(_ep("r", "analgesia", 0.2), assessment=0.25)
+    assert assessment_grid(ep, 8.0, 2 / 60) == pytest.approx((0.25, 0.025))
+    assert assessment_grid(ep, 8.0, 2 / 60, window=0.5) == pytest.approx((0.5, 2 / 60))
+    assert assessment_grid(replace(ep, assessment=None), 8.0, 2 / 60) == pytest.approx((8.0, 2 / 60))
+    assert assessment_grid(ep, 0.1, 2 / 60) == pytest.approx((0.1, 0.01))  # never beyond the horizon
+
+
+def test_shipped_responder_is_defined_where_it_was_calibrated():
+    """The responder endpoint's assessment time is the window of the rows it is calibrated to
+    (Shrestha 2016: VAS at 15 min), so validate and tradeoff read the same definition."""
+    eps = load_endpoints()
+    assert eps["analgesia_responder"].assessment == pytest.approx(0.25)
+    assert eps["dissociation_ae"].assessment is None  # counted over the whole session
+    tf = load_trials(DEFAULT_TRIALS)
+    rows = [t for t in tf.trials if t.endpoint == "analgesia_responder" and t.set == "calibration"]
+    assert rows and all(t.window == pytest.approx(0.25) for t in rows)
+
+
+def test_calibration_row_at_another_time_is_refused(tmp_path, capsys):
+    text = DEFAULT_TRIALS.read_text()
+    old = 'window = "15 min"\nendpoint = "analgesia_responder"'
+    assert old in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, old.replace("15 min", "30 min"), 1))
+    assert main(["validate", str(bad), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "window" in err and "15 min" in err and str(bad) in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_assessment_time(tmp_path):
+    from pkpd.models.endpoints import endpoints_file
+    text = endpoints_file().read_text()
+    bad = tmp_path / "endpoints.toml"
+    bad.write_text(text.replace('assessment = "15 min"', 'assessment = "15 mg"', 1))
+    with pytest.raises(PkpdError, match="analgesia_responder.assessment"):
+        load_endpoints(bad)
+
+
+def test_benefit_is_read_from_its_assessment_run():
+    """The session run has every analgesia peak at 0.3 (all responders at θ = 0.2); the 15-min run has
+    half of them at 0.1: P(responder) = 0.5 + 0.5 × background 0.1 = 0.55 comes from the latter,
+    the cost from the session run."""
+    eps = {"resp": replace(_ep("resp", "analgesia", 0.2, bg=0.1), assessment=0.25),
+           "ae": _ep("ae", "psychotomimetic", 0.5)}
+    pair = [Pair("an_pdA", "ps_pdA", "pdA", analgesia_pd="pdA", psychotomimetic_pd="pdA")]
+    session = _dataset([[0.3] * 4, [0.3] * 4], [[0.6, 0.6, 0.1, 0.1]] * 2)
+    early = _dataset([[0.1, 0.1, 0.3, 0.3], [0.3] * 4], [[0.0] * 4] * 2)
+    spec = ClinicalSpec("ae", "resp", (Course(1),))
+    cl = clinical_summaries(session, pair, eps, spec, by_endpoint={"resp": early})
+    assert cl.p_benefit.values[0, 0].tolist() == pytest.approx([0.55, 1.0])
+    assert cl.p_cost.values[0, 0, :, 0].tolist() == pytest.approx([0.5, 0.5])
+    assert "15 min after the first dose" in cl.attrs["clinical"]
+    assert clinical_summaries(session, pair, eps, spec).p_benefit.values[0, 0].tolist() == pytest.approx([1, 1])
+
+
+def test_ceiling_note_in_words():
+    ep = replace(_ep("resp", "analgesia", 0.2), assessment=0.25)
+    note = ceiling_note(np.array([0.5, 0.96, 1.0, np.nan]), ep)
+    assert "2 of 3" in note and "15 min" in note and "upper bound" in note
+    assert ceiling_note(np.array([0.5, 0.9]), ep) == ""
+
+
+def test_draw_range_by_hand():
+    """Ranges as 95 % intervals, as the published CIs are drawn (pkpd.simulation.sampling)."""
+    z = np.array([0.0, Z, -2 * Z])
+    half = draw_range(GradedValue(7.2, "assumption", "", "n", (1.4, 21.0)), z)
+    assert half.tolist() == pytest.approx([7.2, 7.2 * math.sqrt(15), 7.2 / 15])  # log-normal
+    lg = lambda x: math.log(x / (1 - x))
+    rate = draw_range(GradedValue(0.1, "assumption", "", "n", (0.05, 0.2)), z, upper=1.0)
+    w = (lg(0.2) - lg(0.05)) / 2
+    assert rate.tolist() == pytest.approx([0.1, 1 / (1 + math.exp(-(lg(0.1) + w))), 1 / (1 + math.exp(-(lg(0.1) - 2 * w)))])
+    sd = draw_range(GradedValue(0.3, "assumption", "", "n", (0.0, 0.6)), z)  # from 0: normal, clipped at 0
+    assert sd.tolist() == pytest.approx([0.3, 0.6, 0.0])
+    assert draw_range(GradedValue(0.3, "assumption", "", "n", None), z) is None
+
+
+def test_assumed_draws_which_numbers():
+    ep = load_endpoints()["dissociation_ae"]
+    d = assumed_draws(ep, "olofsen_2022", 20, seed=1)
+    assert set(d) == {"between_cv", "half_life"}  # session SD fitted per model; background has no range
+    assert d["between_cv"][0] == 0.5 and d["half_life"][0] == 7.2 and np.ptp(d["half_life"]) > 0
+    r = load_endpoints()["analgesia_responder"]
+    assert set(assumed_draws(r, "olofsen_2022", 5)) == {"between_cv", "session_sd", "background"}
+    assert "background" not in assumed_draws(r, "olofsen_2022", 5, own_background=False)
+    assert np.array_equal(assumed_draws(r, "olofsen_2022", 5, 3)["between_cv"],
+                          assumed_draws(r, "olofsen_2022", 5, 3)["between_cv"])  # seeded
+
+
+def _spread(n, ep, reps=20):
+    """Peaks e^0.5 θ for everyone, step model (session SD 0): a patient responds when its threshold
+    z ≤ 0.5/ω_b, so a replicate's expected incidence is Φ(0.5/ω_b) with its own ω_b."""
+    z = np.random.default_rng(n).standard_normal(n)
+    peaks = np.full(n, 0.2 * math.exp(0.5))
+    per = replicate_incidence(peaks, np.arange(n) % reps, ep, "pdA", Course(1), 0.0, z, seed=4)
+    point = float(np.mean(per[0]))
+    return per, parameter_interval(per), wilson(np.array(point * n), n)
+
+
+def test_monte_carlo_shrinks_parameter_uncertainty_does_not():
+    g = lambda v, r: GradedValue(v, "assumption", "", "n", r)
+    ep = replace(_ep("r", "analgesia", 0.2), between_cv=g(0.5, (0.25, 1.0)), session_sd=g(0.0, None))
+    per, (lo1, hi1), (mlo1, mhi1) = _spread(2_000, ep)
+    _, (lo2, hi2), (mlo2, mhi2) = _spread(32_000, ep)
+    assert (mhi2 - mlo2) < 0.3 * (mhi1 - mlo1)  # Monte Carlo: 1/√16 = 0.25
+    assert (hi2 - lo2) > 0.7 * (hi1 - lo1) and hi2 - lo2 > 0.1  # parameter uncertainty stays
+    assert per[0, 0] == pytest.approx(norm.cdf(0.5 / 0.5), abs=0.05)  # replicate 0: ω_b as written
+    fixed = replace(ep, between_cv=g(0.5, (0.5, 0.5)))  # no range: only binomial noise between replicates
+    _, (lo3, hi3), _ = _spread(32_000, fixed)
+    assert hi3 - lo3 < 0.5 * (hi2 - lo2)
