@@ -75,7 +75,7 @@ def test_choice_with_ties_by_hand():
 
 def _small(tmp_path, extra=""):
     text = (ROOT / "scenarios" / "tradeoff.toml").read_text()
-    for old, new in (("n = 1000", "n = 100"), ("n = 2000 ", "n = 200 "), ("replicates = 20 ", "replicates = 5 ")):
+    for old, new in (("n = 1000", "n = 100"), ("n = 4000 ", "n = 200 "), ("replicates = 20 ", "replicates = 5 ")):
         assert old in text
         text = text.replace(old, new)
     p = tmp_path / "t.toml"

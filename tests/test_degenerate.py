@@ -35,7 +35,7 @@ def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
     from pathlib import Path
     from pkpd.cli.main import main
     root = Path(__file__).resolve().parent.parent
-    text = (root / "scenarios" / "tradeoff.toml").read_text().replace("n = 400", "n = 100")
+    text = (root / "scenarios" / "tradeoff.toml").read_text().replace("n = 4000 ", "n = 100 ")
     text = text.replace("sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }", "sweep = { dose = [0.5, 1, 2] }")
     sc = tmp_path / "t.toml"
     sc.write_text(text)

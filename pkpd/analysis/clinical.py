@@ -125,4 +125,6 @@ def clinical_summaries(ds: xr.Dataset, pairs: list[Pair], endpoints: dict[str, E
     return xr.Dataset(out, coords={"pair": [p.label for p in pairs], "model": ds.model.values,
                                    "regimen": ds.regimen.values,
                                    "schedule": [c.label() for c in spec.schedules]},
-                      attrs={"clinical": spec.describe(endpoints[spec.benefit].assessment), "clinical_notes": " | ".join(notes)})
+                      attrs={"clinical": spec.describe(endpoints[spec.benefit].assessment), "clinical_notes": " | ".join(notes),
+                             **({"benefit_assessment_h": endpoints[spec.benefit].assessment}
+                                if endpoints[spec.benefit].assessment is not None else {})})

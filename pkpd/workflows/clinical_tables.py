@@ -63,7 +63,8 @@ def figure_view(cl: xr.Dataset, tr: xr.Dataset, si: int = 0) -> xr.Dataset:
 def clinical_axes(cl: xr.Dataset) -> tuple[str, str, str, str]:
     course = str(cl.schedule.values[0])
     return ("p_cost", "p_benefit", f"patients with a dissociation AE over the course, {course} (%)",
-            "analgesia responders per session (%)")
+            "analgesia responders per session" + (f", at {float(cl.attrs['benefit_assessment_h']) * 60:g} min"
+                                                  if "benefit_assessment_h" in cl.attrs else "") + " (%)")
 
 
 def clinical_optimum(cl: xr.Dataset, sc, ladders, spec, weight: float):
