@@ -135,3 +135,33 @@ def test_monte_carlo_shrinks_parameter_uncertainty_does_not():
     fixed = replace(ep, between_cv=g(0.5, (0.5, 0.5)))  # no range: only binomial noise between replicates
     _, (lo3, hi3), _ = _spread(32_000, fixed)
     assert hi3 - lo3 < 0.5 * (hi2 - lo2)
+
+
+def test_tradeoff_reads_the_responder_at_its_assessment_time(tmp_path):
+    """Wiring: `pkpd tradeoff` simulates the same subjects up to 15 min for the responder endpoint.
+    The peak up to 15 min never exceeds the session's peak, so P(responder) is never higher than
+    when read at the session's peak, and after an oral dose (absorbed over hours) it is lower."""
+    from pkpd.analysis.dosefinding import sweep_regimens
+    from pkpd.analysis.tradeoff import thresholds_for
+    from pkpd.scenario.load import load_scenario
+    from pkpd.simulation.population import simulate_population
+    from pkpd.workflows.clinical_tables import clinical_dataset
+    from pkpd.workflows.run import tradeoff_setup
+    from pkpd.workflows.tradeoff import _population
+    from tests.test_validate import ROOT
+    text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace("n = 4000 ", "n = 200 ")
+    p = tmp_path / "t.toml"
+    p.write_text(text.replace("sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }", "sweep = { dose = [1] }"))
+    sc = load_scenario(p)
+    spec, pairs = tradeoff_setup(sc)
+    variants, _ = sweep_regimens(sc.regimens, spec.sweep)
+    pop = replace(_population(sc, spec), replicates=5)
+    ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
+                             thresholds=thresholds_for(pairs, spec), progress=False)
+    cl = clinical_dataset(ds, pairs, spec, sc, variants, pop)
+    at_peak = clinical_summaries(ds, pairs, load_endpoints(), spec.clinical, seed=pop.seed)
+    b, b_peak = cl.p_benefit.values, at_peak.p_benefit.values
+    assert np.all(b <= b_peak + 1e-12)
+    oral = [i for i, r in enumerate(ds.route.values) if r == "oral"]
+    assert oral and np.all(b[:, :, oral] < b_peak[:, :, oral] - 0.2)
+    assert np.allclose(cl.p_cost.values, at_peak.p_cost.values)  # the cost is read over the session

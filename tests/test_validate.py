@@ -116,6 +116,11 @@ def test_validate_command_reports_both_sets(tmp_path, capsys):
     assert rows[0].startswith("trial,set,endpoint,model") and len(rows) == 1 + 2 * 10 + 2 * 3 + 10
     float(rows[1].split(",")[rows[0].split(",").index("predicted")])  # predicted: a number, not formatted text
     assert "tolerance_model" in rows[0]
+    # the check: most held-out observed rates inside the predictive interval (docs/validation.md
+    # names the rows that miss and why)
+    head = rows[0].split(",")
+    held = [r.split(",") for r in rows[1:] if r.split(",")[1] == "held-out"]
+    assert sum(int(r[head.index("inside")]) for r in held) > len(held) / 2
 
 
 @pytest.mark.parametrize("old,new,field", [
