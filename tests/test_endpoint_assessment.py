@@ -133,8 +133,12 @@ def test_monte_carlo_shrinks_parameter_uncertainty_does_not():
     assert (hi2 - lo2) > 0.7 * (hi1 - lo1) and hi2 - lo2 > 0.1  # parameter uncertainty stays
     assert per[0, 0] == pytest.approx(norm.cdf(0.5 / 0.5), abs=0.05)  # replicate 0: ω_b as written
     fixed = replace(ep, between_cv=g(0.5, (0.5, 0.5)))  # no range: only binomial noise between replicates
-    _, (lo3, hi3), _ = _spread(32_000, fixed)
+    per3, (lo3, hi3), _ = _spread(32_000, fixed)
     assert hi3 - lo3 < 0.5 * (hi2 - lo2)
+    z = np.random.default_rng(32_000).standard_normal(32_000)  # assumed=False: the numbers as written
+    same = replicate_incidence(np.full(32_000, 0.2 * math.exp(0.5)), np.arange(32_000) % 20, ep, "pdA", Course(1),
+                               0.0, z, seed=4, assumed=False)
+    assert np.array_equal(same, per3)
 
 
 def test_tradeoff_reads_the_responder_at_its_assessment_time(tmp_path):

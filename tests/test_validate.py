@@ -112,6 +112,7 @@ def test_validate_command_reports_both_sets(tmp_path, capsys):
     doc = (tmp_path / "validation.md").read_text()
     assert "## Held-out rows" in doc and "Fedgchin 2019" in doc and "RR 3.26" in doc
     assert "without and with attenuation" in doc and "Tolerance model" in doc
+    assert "What the assumed ranges add" in doc and "tolerance half-life" in doc
     rows = (tmp_path / "validation.csv").read_text().splitlines()
     assert rows[0].startswith("trial,set,endpoint,model") and len(rows) == 1 + 2 * 10 + 2 * 3 + 10
     float(rows[1].split(",")[rows[0].split(",").index("predicted")])  # predicted: a number, not formatted text

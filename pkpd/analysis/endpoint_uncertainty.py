@@ -63,17 +63,18 @@ def assumed_draws(ep: EndpointDef, model: str, replicates: int, seed: int = 0,
 
 def replicate_incidence(peaks: np.ndarray, replicate: np.ndarray, ep: EndpointDef, model: str, course: Course,
                         background: float, z: np.ndarray, seed: int = 0,
-                        own_background: bool = True) -> np.ndarray:
+                        own_background: bool = True, assumed: bool = True) -> np.ndarray:
     """Mean incidence per (calibrated end, replicate), shape ``(len(uncertainty_models), R)``: the
     observation model of each end with replicate ``r``'s draw of the assumed numbers.
 
     ``background`` is the rate used at the values as written (for the course); with
     ``own_background`` it is the endpoint's own and its range is drawn (carried to the course at a
     constant hazard), else (a trial's control arm) it stays fixed.  NaN for a replicate with no
-    finite peak."""
+    finite peak.  ``assumed=False``: the assumed numbers stay as written (only the PK/PD replicates and
+    the calibrated ends: what the interval was before they were propagated)."""
     peaks = np.asarray(peaks, dtype=float)
     reps = np.unique(replicate)
-    draws = assumed_draws(ep, model, int(reps.max()) + 1 if reps.size else 1, seed, own_background)
+    draws = assumed_draws(ep, model, int(reps.max()) + 1 if reps.size else 1, seed, own_background) if assumed else {}
     models = uncertainty_models(ep, model)
     out = np.full((len(models), reps.size), np.nan)
     for j, r in enumerate(reps):

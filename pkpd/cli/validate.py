@@ -76,8 +76,9 @@ def run(args) -> int:
         # before/after the tolerance model: the same calibration rows refitted without it
         plain = without_tolerance(endpoints)
         before = predict(sims, with_fitted(plain, calibrate(sims, plain)), seed=tf.seed)
+        fixed = predict(sims, endpoints, seed=tf.seed, assumed=False)  # the assumed ranges not drawn
         files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name,
-                                                         without_tolerance=before)))
+                                                         without_tolerance=before, assumed_fixed=fixed)))
     print_written(files)
     return 0
 

@@ -146,8 +146,10 @@ def _as_given_to(reg, drug: str, pk):
     return Regimen(reg.name, tuple(replace(d, drug=given) for d in reg.doses))
 
 
-def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int = 0) -> list[Prediction]:
-    """Predictions with Monte Carlo, parameter and predictive intervals for every simulated trial."""
+def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int = 0,
+            assumed: bool = True) -> list[Prediction]:
+    """Predictions with Monte Carlo, parameter and predictive intervals for every simulated trial
+    (``assumed=False``: the endpoints' assumed numbers not drawn, for the before/after in the doc)."""
     rng = np.random.default_rng([seed, 99])
     out = []
     for s in sims:
@@ -159,7 +161,7 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
         # (calibrated ends, replicates), each replicate with its draw of the assumed ranges; a trial's own
         # control arm is its background (fixed), else the endpoint's assumed one is drawn
         per = replicate_incidence(s.peaks, s.replicate, ep, s.pd, s.trial.course, s.background, s.z, seed,
-                                  own_background=s.trial.control is None)
+                                  own_background=s.trial.control is None, assumed=assumed)
         parameter = parameter_interval(per)
         N = s.trial.active.n
         draws = rng.binomial(N, np.clip(np.repeat(per.ravel(), _PREDICTIVE_DRAWS), 0, 1)) / N
