@@ -169,3 +169,17 @@ def test_tradeoff_reads_the_responder_at_its_assessment_time(tmp_path):
     oral = [i for i, r in enumerate(ds.route.values) if r == "oral"]
     assert oral and np.all(b[:, :, oral] < b_peak[:, :, oral] - 0.2)
     assert np.allclose(cl.p_cost.values, at_peak.p_cost.values)  # the cost is read over the session
+
+
+def test_tradeoff_text_is_within_100_columns_and_names_the_assessment(tmp_path, capsys, monkeypatch):
+    import pkpd.workflows.tradeoff as wt
+    from tests.test_validate import ROOT
+    monkeypatch.setattr(wt, "_validation_summary", lambda: None)  # the shipped validation is tested elsewhere
+    text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace("n = 4000 ", "n = 100 ")
+    p = tmp_path / "t.toml"
+    p.write_text(text.replace("sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }", "sweep = { dose = [1, 4] }")
+                 .replace("replicates = 20 ", "replicates = 5 "))
+    assert main(["tradeoff", str(p), "-o", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out.split("wrote:")[0]
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "up to 15 min after the first dose" in out and "session's peak readout" not in out
