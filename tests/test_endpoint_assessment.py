@@ -183,3 +183,21 @@ def test_tradeoff_text_is_within_100_columns_and_names_the_assessment(tmp_path, 
     out = capsys.readouterr().out.split("wrote:")[0]
     assert max(len(line) for line in out.splitlines()) <= 100
     assert "up to 15 min after the first dose" in out and "session's peak readout" not in out
+
+
+def test_frontier_labels_do_not_overlap():
+    """Points piled up at a ceiling keep their markers but only the first of a cluster is labelled."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import xarray as xr
+    from pkpd.output.analysis_figures import frontier_figure
+    x = np.array([0.10, 0.20, 0.30, 0.31, 0.32, 0.60])
+    y = np.array([0.50, 0.90, 0.99, 0.995, 1.0, 1.0])
+    v = lambda a: (("pair", "model", "regimen"), a[None, None, :])
+    tr = xr.Dataset({"p_exceed": v(x), "p_exceed_lo": v(x), "p_exceed_hi": v(x), "p_adequate": v(y),
+                     "p_adequate_lo": v(y), "p_adequate_hi": v(y)},
+                    coords={"pair": ["pdA"], "model": ["pk"], "regimen": list("abcdef"), "route": ("regimen", ["iv"] * 6)})
+    meta = [{"base": "IV"}] * 6
+    fig = frontier_figure(tr, meta, doses_mg=[1, 2, 3, 4, 5, 6])
+    labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().endswith(" mg")]
+    assert labels == ["1 mg", "2 mg", "3 mg"]  # 4 and 5 mg sit within 4 points of 3 mg; 6 mg is dominated

@@ -46,6 +46,7 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
     for pi in range(P):
         for mi in range(M):
             ax = axes[pi, mi]
+            placed: list[tuple[float, float]] = []  # labelled points of this panel (%, %)
             for bi, b in enumerate(bases):
                 idx = [i for i, m in enumerate(meta) if m["base"] == b]
                 x = tr[xv].values[pi, mi, idx] * 100
@@ -64,6 +65,11 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
                 ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
                 if doses_mg is not None:
                     for j in np.flatnonzero(mask):
+                        # a label over another is unreadable: points within 4 points of a labelled one
+                        # (a cluster at a ceiling) keep their marker only; every dose is in the table
+                        if any(abs(x[j] - u) < 4 and abs(y[j] - v) < 4 for u, v in placed):
+                            continue
+                        placed.append((x[j], y[j]))
                         ax.annotate(f"{doses_mg[idx[j]]:.3g} mg", (x[j], y[j]), xytext=(4, -9),
                                     textcoords="offset points", fontsize=6.5, color=col)
             _guides(ax, cap, min_adequate)
