@@ -121,7 +121,19 @@ def _assumed_section(preds, fixed) -> list[str]:
                    f"width {width(old):.0f} points); drawn {sum(p.inside for p in held)} of {len(held)} "
                    f"(median width {width(held):.0f} points)" + (f"; now inside: {', '.join(gained)}" if gained
                                                                   else "") + ".")
+    wide = [(p, by[(p.trial.id, p.pd)]) for p in preds if p.trial.set == "held-out" and (p.trial.id, p.pd) in by]
+    wide = [(p, q) for p, q in wide if _width(p) > 2 * _width(q) and _width(p) > 0.3]
+    if wide:
+        out += ["", "Intervals more than doubled by the assumed ranges (read these rows as barely constrained): "
+                + "; ".join(f"{p.label} {p.trial.id} ({_width(q) * 100:.0f} → {_width(p) * 100:.0f} points"
+                            + (f"; {p.trial.prior} earlier sessions, so the tolerance load hinges on the assumed "
+                               "tolerance half-life, which the twice-weekly calibration rows do not identify"
+                               if p.trial.prior else "") + ")" for p, q in wide) + "."]
     return out
+
+
+def _width(p) -> float:
+    return p.predictive[1] - p.predictive[0]
 
 
 def _tolerance_section(preds, before) -> list[str]:
