@@ -201,3 +201,28 @@ def test_frontier_labels_do_not_overlap():
     fig = frontier_figure(tr, meta, doses_mg=[1, 2, 3, 4, 5, 6])
     labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().endswith(" mg")]
     assert labels == ["1 mg", "2 mg", "3 mg"]  # 4 and 5 mg sit within 4 points of 3 mg; 6 mg is dominated
+
+
+def test_validation_figure_footer_stays_below_the_panels():
+    """The key, caption and legend under the panels never reach into a panel or its axis labels
+    (they overlapped the bottom row at three rows of panels)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pkpd.output.validation_figures import validation_figure
+    from pkpd.workflows.validate import Prediction
+    tf = load_trials(DEFAULT_TRIALS)
+    preds = [Prediction(t, pd, "r", 0.3, (0.28, 0.32), (0.2, 0.4), (0.1, 0.5), 0.3, (0.2, 0.4), 0.05)
+             for t in tf.trials for pd in tf.pd]
+    fig = validation_figure(preds, tf.title)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    foot = [t.get_window_extent(r) for t in fig.texts if t is not fig._suptitle] + \
+        [lg.get_window_extent(r) for lg in fig.legends]
+    panels = [ax.get_tightbbox(r) for ax in fig.axes if ax.get_visible()]
+    assert len(panels) >= 7 and len(foot) == 3
+    assert all(f.y1 < min(p.y0 for p in panels) for f in foot)
+    rows = sorted({round(p.y0) for p in panels})  # panels of one row never overlap the row below
+    for lo, hi in zip(rows, rows[1:]):
+        below = [p for p in panels if round(p.y0) == lo]
+        above = [p for p in panels if round(p.y0) == hi]
+        assert max(p.y1 for p in below) < min(p.y0 for p in above)
