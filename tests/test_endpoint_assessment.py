@@ -226,3 +226,13 @@ def test_validation_figure_footer_stays_below_the_panels():
         below = [p for p in panels if round(p.y0) == lo]
         above = [p for p in panels if round(p.y0) == hi]
         assert max(p.y1 for p in below) < min(p.y0 for p in above)
+
+
+def test_oral_regimens_read_early_are_said_to_be_background():
+    from pkpd.analysis.clinical import slow_route_note
+    ep = replace(_ep("resp", "analgesia", 0.2, bg=0.1), assessment=0.25)
+    ds = _dataset([[0.1] * 4, [0.3] * 4], [[0.0] * 4] * 2).assign_coords(route=("regimen", ["oral", "intranasal"]))
+    note = slow_route_note(ds, ep)
+    assert "15 min" in note and "oral" in note and "10%" in note
+    assert slow_route_note(ds.assign_coords(route=("regimen", ["iv", "intranasal"])), ep) == ""
+    assert slow_route_note(ds, replace(ep, assessment=None)) == ""

@@ -77,6 +77,18 @@ def ceiling_note(p: np.ndarray, ep: EndpointDef) -> str:
             "upper bound")
 
 
+def slow_route_note(ds: xr.Dataset, ep: EndpointDef) -> str:
+    """Words when an oral regimen is read at an early assessment time ("" otherwise): absorbed over
+    hours, it has barely reached the effect site then, so its responder share is mostly background."""
+    routes = {str(r) for r in np.ravel(ds.route.values)} if "route" in ds.coords else set()
+    if ep.assessment is None or ep.assessment > 1.0 or not any("oral" in r for r in routes):
+        return ""
+    return (f"{BENEFIT_LABEL} is read {ep.assessment * 60:g} min after the first dose, as calibrated on intranasal "
+            "emergency-department data; an oral dose is absorbed over hours, so its responder share at that time "
+            f"is mostly the assumed background ({ep.background.value:.0%}) and says nothing about its analgesia "
+            "later in the session")
+
+
 def clinical_summaries(ds: xr.Dataset, pairs: list[Pair], endpoints: dict[str, EndpointDef], spec: ClinicalSpec,
                        seed: int = 0, by_endpoint: dict | None = None) -> xr.Dataset:
     """``p_benefit`` (pair × model × regimen) and ``p_cost`` (pair × model × regimen × schedule), each
@@ -114,9 +126,8 @@ def clinical_summaries(ds: xr.Dataset, pairs: list[Pair], endpoints: dict[str, E
                         vals = _summary(peaks, rep, c_ep, c_pd, course, z, seed)
                         for k, v in zip(names, vals):
                             cost[k][pi, mi, ri, si] = v
-    note = ceiling_note(ben[""], endpoints[spec.benefit])
-    if note:
-        notes.append(note)
+    notes += [n for n in (ceiling_note(ben[""], endpoints[spec.benefit]),
+                          slow_route_note(ds, endpoints[spec.benefit])) if n]
     dims3, dims4 = ("pair", "model", "regimen"), ("pair", "model", "regimen", "schedule")
     out = {f"p_benefit{k}": (dims3, v, {"units": "1", "long_name": f"{BENEFIT_LABEL} ({spec.benefit})"})
            for k, v in ben.items()}
