@@ -236,3 +236,16 @@ def test_oral_regimens_read_early_are_said_to_be_background():
     assert "15 min" in note and "oral" in note and "10%" in note
     assert slow_route_note(ds.assign_coords(route=("regimen", ["iv", "intranasal"])), ep) == ""
     assert slow_route_note(ds, replace(ep, assessment=None)) == ""
+
+
+def test_dose_response_cap_line_is_labelled():
+    import matplotlib
+    matplotlib.use("Agg")
+    import xarray as xr
+    from pkpd.output.analysis_figures import dose_response_figure
+    x = np.array([0.01, 0.05, 0.2])
+    v = lambda a: (("pair", "model", "regimen"), a[None, None, :])
+    tr = xr.Dataset({f"p_{k}{s}": v(x) for k in ("exceed", "adequate") for s in ("", "_lo", "_hi")},
+                    coords={"pair": ["pdA"], "model": ["pk"], "regimen": list("abc"), "route": ("regimen", ["iv"] * 3)})
+    fig = dose_response_figure(tr, [{"base": "IV"}] * 3, [10, 20, 40], cap=0.1)
+    assert "psychotomimetic cap 10%" in [t.get_text() for t in fig.axes[0].texts]

@@ -202,8 +202,11 @@ def dose_response_figure(tr: xr.Dataset, meta: list[dict], doses_mg: list[float]
                                         tr[f"p_{k}_unc_hi"].values[pi, mi, idx] * 100, color=col, alpha=0.12, lw=0)
                     ax.plot(dose, y, ls, color=col, lw=1.8, marker="o", ms=3,
                             label=f"{b}: {'adequate analgesia' if k == 'adequate' else 'psychotomimetic'}")
-            if cap is not None:
+            if cap is not None:  # labelled: an unlabelled line reads as a gridline
                 ax.axhline(100 * cap, color="#c0392b", lw=0.8, ls=":")
+                ax.annotate(f"psychotomimetic cap {cap:.0%}", (1.0, 100 * cap), xycoords=("axes fraction", "data"),
+                            xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom", fontsize=7,
+                            color="#c0392b")
             ax.set_xscale("log")
             ax.set(ylim=(-2, 102), xlabel="dose per session (mg, typical weight)", ylabel="subjects (%)",
                    title=f"{tr.pair.values[pi]} on {tr.model.values[mi]}")

@@ -106,7 +106,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
         f"doses per session at {weight:g} kg)", cap=spec.clinical.max_cost, min_adequate=spec.clinical.min_benefit or None,
         doses_mg=[v.total(weight) for v in variants], axes_vars=clinical_axes(cl)))
     report = tradeoff_report(sc, spec.describe() + "; " + cl.attrs["clinical"], notes,
-                             (header, [r for r in rows if r[-1] == "yes"]), png, _validation_summary(),
+                             (header[:-1], [r[:-1] for r in rows if r[-1] == "yes"]), png, _validation_summary(),
                              dose_response_png=dr_png, clinical_png=cl_png)
     out = OutputSet(sc.output_dir)
     out.add_text(f"{stem}_frontier.csv", csv_text(csv_header, csv_rows))
