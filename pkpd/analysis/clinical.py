@@ -71,10 +71,10 @@ def ceiling_note(p: np.ndarray, ep: EndpointDef) -> str:
         return ""
     when = f"{ep.assessment * 60:g} min after the first dose" if ep.assessment is not None else "at the session's peak"
     return (f"{BENEFIT_LABEL} ({ep.name}, read {when} as calibrated) is at its ceiling (≥ 95 %) for {k} of {n} "
-            "regimen × model points: its threshold, calibrated to one emergency-department trial, sits at the foot of "
-            "the volunteer analgesia readout, so at those doses nearly every simulated patient counts and it does not "
-            "separate regimens (the held-out Yeaman 2014 row is over-predicted: docs/validation.md); read it as an "
-            "upper bound")
+            "regimen × model points: its threshold, calibrated to emergency-department trial rates, sits at the "
+            "foot of the volunteer analgesia readout, so at those doses nearly every simulated patient counts and "
+            "it does not separate regimens (docs/validation.md: how its held-out rows fare); read it as an upper "
+            "bound")
 
 
 def slow_route_note(ds: xr.Dataset, ep: EndpointDef) -> str:
@@ -136,6 +136,7 @@ def clinical_summaries(ds: xr.Dataset, pairs: list[Pair], endpoints: dict[str, E
     return xr.Dataset(out, coords={"pair": [p.label for p in pairs], "model": ds.model.values,
                                    "regimen": ds.regimen.values,
                                    "schedule": [c.label() for c in spec.schedules]},
-                      attrs={"clinical": spec.describe(endpoints[spec.benefit].assessment), "clinical_notes": " | ".join(notes),
+                      attrs={"clinical": spec.describe(endpoints[spec.benefit].assessment),
+                             "clinical_notes": " | ".join(notes),
                              **({"benefit_assessment_h": endpoints[spec.benefit].assessment}
                                 if endpoints[spec.benefit].assessment is not None else {})})

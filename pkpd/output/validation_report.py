@@ -48,7 +48,8 @@ def validation_markdown(tf, preds, endpoints, figure_name: str, without_toleranc
              "parameters from their published CIs and the endpoint's assumed numbers from their ranges "
              "(between-patient SD, session-to-session SD where not fitted, tolerance half-life, and the assumed "
              "placebo rate where a row has no control arm; `pkpd/analysis/endpoint_uncertainty.py`), widened by "
-             "the calibrated threshold's and δ's ranges; *pred. 95* adds the binomial sampling of a trial of that size and is what the observed "
+             "the calibrated threshold's and δ's ranges; *pred. 95* adds the binomial sampling of a trial of that "
+             "size and is what the observed "
              "rate is checked against.", ""]
     for ep in dict.fromkeys(p.trial.endpoint for p in preds):
         e = endpoints[ep]

@@ -243,8 +243,8 @@ def _print_clinical(header, rows, spec, attrs) -> None:
         print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
     print(textwrap.fill(f"Clinical targets: {COST_LABEL} ≤ {c.max_cost:.0%} over each visit schedule (tolerance "
                         f"model), {BENEFIT_LABEL} ≥ {c.min_benefit:.0%}; cells: point [parameter uncertainty "
-                        "5–95 %]; schedules: N sessions every T.  " + c.describe(attrs.get("benefit_assessment_h"), per_row=True),
-                        WIDTH))
+                        "5–95 %]; schedules: N sessions every T.  "
+                        + c.describe(attrs.get("benefit_assessment_h"), per_row=True), WIDTH))
     print(render_grouped([*header[:5], "dose (mg)", "dose (mg/kg)", *header[7:9]], [r[:9] for r in rows], 1,
                          numeric_from=5, joiner=""))
     for why in dict.fromkeys(r[9] for r in rows):  # each reason once, with the rows it explains
