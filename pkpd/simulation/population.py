@@ -2,10 +2,12 @@
 
 Per chunk of subjects (:mod:`pkpd.simulation.population_chunk`): draw covariates and etas
 (:mod:`pkpd.simulation.sampling`), build every subject's system, turn each regimen into events,
-solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`), then either
-keep the trajectories (``mode="full"``) or reduce them on the fly (``mode="streaming"``:
-per-subject metrics and per-time histograms, :mod:`pkpd.simulation.streaming`).  Memory in
-streaming mode is one chunk of trajectories plus the histograms, whatever the population size.
+solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`) that also
+evaluates the PD readouts and the per-subject metrics and either writes the trajectories into the
+run's array (``mode="full"``) or copies the values at the percentile times into a sample buffer
+(``mode="streaming"``), which per-time histograms then count (:mod:`pkpd.simulation.streaming`).
+Memory in streaming mode is the metrics, one chunk's samples and the histograms, whatever the
+population size.
 The layout (:mod:`pkpd.simulation.population_layout`) is fixed before the first chunk and the
 Dataset assembled after the last (:mod:`pkpd.simulation.population_assembly`).
 """
@@ -24,11 +26,11 @@ from pkpd.interrupts import check_interrupt
 from pkpd.models.pd import PDModel
 from pkpd.models.pk import Model
 from pkpd.simulation.population_assembly import assemble
-from pkpd.simulation.population_chunk import solve_chunk
+from pkpd.simulation.population_chunk import ChunkPlan, solve_chunk
 from pkpd.simulation.population_layout import (FULL_MODE_LIMIT, check_full_memory, estimate_full_bytes,  # noqa: F401
                                                histogram_ranges, model_layout, pair)
 from pkpd.simulation.sampling import Population
-from pkpd.simulation.streaming import METRICS, Histograms
+from pkpd.simulation.streaming import METRICS, Histograms, percentile_indices
 from pkpd.simulation.typical import simulate
 
 QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
@@ -37,7 +39,8 @@ QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
 def simulate_population(models, regimens, population: Population, *, horizon: float = 24.0, step: float = 1 / 60,
                         pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = 1024,
                         thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
-                        method: str = "auto", overrides: dict | None = None, solver=None) -> xr.Dataset:
+                        method: str = "auto", overrides: dict | None = None, solver=None,
+                        percentile_step: float | None = None) -> xr.Dataset:
     """Simulate a population under every regimen with every model.
 
     Parameters
@@ -60,19 +63,24 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         and onset metrics, or (lower, upper) to also get the time above the upper one.
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
-    method : {"auto", "dense"}
-        Linear systems: modal with dense fallback, or the dense kernel (for checks).
+    method : {"auto", "batched", "modal", "dense"}
+        Linear systems: the kernel (:func:`pkpd.solvers.dispatch.solve`; all agree bit for bit).
     overrides : dict, optional
         Model name → {parameter: typical value in internal units} (PK or PD models).
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
+    percentile_step : float, optional
+        Streaming mode: step of the percentile times, h, a multiple of ``step`` (``step``: every
+        output time).  Default: at most 300 times (24 h at 1-min steps → every 5 min), see
+        :func:`pkpd.simulation.streaming.percentile_indices`.
 
     Returns
     -------
     xarray.Dataset
         Per-subject metrics ``<output>_<metric>`` (model × regimen × subject), the subjects'
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
-        time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
+        time, on the percentile times; streaming) or trajectories ``<output>`` (model × regimen ×
+        subject × time; full).
     """
     models, regimens, pd = _checked_arguments(models, regimens, pd, mode)
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
@@ -87,22 +95,26 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     layouts = [model_layout(m, pd) for m in models]
     all_outs = _union_outputs(layouts)
     names = list(all_outs)
-    traj = _trajectories(names, (len(models), R, n, T), dtype) if mode == "full" else None
-    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, traj, {},
+    at = percentile_indices(times, step, percentile_step) if mode == "streaming" else np.zeros(0, np.int64)
+    store = _storage(names, (len(models), R, n, T), dtype) if mode == "full" else None
+    traj = None if store is None else {k: store[:, :, :, gi, :] for gi, k in enumerate(names)}
+    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, {},
                         {k: np.empty(n) for k in cov_names})
     bar = _progress_bar(n * len(models), progress)
     t0 = _time.perf_counter()
-    buf = [None]  # one chunk buffer for the whole run
     for mi, lay in enumerate(layouts):
-        for ri in range(R):
-            acc.hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, histogram_ranges(typical, lay, mi, ri))
+        plan = ChunkPlan(lay, pd, regimens, population, cov_names, times, step, chunk,
+                         [all(lay.model.supports(rt) for rt in r.routes) for r in regimens],
+                         np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(-1, 2), at,
+                         None if store is None else store[mi],
+                         np.array([names.index(o.name) for o in lay.outs], dtype=np.int64), overrides, solver, method)
+        if mode == "streaming":
+            for ri in range(R):
+                acc.hists[(mi, ri)] = Histograms(at.size, histogram_ranges(typical, lay, mi, ri))
         for start in range(0, n, chunk):
             check_interrupt()
             stop = min(n, start + chunk)
-            ch = solve_chunk(lay, pd, regimens, population, start, stop, cov_names, times, step, buf, chunk,
-                             [all(lay.model.supports(rt) for rt in r.routes) for r in regimens], overrides, solver,
-                             method)
-            acc.add(ch, mi, lay, names, start, stop, times, thresholds, mode)
+            acc.add(solve_chunk(plan, start, stop), mi, lay, names, start, stop)
             if bar is not None:
                 bar.update(stop - start)
     if bar is not None:
@@ -111,23 +123,23 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         _blank_unsupported(traj, layouts, regimens)
     return assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
                     metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
-                    thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
-                    elapsed=_time.perf_counter() - t0)
+                    thresholds=thresholds, quantiles=quantiles, times=times if traj is not None else times[at],
+                    mode=mode, n_dense=acc.n_dense, elapsed=_time.perf_counter() - t0)
 
 
 @dataclass
 class _Accumulators:
-    """What a population run keeps between chunks: per-subject metrics, full trajectories (or
-    None), streaming histograms per (model, regimen), covariates and the dense-fallback count."""
+    """What a population run keeps between chunks: per-subject metrics, streaming histograms per
+    (model, regimen), covariates and the dense-fallback count (full trajectories are written by
+    the solver straight into the run's array)."""
 
     metrics: dict
-    traj: dict | None
     hists: dict
     covs_out: dict
     n_dense: int = 0
 
-    def add(self, ch, mi: int, lay, names, start: int, stop: int, times, thresholds: dict, mode: str) -> None:
-        """Reduce one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
+    def add(self, ch, mi: int, lay, names, start: int, stop: int) -> None:
+        """Take one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
         m = lay.model
         if mi == 0:  # covariates are the same for every model
             for k in self.covs_out:
@@ -135,20 +147,20 @@ class _Accumulators:
                     k, np.full(stop - start, m.params.all_covariates().get(k, ("", 0.0))[1]))
         self.n_dense += ch.n_dense
         idx_out = [names.index(o.name) for o in lay.outs]
-        th = np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(len(lay.outs), 2)
+        S = ch.S
         for j, ri in enumerate(ch.rix):
-            met = self.hists[(mi, ri)].add(ch.y[j], times, th, histogram=mode == "streaming")
+            if ch.samples is not None:
+                self.hists[(mi, ri)].count(ch.samples, j * S, S)
             for oi, gi in enumerate(idx_out):
-                self.metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
-                if self.traj is not None:
-                    self.traj[names[gi]][mi, ri, start:stop] = ch.y[j][:, oi]
+                self.metrics[names[gi]][mi, ri, start:stop] = ch.metrics[j * S:(j + 1) * S, oi]
 
 
-def _trajectories(names, shape: tuple, dtype) -> dict:
-    """Full mode: one (model, regimen, subject, time) array per output, refused above the memory
-    limit; filled chunk by chunk (rows a model cannot produce are set to NaN at the end)."""
+def _storage(names, shape: tuple, dtype) -> np.ndarray:
+    """Full mode: one (model, regimen, subject, output, time) array, refused above the memory
+    limit; the solver writes each chunk's rows into it (an output a model lacks, or a regimen it
+    cannot take, is set to NaN at the end).  Each output is a strided view of it."""
     check_full_memory(shape[2], shape[1], shape[0], len(names), shape[3], dtype.itemsize)
-    return {k: np.empty(shape, dtype=dtype) for k in names}
+    return np.empty(shape[:3] + (len(names), shape[3]), dtype=dtype)
 
 
 def _union_outputs(layouts) -> dict:

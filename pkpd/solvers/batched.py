@@ -56,7 +56,7 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
 @njit(parallel=True, cache=True, error_model="numpy")
 def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts,
                   kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, samples,
-                  dest, dest_row, dest_col):
+                  dest, dest_base, dest_col):
     """Solve blocks of rows with shared event times in modal coordinates, with the fused work.
 
     Parameters
@@ -111,8 +111,11 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
                     Wb[o, k, lane] = WV[s, o, k]
         lp, lc = lane_parameters(par, coef, sub, rows, L)
         kg = c50_powers(lp, L)
+        base = np.empty(L, dtype=np.int64)
+        for lane in range(L):
+            base[lane] = dest_base[rows[lane]]
         y = np.empty((n_all, L))
-        ms = np.empty((7, n_all, L))
+        ms = np.empty((6, n_all, L))
         prev = np.empty((n_all, L))
         has_input = False
         t = times[0]
@@ -181,7 +184,7 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
                     for lane in range(L):
                         y[o, lane] += Wb[o, k, lane] * z[k, lane]
             derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-            store_step(y, j, rows, dest, dest_row, dest_col, L)
+            store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 sample_step(y, p, rows, samples, L)
                 p += 1

@@ -12,8 +12,9 @@ A population run needs more than ``y = W x``.  :class:`Fused` describes, as arra
   the threshold is reached, NaN if never);
 * **samples**: the values at chosen time indices, laid out ``(row, time, kernel row)`` so that a
   histogram pass reads subjects contiguously (streaming percentiles);
-* **storage** of every row into a 4-D destination ``dest[a, b, col, time]`` (float32 or float64)
-  through maps ``kernel row → (a, b)`` and ``row → col`` (``col < 0``: not stored).
+* **storage** of every row into a destination ``dest[a, b, col, time]`` (float32 or float64)
+  through maps ``kernel row → (a, b)`` and ``row → col`` (``col < 0``: not stored), kept as a
+  flat array and offsets so that a store is one add per lane.
 
 The batched kernel (:mod:`pkpd.solvers.batched`) calls the helpers below once per time step on its
 lanes, so nothing is read back from memory; other kernels write a float64 buffer that
@@ -52,9 +53,9 @@ class Fused:
     metrics: np.ndarray  # (rows, n_all, len(METRICS)) written, or an empty (0, 0, 0) array
     sample_at: np.ndarray  # (Tp,) increasing time indices
     samples: np.ndarray  # (n_all, Tp, rows) written
-    dest: np.ndarray  # (A, B, C, T) written where dest_col ≥ 0
-    dest_row: np.ndarray  # (rows, 2) int64: kernel row → (a, b)
-    dest_col: np.ndarray  # (n_all,) int64
+    dest: np.ndarray  # flat view of the destination (time stride 1), float32 or float64
+    dest_base: np.ndarray  # (rows,) int64: offset of each kernel row's first value in ``dest``
+    dest_col: np.ndarray  # (n_all,) int64: offset of each row (−1: not stored)
 
     @property
     def n_derived(self) -> int:
@@ -63,11 +64,15 @@ class Fused:
 
 def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds: np.ndarray | None = None,
                metrics: bool = False, sample_at: np.ndarray | None = None, dest: np.ndarray | None = None,
-               dest_row: np.ndarray | None = None, dest_col: np.ndarray | None = None) -> Fused:
+               dest_row: np.ndarray | None = None, dest_col: np.ndarray | None = None,
+               metrics_out: np.ndarray | None = None, samples_out: np.ndarray | None = None) -> Fused:
     """A :class:`Fused` with empty arrays for the work not asked for.
 
     ``derived``: dict of the arrays ``kind, src, ant, sign, par, coef`` (none: no derived rows).
-    ``dest`` without maps: a plain ``(rows, n_all, T)`` output array.
+    ``dest``: a C-contiguous ``(A, B, C, T)`` array with ``dest_row`` (rows, 2) and ``dest_col``
+    (n_all,) maps, or a plain ``(rows, n_all, T)`` output array without maps.
+    ``metrics_out`` ((≥ rows, n_all, len(METRICS))) and ``samples_out`` ((n_all, Tp, ≥ rows)):
+    arrays to reuse instead of allocating (a population run keeps one of each for all chunks).
     """
     f64, i64 = np.float64, np.int64
     d = derived or {"kind": np.zeros(0, i64), "src": np.zeros((0, 1), i64), "ant": np.zeros(0, i64),
@@ -76,17 +81,35 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
     th = np.full((n_all, 2), np.inf) if thresholds is None else np.ascontiguousarray(thresholds, dtype=f64)
     at = np.zeros(0, i64) if sample_at is None else np.ascontiguousarray(sample_at, dtype=i64)
     if dest is None:
-        dest, dest_row, dest_col = np.zeros((1, 1, 1, 1)), np.zeros((rows, 2), i64), np.full(n_all, -1, i64)
-    elif dest.ndim == 3:
-        dest = dest.reshape((1,) + dest.shape)
-        dest_row = np.stack([np.zeros(rows, i64), np.arange(rows)], axis=1)
-        dest_col = np.arange(n_all, dtype=i64)
+        flat, base, col = np.zeros(1), np.zeros(rows, i64), np.full(n_all, -1, i64)
+    else:
+        if dest.ndim == 3:
+            dest = dest.reshape((1,) + dest.shape)
+            dest_row = np.stack([np.zeros(rows, i64), np.arange(rows)], axis=1)
+            dest_col = np.arange(n_all, dtype=i64)
+        if not dest.flags.c_contiguous:
+            raise ValueError("the destination of fused storage must be C-contiguous")
+        st = np.asarray(dest.strides, dtype=i64) // dest.itemsize
+        flat = dest.reshape(-1)
+        base = np.ascontiguousarray(dest_row[:, 0] * st[0] + dest_row[:, 1] * st[1], dtype=i64)
+        col = np.where(np.asarray(dest_col) >= 0, np.asarray(dest_col) * st[2], -1).astype(i64)
     return Fused(np.ascontiguousarray(d["kind"], i64), np.ascontiguousarray(d["src"], i64),
                  np.ascontiguousarray(d["ant"], i64), np.ascontiguousarray(d["sign"], f64),
                  np.ascontiguousarray(d["par"], f64), np.ascontiguousarray(d["coef"], f64), th,
-                 np.empty((rows, n_all, len(METRICS)) if metrics else (0, 0, 0)), at,
-                 np.empty((n_all, at.shape[0], rows)), dest, np.ascontiguousarray(dest_row, i64),
-                 np.ascontiguousarray(dest_col, i64))
+                 _buffer(metrics_out, (rows, n_all, len(METRICS)), 0) if metrics else np.empty((0, 0, 0)), at,
+                 _buffer(samples_out, (n_all, at.shape[0], rows), 2), flat, base, col)
+
+
+def _buffer(given: np.ndarray | None, shape: tuple, axis: int) -> np.ndarray:
+    """``given`` if it is a C-contiguous float64 array of ``shape`` with at least as many rows
+    along ``axis`` (the extra rows are left alone), else a new array."""
+    if given is None:
+        return np.empty(shape)
+    same = all(g == s for i, (g, s) in enumerate(zip(given.shape, shape)) if i != axis)
+    if not (given.dtype == np.float64 and given.ndim == len(shape) and given.flags.c_contiguous and same
+            and given.shape[axis] >= shape[axis]):
+        raise ValueError(f"a reused fused buffer has shape {given.shape}; {shape} (rows at least) is needed")
+    return given
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +158,7 @@ def derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L):
             if square and a_row < 0:  # the common case: vectorises over lanes
                 for lane in range(L):
                     c = y[q, lane]
-                    c = c if c >= 0.0 else 0.0
+                    c = 0.0 if c < 0.0 else c
                     cg = c * c
                     y[r, lane] = lp[d, P_E0, lane] + lp[d, P_EMAX, lane] * cg / (kg[d, lane] + cg)
             else:
@@ -175,7 +198,7 @@ def c50_powers(lp, L):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def metrics_start(y, ms, prev, th, t0, L):
-    """Metric state ``ms`` (7, rows, L; the last is scratch) at the first time ``t0`` (before :func:`metrics_step`)."""
+    """Metric state ``ms`` (6, rows, L) at the first time ``t0`` (before :func:`metrics_step`)."""
     for o in range(ms.shape[1]):
         th0 = th[o, 0]
         for lane in range(L):
@@ -190,20 +213,24 @@ def metrics_start(y, ms, prev, th, t0, L):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def metrics_step(y, ms, prev, th, tj, tp, first, L):
-    """Add time ``tj`` (previous time ``tp``) to the metric state ``ms``.
+    """Add time ``tj`` (previous time ``tp``) to the metric state ``ms`` and move ``y`` to ``prev``.
 
     The operations of the former two-pass reduction (:mod:`pkpd.simulation.streaming`), in the same
-    order, except the log of the log-down AUC (:func:`log_ratio`).  Every branch is a select
+    order, except the log of the log-down AUC (:func:`log_down_factor`).  Branches are selects
     between values computed on all lanes (``&``, not ``and``), so that the lane loops vectorise.
     """
     dtj = tj - tp
     for o in range(ms.shape[1]):
+        steep = 0
         for lane in range(L):
             v = y[o, lane]
             c = ms[0, o, lane]
+            t_old = ms[1, o, lane]
             big = v > c
             ms[0, o, lane] = v if big else c
-            ms[1, o, lane] = tj if big else ms[1, o, lane]
+            ms[1, o, lane] = tj if big else t_old
+            a = prev[o, lane]
+            steep += (v < a) & (v > 0.0) & (a > 0.0) & (v * STEEP_V < a * STEEP_A)
         if first:
             continue
         th0 = th[o, 0]
@@ -220,45 +247,47 @@ def metrics_step(y, ms, prev, th, tj, tp, first, L):
         if th1 < np.inf:
             for lane in range(L):
                 ms[5, o, lane] += _time_above(prev[o, lane], y[o, lane], th1, dtj)
-        n_fix = 0
-        for lane in range(L):  # the log by a series while a/v ≤ LOG_SERIES_MAX
-            a = prev[o, lane]
-            v = y[o, lane]
-            down = (v < a) & (v > 0.0) & (a > 0.0)
-            q = a / v
-            log_down = (a - v) * dtj / log_ratio(q)
-            linear = 0.5 * (a + v) * dtj
-            n_fix += down & (q > LOG_SERIES_MAX)
-            ms[6, o, lane] = log_down if down else linear
-        if n_fix > 0:  # a steep fall within one step (rare): those lanes take the library log
+        if steep == 0:  # the usual case: every fall within a step is gentle
             for lane in range(L):
                 a = prev[o, lane]
                 v = y[o, lane]
-                if v < a and v > 0.0 and a > 0.0 and a / v > LOG_SERIES_MAX:
-                    ms[6, o, lane] = (a - v) * dtj / np.log(a / v)
-        for lane in range(L):
-            ms[2, o, lane] += ms[6, o, lane]
-    for o in range(ms.shape[1]):
-        for lane in range(L):
-            prev[o, lane] = y[o, lane]
+                down = (v < a) & (v > 0.0) & (a > 0.0)
+                sr = (a - v) / (a + v)
+                trapezoid = 0.5 * (a + v) * dtj
+                ms[2, o, lane] += trapezoid * log_down_factor(sr * sr) if down else trapezoid
+                prev[o, lane] = v
+        else:  # some lane falls steeply (rare): the library log there
+            for lane in range(L):
+                a = prev[o, lane]
+                v = y[o, lane]
+                if v < a and v > 0.0 and a > 0.0:
+                    if v * STEEP_V < a * STEEP_A:
+                        ms[2, o, lane] += (a - v) * dtj / np.log(a / v)
+                    else:
+                        sr = (a - v) / (a + v)
+                        ms[2, o, lane] += 0.5 * (a + v) * dtj * log_down_factor(sr * sr)
+                else:
+                    ms[2, o, lane] += 0.5 * (a + v) * dtj
+                prev[o, lane] = v
 
 
-#: Largest ratio a/v whose log :func:`log_ratio` takes from its series (beyond: the library log).
-LOG_SERIES_MAX = 1.5
-#: 1/(2k+1), k = 0..11: log q = 2 atanh s = 2 Σ s^(2k+1)/(2k+1), s = (q−1)/(q+1) ≤ 0.2 for q ≤ 1.5,
-#: so the first omitted term is below 0.04^12/25 ≈ 7e-19 of the sum.
-_A = (1.0, 1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15, 1 / 17, 1 / 19, 1 / 21, 1 / 23)
+#: Log-down AUC of a step from ``a`` down to ``v``: ``(a − v)·dt / log(a/v)``.  With
+#: ``s = (a − v)/(a + v)``, ``log(a/v) = 2 atanh s = 2s·P(s²)``, ``P(x) = Σ xᵏ/(2k+1)``, so the step's
+#: area is the trapezoid ``(a + v)·dt/2`` times ``1/P(s²)``, a power series with the coefficients
+#: below (exact rationals 1, −1/3, −4/45, −44/945, …).  For ``s ≤ 0.1`` (a fall of at
+#: most 18 % in one step: ``1.1·v ≥ 0.9·a``) the first omitted term is below 1e-18 relative, so
+#: the factor is good to about 1 ulp and needs no call (the lanes vectorise); steeper falls take
+#: the library log.  The former formula lost ~1e-16/log(a/v) relative to the rounding of a/v.
+STEEP_V, STEEP_A = 1.1, 0.9
+_R = (1.0, -1 / 3, -4 / 45, -44 / 945, -428 / 14175, -10196 / 467775, -10719068 / 638512875,
+      -25865068 / 1915538625, -5472607916 / 488462349375)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def log_ratio(q):
-    """``log q`` for 1 < q ≤ :data:`LOG_SERIES_MAX` with only arithmetic (so lanes vectorise):
-    within 2 ulp of the library log (``q − 1`` is exact there; tested against ``np.log``)."""
-    s = (q - 1.0) / (q + 1.0)
-    s2 = s * s
-    acc = ((((((((((_A[11] * s2 + _A[10]) * s2 + _A[9]) * s2 + _A[8]) * s2 + _A[7]) * s2 + _A[6]) * s2 + _A[5])
-               * s2 + _A[4]) * s2 + _A[3]) * s2 + _A[2]) * s2 + _A[1]) * s2
-    return 2.0 * (s + s * acc)
+def log_down_factor(x):
+    """``1/P(x)`` for ``0 ≤ x ≤ 0.01``, ``P(s²) = atanh(s)/s`` (see :data:`STEEP_V`)."""
+    return ((((((((_R[8] * x + _R[7]) * x + _R[6]) * x + _R[5]) * x + _R[4]) * x + _R[3]) * x + _R[2]) * x
+             + _R[1]) * x + _R[0])
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -275,15 +304,15 @@ def _time_above(a, v, th, dt):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def store_step(y, j, rows, dest, dest_row, dest_col, L):
-    """Copy the lanes' rows into ``dest`` at time index ``j`` (cast to its dtype)."""
+def store_step(y, j, base, dest, dest_col, L):
+    """Copy the lanes' rows into the flat ``dest`` at time index ``j`` (cast to its dtype);
+    ``base[lane]`` is the lane's offset, ``dest_col[o]`` the row's (−1: not stored)."""
     for o in range(dest_col.shape[0]):
         col = dest_col[o]
         if col < 0:
             continue
         for lane in range(L):
-            r = rows[lane]
-            dest[dest_row[r, 0], dest_row[r, 1], col, j] = y[o, lane]
+            dest[base[lane] + col + j] = y[o, lane]
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -308,7 +337,7 @@ LANES_PASS = 16  # rows per lane block in fused_pass
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-               samples, dest, dest_row, dest_col):
+               samples, dest, dest_base, dest_col):
     """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
     ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
     uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
@@ -323,8 +352,11 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
         rows = rows_of[i0:i0 + L]
         lp, lc = lane_parameters(par, coef, sub, rows, L)
         kg = c50_powers(lp, L)
+        base = np.empty(L, dtype=np.int64)
+        for lane in range(L):
+            base[lane] = dest_base[rows[lane]]
         y = np.empty((n_all, L))
-        ms = np.empty((7, n_all, L))
+        ms = np.empty((6, n_all, L))
         prev = np.empty((n_all, L))
         p = 0
         for j in range(T):
@@ -332,7 +364,7 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
                 for lane in range(L):
                     y[o, lane] = buf[i0 + lane, o, j]
             derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-            store_step(y, j, rows, dest, dest_row, dest_col, L)
+            store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 sample_step(y, p, rows, samples, L)
                 p += 1
