@@ -64,15 +64,14 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
     method : {"auto", "batched", "modal", "dense"}
-        Linear systems: the kernel (:func:`pkpd.solvers.dispatch.solve`; all agree bit for bit).
+        Linear systems' kernel (:func:`pkpd.solvers.dispatch.solve`; they agree bit for bit).
     overrides : dict, optional
         Model name → {parameter: typical value in internal units} (PK or PD models).
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
     percentile_step : float, optional
-        Streaming mode: step of the percentile times, h, a multiple of ``step`` (``step``: every
-        output time).  Default: at most 300 times (24 h at 1-min steps → every 5 min), see
-        :func:`pkpd.simulation.streaming.percentile_indices`.
+        Streaming: percentile times every ``percentile_step`` h (``step``: every output time);
+        default at most 300 times (:func:`pkpd.simulation.streaming.percentile_indices`).
 
     Returns
     -------
@@ -89,15 +88,13 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                        subject={k: d.a for k, d in population.covariates.items() if d.kind != "bernoulli"},
                        pd=pd, solver=solver)
     times = typical.time.values
-    T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
                        {c for p in pd for c in p.params.all_covariates()})
     layouts = [model_layout(m, pd) for m in models]
     all_outs = _union_outputs(layouts)
     names = list(all_outs)
     at = percentile_indices(times, step, percentile_step) if mode == "streaming" else np.zeros(0, np.int64)
-    store = _storage(names, (len(models), R, n, T), dtype) if mode == "full" else None
-    traj = None if store is None else {k: store[:, :, :, gi, :] for gi, k in enumerate(names)}
+    store, traj = _storage(names, (len(models), R, n, times.size), dtype) if mode == "full" else (None, None)
     acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, {},
                         {k: np.empty(n) for k in cov_names})
     bar = _progress_bar(n * len(models), progress)
@@ -108,15 +105,9 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                          np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(-1, 2), at,
                          None if store is None else store[mi],
                          np.array([names.index(o.name) for o in lay.outs], dtype=np.int64), overrides, solver, method)
-        if mode == "streaming":
-            for ri in range(R):
-                acc.hists[(mi, ri)] = Histograms(at.size, histogram_ranges(typical, lay, mi, ri))
-        for start in range(0, n, chunk):
-            check_interrupt()
-            stop = min(n, start + chunk)
-            acc.add(solve_chunk(plan, start, stop), mi, lay, names, start, stop)
-            if bar is not None:
-                bar.update(stop - start)
+        acc.hists.update({(mi, ri): Histograms(at.size, histogram_ranges(typical, lay, mi, ri)) for ri in range(R)}
+                         if mode == "streaming" else {})
+        _run_chunks(plan, acc, mi, names, bar)
     if bar is not None:
         bar.close()
     if traj is not None:
@@ -125,6 +116,17 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                     metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
                     thresholds=thresholds, quantiles=quantiles, times=times if traj is not None else times[at],
                     mode=mode, n_dense=acc.n_dense, elapsed=_time.perf_counter() - t0)
+
+
+def _run_chunks(plan: ChunkPlan, acc, mi: int, names: list, bar) -> None:
+    """Every chunk of model ``mi``, taken into the accumulators as it is solved."""
+    n = plan.population.n
+    for start in range(0, n, plan.chunk):
+        check_interrupt()
+        stop = min(n, start + plan.chunk)
+        acc.add(solve_chunk(plan, start, stop), mi, plan.lay, names, start, stop)
+        if bar is not None:
+            bar.update(stop - start)
 
 
 @dataclass
@@ -157,10 +159,12 @@ class _Accumulators:
 
 def _storage(names, shape: tuple, dtype) -> np.ndarray:
     """Full mode: one (model, regimen, subject, output, time) array, refused above the memory
-    limit; the solver writes each chunk's rows into it (an output a model lacks, or a regimen it
-    cannot take, is set to NaN at the end).  Each output is a strided view of it."""
+    limit, and each output's (model, regimen, subject, time) view of it.  The solver writes each
+    chunk's rows into it (an output a model lacks, or a regimen it cannot take, is set to NaN at
+    the end)."""
     check_full_memory(shape[2], shape[1], shape[0], len(names), shape[3], dtype.itemsize)
-    return np.empty(shape[:3] + (len(names), shape[3]), dtype=dtype)
+    store = np.empty(shape[:3] + (len(names), shape[3]), dtype=dtype)
+    return store, {k: store[:, :, :, gi, :] for gi, k in enumerate(names)}
 
 
 def _union_outputs(layouts) -> dict:
