@@ -76,6 +76,16 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
         The fused work (:class:`pkpd.solvers.fused.Fused`); ``metrics`` of shape (0, 0, 0)
         when not wanted.
     """
+    for bi in prange(starts.shape[0]):
+        _block(order[starts[bi]:starts[bi] + counts[bi]], lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0,
+               kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, samples, dest, dest_base, dest_col)
+
+
+@njit(cache=True, error_model="numpy")
+def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind, src, ant, sign, par, coef,
+           thresholds, metrics, sample_at, samples, dest, dest_base, dest_col):
+    """One block: ``rows`` share their event times (a separate function, so that the parallel
+    driver stays small and quick to compile)."""
     n = lam.shape[1]
     n_out = WV.shape[1]
     n_all = n_out + kind.shape[0]
@@ -83,114 +93,112 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
     E = ev_t.shape[1]
     Tp = sample_at.shape[0]
     want_metrics = metrics.shape[0] > 0
-    for bi in prange(starts.shape[0]):
-        L = counts[bi]
-        rows = order[starts[bi]:starts[bi] + L]
-        r0 = rows[0]
-        lamb = np.empty((n, L))
-        edt = np.empty((n, L))
-        gdt = np.empty((n, L))
-        Vb = np.empty((n, n, L))
-        Wb = np.empty((n_out, n, L))
-        z = np.empty((n, L))
-        u = np.zeros((n, L))
-        bb = np.zeros((n, L))
-        val = np.empty(L)
-        active = np.zeros(n, dtype=np.int64)
-        for lane in range(L):
-            s = sub[rows[lane]]
+    L = rows.shape[0]
+    r0 = rows[0]
+    lamb = np.empty((n, L))
+    edt = np.empty((n, L))
+    gdt = np.empty((n, L))
+    Vb = np.empty((n, n, L))
+    Wb = np.empty((n_out, n, L))
+    z = np.empty((n, L))
+    u = np.zeros((n, L))
+    bb = np.zeros((n, L))
+    val = np.empty(L)
+    active = np.zeros(n, dtype=np.int64)
+    for lane in range(L):
+        s = sub[rows[lane]]
+        for k in range(n):
+            lamb[k, lane] = lam[s, k]
+            edt[k, lane] = np.exp(lam[s, k] * dt)
+            gdt[k, lane] = _phi(lam[s, k], dt)
+            z[k, lane] = z0[rows[lane], k]
+            for q in range(n):
+                Vb[k, q, lane] = Vinv[s, k, q]
+        for o in range(n_out):
             for k in range(n):
-                lamb[k, lane] = lam[s, k]
-                edt[k, lane] = np.exp(lam[s, k] * dt)
-                gdt[k, lane] = _phi(lam[s, k], dt)
-                z[k, lane] = z0[rows[lane], k]
-                for q in range(n):
-                    Vb[k, q, lane] = Vinv[s, k, q]
-            for o in range(n_out):
-                for k in range(n):
-                    Wb[o, k, lane] = WV[s, o, k]
-        lp, lc = lane_parameters(par, coef, sub, rows, L)
-        kg = c50_powers(lp, L)
-        base = np.empty(L, dtype=np.int64)
-        for lane in range(L):
-            base[lane] = dest_base[rows[lane]]
-        y = np.empty((n_all, L))
-        ms = np.empty((6, n_all, L))
-        prev = np.empty((n_all, L))
-        has_input = False
-        t = times[0]
-        e = 0
-        p = 0
-        for j in range(T):
-            tj = times[j]
-            tj_snap = tj + SNAP * max(1.0, abs(tj))
-            while True:
-                here = e < E and ev_t[r0, e] <= tj_snap
-                stop = min(ev_t[r0, e], tj) if here else tj
-                h = stop - t
-                if h > 0.0:
-                    if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
-                        if has_input:
-                            for k in range(n):
-                                for lane in range(L):
-                                    z[k, lane] = edt[k, lane] * z[k, lane] + gdt[k, lane] * u[k, lane]
-                        else:
-                            for k in range(n):
-                                for lane in range(L):
-                                    z[k, lane] *= edt[k, lane]
+                Wb[o, k, lane] = WV[s, o, k]
+    lp, lc = lane_parameters(par, coef, sub, rows, L)
+    kg = c50_powers(lp, L)
+    base = np.empty(L, dtype=np.int64)
+    for lane in range(L):
+        base[lane] = dest_base[rows[lane]]
+    y = np.empty((n_all, L))
+    ms = np.empty((6, n_all, L))
+    prev = np.empty((n_all, L))
+    has_input = False
+    t = times[0]
+    e = 0
+    p = 0
+    for j in range(T):
+        tj = times[j]
+        tj_snap = tj + SNAP * max(1.0, abs(tj))
+        while True:
+            here = e < E and ev_t[r0, e] <= tj_snap
+            stop = min(ev_t[r0, e], tj) if here else tj
+            h = stop - t
+            if h > 0.0:
+                if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
+                    if has_input:
+                        for k in range(n):
+                            for lane in range(L):
+                                z[k, lane] = edt[k, lane] * z[k, lane] + gdt[k, lane] * u[k, lane]
                     else:
                         for k in range(n):
                             for lane in range(L):
-                                lk = lamb[k, lane]
-                                z[k, lane] = np.exp(lk * h) * z[k, lane] + (_phi(lk, h) * u[k, lane]
-                                                                            if has_input else 0.0)
-                    t = stop
-                if not here:
-                    break
-                # one event for every lane: same time, kind and compartment; own value
-                kd = ev_k[r0, e]
-                c = ev_c[r0, e]
-                for lane in range(L):
-                    val[lane] = ev_v[rows[lane], e]
-                if kd == BOLUS:
-                    for q in range(n):
-                        for lane in range(L):
-                            z[q, lane] += Vb[q, c, lane] * val[lane]
+                                z[k, lane] *= edt[k, lane]
                 else:
-                    if kd == RATE_ON:
-                        active[c] += 1
+                    for k in range(n):
                         for lane in range(L):
-                            bb[c, lane] += val[lane]
-                    else:
-                        active[c] -= 1
-                        for lane in range(L):
-                            bb[c, lane] = 0.0 if active[c] == 0 else bb[c, lane] - val[lane]
-                    has_input = False
-                    for i in range(n):
-                        if active[i] > 0:
-                            has_input = True
-                    for q in range(n):
-                        for lane in range(L):
-                            u[q, lane] = 0.0
-                        for r in range(n):
-                            if active[r] > 0:
-                                for lane in range(L):
-                                    u[q, lane] += Vb[q, r, lane] * bb[r, lane]
-                e += 1
-            for o in range(n_out):
-                for lane in range(L):
-                    y[o, lane] = 0.0
-                for k in range(n):
+                            lk = lamb[k, lane]
+                            z[k, lane] = np.exp(lk * h) * z[k, lane] + (_phi(lk, h) * u[k, lane]
+                                                                        if has_input else 0.0)
+                t = stop
+            if not here:
+                break
+            # one event for every lane: same time, kind and compartment; own value
+            kd = ev_k[r0, e]
+            c = ev_c[r0, e]
+            for lane in range(L):
+                val[lane] = ev_v[rows[lane], e]
+            if kd == BOLUS:
+                for q in range(n):
                     for lane in range(L):
-                        y[o, lane] += Wb[o, k, lane] * z[k, lane]
-            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-            store_step(y, j, base, dest, dest_col, L)
-            if p < Tp and sample_at[p] == j:
-                sample_step(y, p, rows, samples, L)
-                p += 1
-            if want_metrics:
-                if j == 0:
-                    metrics_start(y, ms, prev, thresholds, times[0], L)
-                metrics_step(y, ms, prev, thresholds, tj, times[j - 1] if j > 0 else tj, j == 0, L)
+                        z[q, lane] += Vb[q, c, lane] * val[lane]
+            else:
+                if kd == RATE_ON:
+                    active[c] += 1
+                    for lane in range(L):
+                        bb[c, lane] += val[lane]
+                else:
+                    active[c] -= 1
+                    for lane in range(L):
+                        bb[c, lane] = 0.0 if active[c] == 0 else bb[c, lane] - val[lane]
+                has_input = False
+                for i in range(n):
+                    if active[i] > 0:
+                        has_input = True
+                for q in range(n):
+                    for lane in range(L):
+                        u[q, lane] = 0.0
+                    for r in range(n):
+                        if active[r] > 0:
+                            for lane in range(L):
+                                u[q, lane] += Vb[q, r, lane] * bb[r, lane]
+            e += 1
+        for o in range(n_out):
+            for lane in range(L):
+                y[o, lane] = 0.0
+            for k in range(n):
+                for lane in range(L):
+                    y[o, lane] += Wb[o, k, lane] * z[k, lane]
+        derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+        store_step(y, j, base, dest, dest_col, L)
+        if p < Tp and sample_at[p] == j:
+            sample_step(y, p, rows, samples, L)
+            p += 1
         if want_metrics:
-            metrics_finish(ms, rows, metrics, L)
+            if j == 0:
+                metrics_start(y, ms, prev, thresholds, times[0], L)
+            metrics_step(y, ms, prev, thresholds, tj, times[j - 1] if j > 0 else tj, j == 0, L)
+    if want_metrics:
+        metrics_finish(ms, rows, metrics, L)

@@ -80,8 +80,8 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
     n_all = n_out + d["kind"].shape[0]
     th = np.full((n_all, 2), np.inf) if thresholds is None else np.ascontiguousarray(thresholds, dtype=f64)
     at = np.zeros(0, i64) if sample_at is None else np.ascontiguousarray(sample_at, dtype=i64)
-    if dest is None:
-        flat, base, col = np.zeros(1), np.zeros(rows, i64), np.full(n_all, -1, i64)
+    if dest is None:  # float32, so that a streaming run shares the full (float32) run's kernel
+        flat, base, col = np.zeros(1, np.float32), np.zeros(rows, i64), np.full(n_all, -1, i64)
     else:
         if dest.ndim == 3:
             dest = dest.reshape((1,) + dest.shape)
@@ -341,36 +341,43 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
     """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
     ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
     uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
-    N, n_out, T = buf.shape
+    N = buf.shape[0]
+    for bi in prange((N + LANES_PASS - 1) // LANES_PASS):
+        i0 = bi * LANES_PASS
+        _pass_block(buf, i0, min(LANES_PASS, N - i0), rows_of, sub, times, kind, src, ant, sign, par, coef,
+                    thresholds, metrics, sample_at, samples, dest, dest_base, dest_col)
+
+
+@njit(cache=True, error_model="numpy")
+def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
+                samples, dest, dest_base, dest_col):
+    """Buffer rows ``i0 … i0 + L`` as one block of lanes."""
+    n_out, T = buf.shape[1], buf.shape[2]
     n_all = n_out + kind.shape[0]
-    n_blocks = (N + LANES_PASS - 1) // LANES_PASS
     want_metrics = metrics.shape[0] > 0
     Tp = sample_at.shape[0]
-    for bi in prange(n_blocks):
-        i0 = bi * LANES_PASS
-        L = min(LANES_PASS, N - i0)
-        rows = rows_of[i0:i0 + L]
-        lp, lc = lane_parameters(par, coef, sub, rows, L)
-        kg = c50_powers(lp, L)
-        base = np.empty(L, dtype=np.int64)
-        for lane in range(L):
-            base[lane] = dest_base[rows[lane]]
-        y = np.empty((n_all, L))
-        ms = np.empty((6, n_all, L))
-        prev = np.empty((n_all, L))
-        p = 0
-        for j in range(T):
-            for o in range(n_out):
-                for lane in range(L):
-                    y[o, lane] = buf[i0 + lane, o, j]
-            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-            store_step(y, j, base, dest, dest_col, L)
-            if p < Tp and sample_at[p] == j:
-                sample_step(y, p, rows, samples, L)
-                p += 1
-            if want_metrics:
-                if j == 0:
-                    metrics_start(y, ms, prev, thresholds, times[0], L)
-                metrics_step(y, ms, prev, thresholds, times[j], times[j - 1] if j > 0 else times[0], j == 0, L)
+    rows = rows_of[i0:i0 + L]
+    lp, lc = lane_parameters(par, coef, sub, rows, L)
+    kg = c50_powers(lp, L)
+    base = np.empty(L, dtype=np.int64)
+    for lane in range(L):
+        base[lane] = dest_base[rows[lane]]
+    y = np.empty((n_all, L))
+    ms = np.empty((6, n_all, L))
+    prev = np.empty((n_all, L))
+    p = 0
+    for j in range(T):
+        for o in range(n_out):
+            for lane in range(L):
+                y[o, lane] = buf[i0 + lane, o, j]
+        derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+        store_step(y, j, base, dest, dest_col, L)
+        if p < Tp and sample_at[p] == j:
+            sample_step(y, p, rows, samples, L)
+            p += 1
         if want_metrics:
-            metrics_finish(ms, rows, metrics, L)
+            if j == 0:
+                metrics_start(y, ms, prev, thresholds, times[0], L)
+            metrics_step(y, ms, prev, thresholds, times[j], times[j - 1] if j > 0 else times[0], j == 0, L)
+    if want_metrics:
+        metrics_finish(ms, rows, metrics, L)
