@@ -23,7 +23,7 @@ from pkpd.simulation.sampling import CovariateDist, Population, individual_value
 from pkpd.simulation.streaming import LOG_REL_ERROR, percentile_indices
 from pkpd.solvers.batched import event_blocks
 from pkpd.solvers.dispatch import solve
-from pkpd.solvers.fused import log_down_factor
+from pkpd.solvers.lane_metrics import log_down_factor
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
 
 from helpers import regimen

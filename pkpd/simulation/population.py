@@ -4,10 +4,9 @@ Per chunk of subjects (:mod:`pkpd.simulation.population_chunk`): draw covariates
 (:mod:`pkpd.simulation.sampling`), build every subject's system, turn each regimen into events,
 solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`) that also
 evaluates the PD readouts and the per-subject metrics and either writes the trajectories into the
-run's array (``mode="full"``) or copies the values at the percentile times into a sample buffer
-(``mode="streaming"``), which per-time histograms then count (:mod:`pkpd.simulation.streaming`).
-Memory in streaming mode is the metrics, one chunk's samples and the histograms, whatever the
-population size.
+run's array (``mode="full"``) or bins the values at the percentile times (``mode="streaming"``),
+which per-time histograms then count (:mod:`pkpd.simulation.streaming`).  Memory in streaming
+mode is the metrics, one chunk's bins and the histograms, whatever the population size.
 The layout (:mod:`pkpd.simulation.population_layout`) is fixed before the first chunk and the
 Dataset assembled after the last (:mod:`pkpd.simulation.population_assembly`).
 """
@@ -105,8 +104,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                          np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(-1, 2), at,
                          None if store is None else store[mi],
                          np.array([names.index(o.name) for o in lay.outs], dtype=np.int64), overrides, solver, method)
-        acc.hists.update({(mi, ri): Histograms(at.size, histogram_ranges(typical, lay, mi, ri)) for ri in range(R)}
-                         if mode == "streaming" else {})
+        if mode == "streaming":
+            plan.bin_ranges = _histograms(acc.hists, typical, lay, mi, R, at.size)
         _run_chunks(plan, acc, mi, names, bar)
     if bar is not None:
         bar.close()
@@ -116,6 +115,16 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                     metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
                     thresholds=thresholds, quantiles=quantiles, times=times if traj is not None else times[at],
                     mode=mode, n_dense=acc.n_dense, elapsed=_time.perf_counter() - t0)
+
+
+def _histograms(hists: dict, typical, lay, mi: int, R: int, n_times: int) -> tuple:
+    """Streaming: the histograms of model ``mi`` (one per regimen, ranges from the typical run) into
+    ``hists``; returns their bins as the solver takes them: lower edges and inverse widths per
+    regimen (rows), log flags, nbins."""
+    for ri in range(R):
+        hists[(mi, ri)] = Histograms(n_times, histogram_ranges(typical, lay, mi, ri))
+    ranges = [hists[(mi, ri)].bin_ranges() for ri in range(R)]
+    return np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges]), ranges[0][2], ranges[0][3]
 
 
 def _run_chunks(plan: ChunkPlan, acc, mi: int, names: list, bar) -> None:
@@ -151,8 +160,8 @@ class _Accumulators:
         idx_out = [names.index(o.name) for o in lay.outs]
         S = ch.S
         for j, ri in enumerate(ch.rix):
-            if ch.samples is not None:
-                self.hists[(mi, ri)].count(ch.samples, j * S, S)
+            if ch.bins is not None:
+                self.hists[(mi, ri)].count(ch.bins, j * S, S)
             for oi, gi in enumerate(idx_out):
                 self.metrics[names[gi]][mi, ri, start:stop] = ch.metrics[j * S:(j + 1) * S, oi]
 

@@ -1,6 +1,7 @@
 """One chunk of a population run: sample subjects, build their systems, solve every regimen in
 one :func:`~pkpd.solvers.dispatch.solve` call that also evaluates the PD readouts, the per-subject
-metrics, the percentile samples and (full mode) stores the trajectories in the run's array.
+metrics, the histogram bins at the percentile times and (full mode) stores the trajectories in the
+run's array.
 
 Linear models go through the solver's fused pass (:mod:`pkpd.solvers.fused`); a model whose
 system has nonlinear terms, or a readout with a time-varying C50 (``c50_scale``, PD states), is
@@ -43,26 +44,27 @@ class ChunkPlan:
     overrides: dict | None = None
     solver: object = None  # pkpd.solvers.options.SolverOptions
     method: str = "auto"
+    bin_ranges: tuple | None = None  # streaming: per regimen lower edges and inverse widths, log flags, nbins
     buffers: dict = field(default_factory=dict)  # reused across chunks
 
-    def buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """A float64 array of ``shape`` kept for the whole run (allocated at the first chunk)."""
+    def buffer(self, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
+        """An array of ``shape`` kept for the whole run (allocated at the first chunk)."""
         if name not in self.buffers or self.buffers[name].shape != shape:
-            self.buffers[name] = np.empty(shape)
+            self.buffers[name] = np.empty(shape, dtype)
         return self.buffers[name]
 
 
 @dataclass
 class Chunk:
     """A solved chunk: per kernel row ``j·S + s`` (regimen ``rix[j]``, subject ``s``) its metrics
-    (rows, n_all, len(METRICS)); in streaming mode the samples (n_all, n_percentile_times, ≥ rows)."""
+    (rows, n_all, len(METRICS)); in streaming mode the bins (n_all, n_percentile_times, ≥ rows)."""
 
     S: int
     rix: list  # regimen indices solved (the model supports their routes)
     covariates: dict
     n_dense: int
     metrics: np.ndarray | None = None
-    samples: np.ndarray | None = None
+    bins: np.ndarray | None = None
 
 
 def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
@@ -93,10 +95,14 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
     row_of = [{e.name: conc_names.index(p.effect_name(e.name)) for e in p.effects
                if p.effect_name(e.name) in conc_names} for p, _ in lay.reads]
     two_pass = sysm.nonlinear is not None or any(rd.c50_scale is not None for _, rd in lay.reads)
-    work = dict(thresholds=plan.thresholds, metrics=True, sample_at=plan.sample_at, dest=plan.store,
+    bins = None
+    if plan.bin_ranges is not None:
+        lo, iw, lg, nb = plan.bin_ranges
+        bins = {"group": dest_row[:, 0], "lo": lo, "iw": iw, "log": lg, "nbins": nb}
+    work = dict(thresholds=plan.thresholds, metrics=True, sample_at=plan.sample_at, bins=bins, dest=plan.store,
                 dest_row=dest_row, dest_col=plan.store_col,
                 metrics_out=plan.buffer("metrics", (cap, n_all, len(METRICS))),
-                samples_out=plan.buffer("samples", (n_all, plan.sample_at.size, cap)))
+                bins_out=plan.buffer("bins", (n_all, plan.sample_at.size, cap), np.uint16))
     if two_pass:
         y = plan.buffer("y", (cap, n_all, T))[:rows]
         info = solve(sysm.K, W, plan.times, plan.step, events, y, repeats=nr, nonlinear=sysm.nonlinear,
@@ -105,15 +111,14 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
             _readouts(y[j * S:(j + 1) * S], lay, pd, pdvals, conc_names, row_of, n_out)
         f = fused_work(n_all, rows, **work)
         sub = np.tile(np.arange(S, dtype=np.int64), nr)
-        fused_pass(y, np.arange(rows, dtype=np.int64), sub, plan.times, f.kind, f.src, f.ant, f.sign, f.par, f.coef,
-                   f.thresholds, f.metrics, f.sample_at, f.samples, f.dest, f.dest_base, f.dest_col)
+        fused_pass(y, np.arange(rows, dtype=np.int64), sub, plan.times, *f.args())
     else:
         derived = readout_arrays(lay.reads, [pdvals[pd.index(p)] for p, _ in lay.reads], row_of, S)
         f = fused_work(n_out, rows, derived=derived, **work)
         info = solve(sysm.K, W, plan.times, plan.step, events, None, repeats=nr, options=plan.solver,
                      linear=plan.method, fused=f)
     n_dense = int(info.dense_rows.sum()) if info.dense_rows is not None else 0
-    return Chunk(S, rix, covs, n_dense, f.metrics, f.samples if plan.sample_at.size else None)
+    return Chunk(S, rix, covs, n_dense, f.metrics, f.bins if bins is not None else None)
 
 
 def _readouts(yr: np.ndarray, lay: ModelLayout, pd, pdvals, conc_names, row_of, n_conc: int) -> None:

@@ -3,10 +3,10 @@
 The per-subject metrics (Cmax, Tmax, AUC0–t by linear-up/log-down, time above thresholds, onset)
 are computed by the solver in the pass that produces the trajectories (:mod:`pkpd.solvers.fused`;
 exact, identical in full and streaming mode).  What streaming mode adds is a histogram per output
-and *percentile time*: the solver copies each subject's values at those times into a sample
-buffer laid out (output, time, subject), and :func:`count_samples` adds a chunk's samples to
-fixed-range histograms — one contiguous run of subjects per (output, time), so a histogram row
-stays in cache.  Histograms merge across chunks by addition (integer counts: the result does not
+and *percentile time*: the solver bins each subject's values at those times in the same pass
+(:func:`pkpd.solvers.fused.bin_step`, into a ``uint16`` buffer laid out (output, time, subject)),
+and :func:`count_bins` adds a chunk's bins to the counts — one contiguous run of subjects per
+(output, time), so a histogram row stays in cache.  Histograms merge across chunks by addition (integer counts: the result does not
 depend on the chunk size or the thread count).
 
 Percentile times (:func:`percentile_indices`): every output time when ``percentile_step`` equals
@@ -17,7 +17,8 @@ and keeps the histogram cost below the cost of solving.  Nothing is claimed betw
 Percentiles from the histograms are approximate.  Concentrations use log-spaced bins
 (``BINS_PER_DECADE`` per decade over a fixed range set by the typical subject: 1e-6 to 1e3 × its
 peak), so a percentile inside the range lies within one bin of the order statistics around its
-rank: relative error ≤ 10^(1/200) − 1 ≈ 1.16 %.  Values below the range (including 0) are
+rank: relative error ≤ 10^(1/200) − 1 ≈ 1.16 % (plus 6e-7: the solver's log10 is within 2.5e-7
+decades, so a value that close to an edge may fall in the neighbouring bin).  Values below the range (including 0) are
 reported as 0, above it as the upper edge.  Readouts use linear bins over a fixed range: absolute
 error ≤ range/LINEAR_BINS.
 """
@@ -26,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from pkpd.solvers.fused import METRICS, fused_pass, fused_work  # noqa: F401  (METRICS: re-exported)
+from pkpd.solvers.fused import METRICS, NO_BIN, fused_pass, fused_work  # noqa: F401  (METRICS: re-exported)
 
 
 BINS_PER_DECADE = 200
@@ -45,27 +46,9 @@ LINEAR_BINS = 4000
 MAX_PERCENTILE_TIMES = 300
 
 
-#: Relative error bound of a streaming percentile of a concentration inside the bin range.
-LOG_REL_ERROR = 10 ** (1 / BINS_PER_DECADE) - 1
-
-
-#: log2(1 + i/4096), i = 0..4096: with the IEEE exponent, a table lookup and one linear
-#: interpolation give log2 of a positive double to ~1e-8 (far below the 0.0166 log2-unit
-#: bin width) several times faster than a libm log.
-_LOG2_TABLE = np.log2(1.0 + np.arange(4097) / 4096.0)
-
-
-_LOG10_2 = float(np.log10(2.0))
-
-
-@njit(cache=True, inline="always")
-def _fast_log10(bits, table):
-    """log10 of the positive, finite, normal double whose bit pattern is ``bits``."""
-    e = ((bits >> 52) & 0x7FF) - 1023
-    m = bits & 0xFFFFFFFFFFFFF
-    i = m >> 40
-    f = (m & 0xFFFFFFFFFF) * (1.0 / 1099511627776.0)
-    return (e + table[i] + (table[i + 1] - table[i]) * f) * 0.30102999566398120
+#: Relative error bound of a streaming percentile of a concentration inside the bin range (one
+#: bin, and the solver's log10 error of 2.5e-7 decades at the bin edges).
+LOG_REL_ERROR = 10 ** (1 / BINS_PER_DECADE + 2.5e-7) - 1
 
 
 def percentile_indices(times: np.ndarray, step: float, percentile_step: float | None = None) -> np.ndarray:
@@ -94,42 +77,19 @@ def percentile_indices(times: np.ndarray, step: float, percentile_step: float | 
 
 
 @njit(parallel=True, cache=True)
-def count_samples(samples, bits, r0, S, lo, width, logbin, nbins, counts, table):
-    """Add ``samples[:, :, r0:r0 + S]`` ((n_out, Tp, rows), ``bits`` its int64 view) to ``counts``
-    (n_out, Tp, nbins + 2).
-
-    Bin ``0`` is underflow, ``nbins + 1`` overflow.  For log bins, ``lo`` and ``width`` are in
-    log10 units.  NaN values are not counted.  Each parallel task owns one (output, time) pair
-    (no shared counters) and reads its subjects contiguously.
-    """
+def count_bins(bins, r0, S, counts):
+    """Add the bins of kernel rows ``r0 … r0 + S`` (``bins``: (n_out, Tp, rows) uint16, from the
+    solver) to ``counts`` (n_out, Tp, nbins + 2); :data:`NO_BIN` (a NaN) is not counted.  Each
+    parallel task owns one (output, time) pair (no shared counters) and reads its subjects
+    contiguously."""
     n_out, Tp = counts.shape[0], counts.shape[1]
     for task in prange(n_out * Tp):
         o = task // Tp
         p = task - o * Tp
-        lo_o = lo[o]
-        inv_w = 1.0 / width[o]
-        is_log = logbin[o]
         for s in range(r0, r0 + S):
-            v = samples[o, p, s]
-            if v != v:
-                continue
-            if is_log:
-                if v < 2.2250738585072014e-308:  # zero, negative or subnormal: underflow
-                    counts[o, p, 0] += 1
-                    continue
-                if v > 1.7976931348623157e308:
-                    counts[o, p, nbins + 1] += 1
-                    continue
-                x = (_fast_log10(bits[o, p, s], table) - lo_o) * inv_w
-            else:
-                x = (v - lo_o) * inv_w
-            if x < 0.0:
-                b = 0
-            elif x >= nbins:
-                b = nbins + 1
-            else:
-                b = int(x) + 1
-            counts[o, p, b] += 1
+            b = bins[o, p, s]
+            if b != NO_BIN:
+                counts[o, p, b] += 1
 
 
 class Histograms:
@@ -162,24 +122,26 @@ class Histograms:
         # int32: half the cache footprint of the hot rows; a count cannot exceed the population size
         self.counts = np.zeros((n_out, n_times, self.nbins + 2), dtype=np.int32)
 
-    def count(self, samples: np.ndarray, r0: int, S: int) -> None:
-        """Add the samples of kernel rows ``r0 … r0 + S`` ((n_out, n_times, rows) float64)."""
-        count_samples(samples, samples.view(np.int64), r0, S, self.lo, self.width, self.logbin, self.nbins,
-                      self.counts, _LOG2_TABLE)
+    def bin_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The solver's view of the bins: lower edges, inverse widths, log flags, ``nbins``."""
+        return self.lo, 1.0 / self.width, self.logbin.astype(np.int64), self.nbins
+
+    def count(self, bins: np.ndarray, r0: int, S: int) -> None:
+        """Add the bins of kernel rows ``r0 … r0 + S`` ((n_out, n_times, rows) uint16)."""
+        count_bins(bins, r0, S, self.counts)
 
     def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray, histogram: bool = True) -> np.ndarray:
         """Count trajectories ``y`` (S, n_out, T) at every time (unless ``histogram`` is False) and
         return their per-subject metrics (S, n_out, len(METRICS)), computed as in a population run.
         ``thresholds``: (n_out, 2), lower and upper."""
         S, n_out, T = y.shape
-        f = fused_work(n_out, S, thresholds=thresholds, metrics=True,
-                       sample_at=np.arange(T) if histogram else None)
+        lo, iw, lg, nb = self.bin_ranges()
+        f = fused_work(n_out, S, thresholds=thresholds, metrics=True, sample_at=np.arange(T) if histogram else None,
+                       bins={"group": np.zeros(S, np.int64), "lo": lo[None], "iw": iw[None], "log": lg, "nbins": nb})
         rows = np.arange(S, dtype=np.int64)
-        fused_pass(np.ascontiguousarray(y, dtype=np.float64), rows, rows, np.asarray(times, float), f.kind, f.src,
-                   f.ant, f.sign, f.par, f.coef, f.thresholds, f.metrics, f.sample_at, f.samples, f.dest, f.dest_base,
-                   f.dest_col)
+        fused_pass(np.ascontiguousarray(y, dtype=np.float64), rows, rows, np.asarray(times, float), *f.args())
         if histogram:
-            self.count(f.samples, 0, S)
+            self.count(f.bins, 0, S)
         return f.metrics
 
     def edges(self, o: int) -> np.ndarray:

@@ -4,8 +4,8 @@ In a population chunk most rows share their event *times* (same regimen; only am
 weight), so their steps are the same: the loop over a block of up to :data:`LANES` such rows
 ("lanes") can be the innermost one and numba vectorises it (one multiply per mode and lane per
 step, as :func:`pkpd.solvers.modal.solve_modal` does per row).  In the same pass over the times
-the kernel evaluates the derived rows, accumulates the per-row metrics, copies the sampled times
-and stores every row in the caller's array (float32 or float64): the fused work of
+the kernel evaluates the derived rows, accumulates the per-row metrics, bins the values at the
+percentile times and stores every row in the caller's array (float32 or float64): the fused work of
 :mod:`pkpd.solvers.fused`, so the trajectories are never read back from memory.
 
 Every lane performs exactly the operations of :func:`~pkpd.solvers.modal.solve_modal` for its
@@ -19,8 +19,8 @@ import numpy as np
 from numba import njit, prange
 
 from pkpd.solvers.events import SNAP
-from pkpd.solvers.fused import (c50_powers, derive, lane_parameters, metrics_finish, metrics_start, metrics_step,
-                                sample_step, store_step)
+from pkpd.solvers.fused import bin_step, c50_powers, derive, lane_bins, lane_parameters, store_step
+from pkpd.solvers.lane_metrics import metrics_finish, metrics_start, metrics_step
 from pkpd.solvers.modal import _phi
 from pkpd.solvers.options import BOLUS, RATE_ON
 
@@ -55,8 +55,8 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts,
-                  kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, samples,
-                  dest, dest_base, dest_col):
+                  kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
+                  bin_log, nbins, dest, dest_base, dest_col):
     """Solve blocks of rows with shared event times in modal coordinates, with the fused work.
 
     Parameters
@@ -78,12 +78,13 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
     """
     for bi in prange(starts.shape[0]):
         _block(order[starts[bi]:starts[bi] + counts[bi]], lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0,
-               kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, samples, dest, dest_base, dest_col)
+               kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
+               bin_log, nbins, dest, dest_base, dest_col)
 
 
 @njit(cache=True, error_model="numpy")
 def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind, src, ant, sign, par, coef,
-           thresholds, metrics, sample_at, samples, dest, dest_base, dest_col):
+           thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
     """One block: ``rows`` share their event times (a separate function, so that the parallel
     driver stays small and quick to compile)."""
     n = lam.shape[1]
@@ -122,7 +123,9 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
     base = np.empty(L, dtype=np.int64)
     for lane in range(L):
         base[lane] = dest_base[rows[lane]]
+    blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
     y = np.empty((n_all, L))
+    yb = y.view(np.int64)
     ms = np.empty((6, n_all, L))
     prev = np.empty((n_all, L))
     has_input = False
@@ -194,7 +197,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
         derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
         store_step(y, j, base, dest, dest_col, L)
         if p < Tp and sample_at[p] == j:
-            sample_step(y, p, rows, samples, L)
+            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, L)
             p += 1
         if want_metrics:
             if j == 0:

@@ -17,7 +17,7 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 3. write outputs ``y = W x`` for every row and output time into the preallocated ``out``
    (``rows × n_out × n_times``, float32 or float64) and allocate nothing per time step; the
    fused work of a population chunk (:class:`pkpd.solvers.fused.Fused`: derived rows, metrics,
-   samples, storage) is then done by :func:`pkpd.solvers.fused.fused_pass` over a float64 buffer,
+   histogram bins, storage) is then done by :func:`pkpd.solvers.fused.fused_pass` over a float64 buffer,
    unless the kernel does it in its own pass with the helpers of :mod:`pkpd.solvers.fused` (as
    :mod:`pkpd.solvers.batched` does) — the results must be the same either way;
 4. treat rows independently (row ``r·S + s`` is subject ``s`` under regimen ``r``) so results do
@@ -141,7 +141,7 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
         unsafe; the others force one kernel (with the same dense fallback).  All agree bit for bit.
     fused : Fused, optional
         Work done in the same pass (:mod:`pkpd.solvers.fused`): derived rows, per-row metrics,
-        samples at chosen times, storage in the caller's array (population chunks).
+        histogram bins at chosen times, storage in the caller's array (population chunks).
 
     Returns
     -------
@@ -238,8 +238,7 @@ def _run_linear_dense(p: _Problem):
 
 def _batched(p: _Problem, lam, Vinv, WV, z0, blocks) -> None:
     f = p.fused if p.fused is not None else fused_work(p.W.shape[1], p.sub.shape[0], dest=p.out)
-    solve_batched(lam, Vinv, WV, p.sub, p.times, p.dt, *p.events, z0, *blocks, f.kind, f.src, f.ant, f.sign,
-                  f.par, f.coef, f.thresholds, f.metrics, f.sample_at, f.samples, f.dest, f.dest_base, f.dest_col)
+    solve_batched(lam, Vinv, WV, p.sub, p.times, p.dt, *p.events, z0, *blocks, *f.args())
 
 
 def _dense_rows(p: _Problem, dense: np.ndarray, x0: np.ndarray) -> None:
@@ -266,9 +265,7 @@ def _on_rows(p: _Problem, rows: np.ndarray, run) -> None:
 
 
 def _fused_pass(p: _Problem, buf: np.ndarray, rows_of: np.ndarray) -> None:
-    f = p.fused
-    fused_pass(buf, rows_of, p.sub, p.times, f.kind, f.src, f.ant, f.sign, f.par, f.coef, f.thresholds, f.metrics,
-               f.sample_at, f.samples, f.dest, f.dest_base, f.dest_col)
+    fused_pass(buf, rows_of, p.sub, p.times, *p.fused.args())
 
 
 def _run_hybrid(p: _Problem) -> bool:

@@ -1,5 +1,5 @@
-"""Work done in the same pass as a linear kernel's outputs: derived rows, per-row metrics, samples
-at chosen times and storage in the caller's array (numba helpers on *lanes* of rows).
+"""Work done in the same pass as a linear kernel's outputs: derived rows, per-row metrics, histogram
+bins at chosen times and storage in the caller's array (numba helpers on *lanes* of rows).
 
 A population run needs more than ``y = W x``.  :class:`Fused` describes, as arrays only:
 
@@ -7,11 +7,17 @@ A population run needs more than ``y = W x``.  :class:`Fused` describes, as arra
   on one output row ``c`` (clipped at 0; ``k = c50·(1 + max(a, 0)/c100)`` when an antagonist row
   ``a`` is given) or linear ``e0 + Σ coef·y[src]``, each optionally negated; parameters per
   subject (the PD readouts of :mod:`pkpd.simulation.readouts`, in the output rows' units);
-* **metrics** per row (:data:`METRICS`): peak, time of peak, AUC0–t by linear-up/log-down, time at
-  or above a threshold and an upper threshold (crossings linearly interpolated), onset (first time
-  the threshold is reached, NaN if never);
-* **samples**: the values at chosen time indices, laid out ``(row, time, kernel row)`` so that a
-  histogram pass reads subjects contiguously (streaming percentiles);
+* **metrics** per row (:data:`pkpd.solvers.lane_metrics.METRICS`, :mod:`pkpd.solvers.lane_metrics`):
+  peak, time of peak, AUC0–t by linear-up/log-down, time at or above a threshold and an upper
+  threshold (crossings linearly interpolated), onset (first time the threshold is reached, NaN if
+  never);
+* **bins**: at chosen time indices, each value's bin in a fixed histogram (log10-spaced or linear
+  per row; range per row and group of kernel rows, e.g. per regimen), as ``uint16`` laid out
+  ``(row, time, kernel row)`` so that a counting pass reads subjects contiguously (streaming
+  percentiles: :mod:`pkpd.simulation.streaming`).  Bin 0 is underflow (and zero, negative or
+  subnormal values of a log row), ``nbins + 1`` overflow, :data:`NO_BIN` a NaN.  The log10 comes
+  from the exponent bits and a degree-7 polynomial in the mantissa (:data:`LOG2_POLY`), within
+  8.2e-7 of log2 — far inside a bin, and no table lookup, so the lanes vectorise;
 * **storage** of every row into a destination ``dest[a, b, col, time]`` (float32 or float64)
   through maps ``kernel row → (a, b)`` and ``row → col`` (``col < 0``: not stored), kept as a
   flat array and offsets so that a store is one add per lane.
@@ -29,10 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-#: Per-row metrics, in this order: peak, time of peak, AUC0–t, time at or above the threshold,
-#: first time the threshold is reached (NaN if never), time at or above the upper threshold.
-METRICS = ("cmax", "tmax", "auc", "time_above", "onset", "time_above_hi")
+from pkpd.solvers.lane_metrics import METRICS, metrics_finish, metrics_start, metrics_step
 
+#: Bin of a NaN value (not counted).
+NO_BIN = 65535
+#: log2(1 + f) on [0, 1) (Chebyshev fit, max error 8.2e-7, slope ≥ 0.72 so bins stay ordered).
+LOG2_POLY = (8.121997527865688e-07, 1.4426336758487976, -0.7202025573490787, 0.47172133139530587,
+             -0.32148241827380747, 0.18865151503229557, -0.07592024726488643, 0.014598474757207611)
 #: Derived-row kinds and the per-subject parameter slots of :attr:`Fused.par`.
 EMAX, LINEAR = 0, 1
 P_E0, P_EMAX, P_C50, P_GAMMA, P_C100 = range(5)
@@ -51,8 +60,13 @@ class Fused:
     coef: np.ndarray  # (D, L, S) linear coefficients per subject
     thresholds: np.ndarray  # (n_all, 2) threshold and upper threshold (inf: none)
     metrics: np.ndarray  # (rows, n_all, len(METRICS)) written, or an empty (0, 0, 0) array
-    sample_at: np.ndarray  # (Tp,) increasing time indices
-    samples: np.ndarray  # (n_all, Tp, rows) written
+    sample_at: np.ndarray  # (Tp,) increasing time indices at which values are binned
+    bins: np.ndarray  # (n_all, Tp, ≥ rows) uint16 written
+    bin_group: np.ndarray  # (rows,) int64: the histogram range group of each kernel row
+    bin_lo: np.ndarray  # (G, n_all) lower edge (log10 units for log rows)
+    bin_iw: np.ndarray  # (G, n_all) 1 / bin width
+    bin_log: np.ndarray  # (n_all,) int64: 1 for log10 bins
+    nbins: int
     dest: np.ndarray  # flat view of the destination (time stride 1), float32 or float64
     dest_base: np.ndarray  # (rows,) int64: offset of each kernel row's first value in ``dest``
     dest_col: np.ndarray  # (n_all,) int64: offset of each row (−1: not stored)
@@ -61,17 +75,25 @@ class Fused:
     def n_derived(self) -> int:
         return int(self.kind.shape[0])
 
+    def args(self) -> tuple:
+        """The arrays in the order the kernels take them (after their own arguments)."""
+        return (self.kind, self.src, self.ant, self.sign, self.par, self.coef, self.thresholds, self.metrics,
+                self.sample_at, self.bins, self.bin_group, self.bin_lo, self.bin_iw, self.bin_log, self.nbins,
+                self.dest, self.dest_base, self.dest_col)
+
 
 def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds: np.ndarray | None = None,
-               metrics: bool = False, sample_at: np.ndarray | None = None, dest: np.ndarray | None = None,
-               dest_row: np.ndarray | None = None, dest_col: np.ndarray | None = None,
-               metrics_out: np.ndarray | None = None, samples_out: np.ndarray | None = None) -> Fused:
+               metrics: bool = False, sample_at: np.ndarray | None = None, bins: dict | None = None,
+               dest: np.ndarray | None = None, dest_row: np.ndarray | None = None, dest_col: np.ndarray | None = None,
+               metrics_out: np.ndarray | None = None, bins_out: np.ndarray | None = None) -> Fused:
     """A :class:`Fused` with empty arrays for the work not asked for.
 
     ``derived``: dict of the arrays ``kind, src, ant, sign, par, coef`` (none: no derived rows).
+    ``bins``: dict ``group`` (rows,), ``lo`` and ``iw`` (G, n_all), ``log`` (n_all,), ``nbins``
+    for the values at the time indices ``sample_at``.
     ``dest``: a C-contiguous ``(A, B, C, T)`` array with ``dest_row`` (rows, 2) and ``dest_col``
     (n_all,) maps, or a plain ``(rows, n_all, T)`` output array without maps.
-    ``metrics_out`` ((≥ rows, n_all, len(METRICS))) and ``samples_out`` ((n_all, Tp, ≥ rows)):
+    ``metrics_out`` ((≥ rows, n_all, len(METRICS))) and ``bins_out`` ((n_all, Tp, ≥ rows) uint16):
     arrays to reuse instead of allocating (a population run keeps one of each for all chunks).
     """
     f64, i64 = np.float64, np.int64
@@ -79,7 +101,9 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
                     "sign": np.zeros(0), "par": np.zeros((0, 5, 1)), "coef": np.zeros((0, 1, 1))}
     n_all = n_out + d["kind"].shape[0]
     th = np.full((n_all, 2), np.inf) if thresholds is None else np.ascontiguousarray(thresholds, dtype=f64)
-    at = np.zeros(0, i64) if sample_at is None else np.ascontiguousarray(sample_at, dtype=i64)
+    at = np.zeros(0, i64) if sample_at is None or bins is None else np.ascontiguousarray(sample_at, dtype=i64)
+    hb = bins or {"group": np.zeros(rows, i64), "lo": np.zeros((1, n_all)), "iw": np.ones((1, n_all)),
+                  "log": np.zeros(n_all, i64), "nbins": 1}
     if dest is None:  # float32, so that a streaming run shares the full (float32) run's kernel
         flat, base, col = np.zeros(1, np.float32), np.zeros(rows, i64), np.full(n_all, -1, i64)
     else:
@@ -96,17 +120,19 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
     return Fused(np.ascontiguousarray(d["kind"], i64), np.ascontiguousarray(d["src"], i64),
                  np.ascontiguousarray(d["ant"], i64), np.ascontiguousarray(d["sign"], f64),
                  np.ascontiguousarray(d["par"], f64), np.ascontiguousarray(d["coef"], f64), th,
-                 _buffer(metrics_out, (rows, n_all, len(METRICS)), 0) if metrics else np.empty((0, 0, 0)), at,
-                 _buffer(samples_out, (n_all, at.shape[0], rows), 2), flat, base, col)
+                 _buffer(metrics_out, (rows, n_all, len(METRICS)), 0, f64) if metrics else np.empty((0, 0, 0)), at,
+                 _buffer(bins_out, (n_all, at.shape[0], rows), 2, np.uint16), np.ascontiguousarray(hb["group"], i64),
+                 np.ascontiguousarray(hb["lo"], f64), np.ascontiguousarray(hb["iw"], f64),
+                 np.ascontiguousarray(hb["log"], i64), int(hb["nbins"]), flat, base, col)
 
 
-def _buffer(given: np.ndarray | None, shape: tuple, axis: int) -> np.ndarray:
-    """``given`` if it is a C-contiguous float64 array of ``shape`` with at least as many rows
+def _buffer(given: np.ndarray | None, shape: tuple, axis: int, dtype) -> np.ndarray:
+    """``given`` if it is a C-contiguous ``dtype`` array of ``shape`` with at least as many rows
     along ``axis`` (the extra rows are left alone), else a new array."""
     if given is None:
-        return np.empty(shape)
+        return np.empty(shape, dtype)
     same = all(g == s for i, (g, s) in enumerate(zip(given.shape, shape)) if i != axis)
-    if not (given.dtype == np.float64 and given.ndim == len(shape) and given.flags.c_contiguous and same
+    if not (given.dtype == dtype and given.ndim == len(shape) and given.flags.c_contiguous and same
             and given.shape[axis] >= shape[axis]):
         raise ValueError(f"a reused fused buffer has shape {given.shape}; {shape} (rows at least) is needed")
     return given
@@ -197,113 +223,6 @@ def c50_powers(lp, L):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def metrics_start(y, ms, prev, th, t0, L):
-    """Metric state ``ms`` (6, rows, L) at the first time ``t0`` (before :func:`metrics_step`)."""
-    for o in range(ms.shape[1]):
-        th0 = th[o, 0]
-        for lane in range(L):
-            ms[0, o, lane] = -np.inf
-            ms[1, o, lane] = t0
-            ms[2, o, lane] = 0.0
-            ms[3, o, lane] = 0.0
-            ms[4, o, lane] = t0 if y[o, lane] >= th0 else np.nan
-            ms[5, o, lane] = 0.0
-            prev[o, lane] = y[o, lane]
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def metrics_step(y, ms, prev, th, tj, tp, first, L):
-    """Add time ``tj`` (previous time ``tp``) to the metric state ``ms`` and move ``y`` to ``prev``.
-
-    The operations of the former two-pass reduction (:mod:`pkpd.simulation.streaming`), in the same
-    order, except the log of the log-down AUC (:func:`log_down_factor`).  Branches are selects
-    between values computed on all lanes (``&``, not ``and``), so that the lane loops vectorise.
-    """
-    dtj = tj - tp
-    for o in range(ms.shape[1]):
-        steep = 0
-        for lane in range(L):
-            v = y[o, lane]
-            c = ms[0, o, lane]
-            t_old = ms[1, o, lane]
-            big = v > c
-            ms[0, o, lane] = v if big else c
-            ms[1, o, lane] = tj if big else t_old
-            a = prev[o, lane]
-            steep += (v < a) & (v > 0.0) & (a > 0.0) & (v * STEEP_V < a * STEEP_A)
-        if first:
-            continue
-        th0 = th[o, 0]
-        th1 = th[o, 1]
-        if th0 < np.inf:
-            for lane in range(L):
-                a = prev[o, lane]
-                v = y[o, lane]
-                ms[3, o, lane] += _time_above(a, v, th0, dtj)
-                on = ms[4, o, lane]
-                t_hit = tp + dtj * (th0 - a) / (v - a)
-                hit = (on != on) & (a < th0) & (th0 <= v)
-                ms[4, o, lane] = t_hit if hit else on
-        if th1 < np.inf:
-            for lane in range(L):
-                ms[5, o, lane] += _time_above(prev[o, lane], y[o, lane], th1, dtj)
-        if steep == 0:  # the usual case: every fall within a step is gentle
-            for lane in range(L):
-                a = prev[o, lane]
-                v = y[o, lane]
-                down = (v < a) & (v > 0.0) & (a > 0.0)
-                sr = (a - v) / (a + v)
-                trapezoid = 0.5 * (a + v) * dtj
-                ms[2, o, lane] += trapezoid * log_down_factor(sr * sr) if down else trapezoid
-                prev[o, lane] = v
-        else:  # some lane falls steeply (rare): the library log there
-            for lane in range(L):
-                a = prev[o, lane]
-                v = y[o, lane]
-                if v < a and v > 0.0 and a > 0.0:
-                    if v * STEEP_V < a * STEEP_A:
-                        ms[2, o, lane] += (a - v) * dtj / np.log(a / v)
-                    else:
-                        sr = (a - v) / (a + v)
-                        ms[2, o, lane] += 0.5 * (a + v) * dtj * log_down_factor(sr * sr)
-                else:
-                    ms[2, o, lane] += 0.5 * (a + v) * dtj
-                prev[o, lane] = v
-
-
-#: Log-down AUC of a step from ``a`` down to ``v``: ``(a − v)·dt / log(a/v)``.  With
-#: ``s = (a − v)/(a + v)``, ``log(a/v) = 2 atanh s = 2s·P(s²)``, ``P(x) = Σ xᵏ/(2k+1)``, so the step's
-#: area is the trapezoid ``(a + v)·dt/2`` times ``1/P(s²)``, a power series with the coefficients
-#: below (exact rationals 1, −1/3, −4/45, −44/945, …).  For ``s ≤ 0.1`` (a fall of at
-#: most 18 % in one step: ``1.1·v ≥ 0.9·a``) the first omitted term is below 1e-18 relative, so
-#: the factor is good to about 1 ulp and needs no call (the lanes vectorise); steeper falls take
-#: the library log.  The former formula lost ~1e-16/log(a/v) relative to the rounding of a/v.
-STEEP_V, STEEP_A = 1.1, 0.9
-_R = (1.0, -1 / 3, -4 / 45, -44 / 945, -428 / 14175, -10196 / 467775, -10719068 / 638512875,
-      -25865068 / 1915538625, -5472607916 / 488462349375)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def log_down_factor(x):
-    """``1/P(x)`` for ``0 ≤ x ≤ 0.01``, ``P(s²) = atanh(s)/s`` (see :data:`STEEP_V`)."""
-    return ((((((((_R[8] * x + _R[7]) * x + _R[6]) * x + _R[5]) * x + _R[4]) * x + _R[3]) * x + _R[2]) * x
-             + _R[1]) * x + _R[0])
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _time_above(a, v, th, dt):
-    """Time within a step of length ``dt`` (values ``a`` → ``v``, linear) spent at or above ``th``."""
-    ua = a >= th
-    uv = v >= th
-    f = (th - a) / (v - a)  # the crossing, used only when exactly one end is above
-    part_up = dt * (1.0 - f)
-    part_down = dt * f
-    part = part_up if uv else part_down
-    one = part if (ua | uv) else 0.0
-    return dt if (ua & uv) else one
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def store_step(y, j, base, dest, dest_col, L):
     """Copy the lanes' rows into the flat ``dest`` at time index ``j`` (cast to its dtype);
     ``base[lane]`` is the lane's offset, ``dest_col[o]`` the row's (−1: not stored)."""
@@ -315,21 +234,38 @@ def store_step(y, j, base, dest, dest_col, L):
             dest[base[lane] + col + j] = y[o, lane]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def sample_step(y, p, rows, samples, L):
-    """Copy the lanes' rows into sample slot ``p``."""
-    for o in range(samples.shape[0]):
-        for lane in range(L):
-            samples[o, p, rows[lane]] = y[o, lane]
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def metrics_finish(ms, rows, metrics, L):
+@njit(cache=True, error_model="numpy")
+def lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L):
+    """Per-lane copies of the histogram lower edges and inverse widths: two (n_all, L) arrays."""
+    lo = np.empty((n_all, L))
+    iw = np.empty((n_all, L))
     for lane in range(L):
-        r = rows[lane]
-        for o in range(ms.shape[1]):
-            for m in range(6):
-                metrics[r, o, m] = ms[m, o, lane]
+        g = bin_group[rows[lane]]
+        for o in range(n_all):
+            lo[o, lane] = bin_lo[g, o]
+            iw[o, lane] = bin_iw[g, o]
+    return lo, iw
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, L):
+    """The lanes' bins at sample slot ``p`` (``yb``: ``y`` viewed as int64, for the exponent)."""
+    top = float(nbins)
+    for o in range(bins.shape[0]):
+        lg = bin_log[o] != 0
+        for lane in range(L):
+            v = y[o, lane]
+            bits = yb[o, lane]
+            ex = ((bits >> 52) & 0x7FF) - 1023
+            f = (bits & 0xFFFFFFFFFFFFF) * (1.0 / 4503599627370496.0)
+            l2 = ex + (((((((LOG2_POLY[7] * f + LOG2_POLY[6]) * f + LOG2_POLY[5]) * f + LOG2_POLY[4]) * f
+                          + LOG2_POLY[3]) * f + LOG2_POLY[2]) * f + LOG2_POLY[1]) * f + LOG2_POLY[0])
+            x = ((l2 * 0.30102999566398120 if lg else v) - lo[o, lane]) * iw[o, lane]
+            inside = np.int64(x if (x >= 0.0) & (x < top) else 0.0) + 1
+            b = 0 if x < 0.0 else (nbins + 1 if x >= top else inside)
+            b = 0 if lg & (v < 2.2250738585072014e-308) else b  # zero, negative, subnormal
+            b = NO_BIN if v != v else b
+            bins[o, p, rows[lane]] = b
 
 
 LANES_PASS = 16  # rows per lane block in fused_pass
@@ -337,7 +273,7 @@ LANES_PASS = 16  # rows per lane block in fused_pass
 
 @njit(parallel=True, cache=True, error_model="numpy")
 def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-               samples, dest, dest_base, dest_col):
+               bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
     """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
     ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
     uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
@@ -345,12 +281,13 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
     for bi in prange((N + LANES_PASS - 1) // LANES_PASS):
         i0 = bi * LANES_PASS
         _pass_block(buf, i0, min(LANES_PASS, N - i0), rows_of, sub, times, kind, src, ant, sign, par, coef,
-                    thresholds, metrics, sample_at, samples, dest, dest_base, dest_col)
+                    thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base,
+                    dest_col)
 
 
 @njit(cache=True, error_model="numpy")
 def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-                samples, dest, dest_base, dest_col):
+                bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
     """Buffer rows ``i0 … i0 + L`` as one block of lanes."""
     n_out, T = buf.shape[1], buf.shape[2]
     n_all = n_out + kind.shape[0]
@@ -362,7 +299,9 @@ def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef
     base = np.empty(L, dtype=np.int64)
     for lane in range(L):
         base[lane] = dest_base[rows[lane]]
+    blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
     y = np.empty((n_all, L))
+    yb = y.view(np.int64)
     ms = np.empty((6, n_all, L))
     prev = np.empty((n_all, L))
     p = 0
@@ -373,7 +312,7 @@ def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef
         derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
         store_step(y, j, base, dest, dest_col, L)
         if p < Tp and sample_at[p] == j:
-            sample_step(y, p, rows, samples, L)
+            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, L)
             p += 1
         if want_metrics:
             if j == 0:
