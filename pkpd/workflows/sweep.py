@@ -19,7 +19,8 @@ P(success) for the first pair.  Points are written one file each, atomically, as
 (``<stem>_sweep/points/``), so an interrupted sweep resumes where it stopped and never loses or
 duplicates a point; the design and a fingerprint of the scenario are stored beside them and a
 resume with a different design is refused.  ``workers``/``scheduler`` run the points on a Dask
-distributed cluster; workers load the numba kernels from the on-disk cache once each.
+distributed cluster; workers load the numba kernels from the on-disk cache once each.  Without
+them the points run on every core of this machine (:mod:`pkpd.workflows.executors`).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 import numba
 import numpy as np
@@ -47,6 +48,7 @@ from pkpd.analysis.dosefinding import vary
 from pkpd.analysis.tradeoff import evaluate, thresholds_for
 from pkpd.output.files import write_text
 from pkpd.analysis.sweep_design import METRICS, METRIC_UNITS, REGIMEN_PARAMS, SweepSpec, design_matrix, sobol_indices
+from pkpd.workflows.executors import run_batches
 
 
 
@@ -59,8 +61,9 @@ def evaluate_points(scenario_path: str, names: tuple[str, ...], rows: list[tuple
                     threads: int | None = None) -> list:
     """Metrics of several points: [(index, array (models, regimens, metrics))].
 
-    ``threads``: numba threads in this process (1 on local Dask workers, which already run one
-    process per core).  Results do not depend on it.
+    ``threads``: numba threads for this call (1 in the local executor's threads and on local Dask
+    workers, which already run one per core; numba's setting is per thread).  Results do not
+    depend on it.
     """
     if threads is not None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -170,33 +173,14 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
     t0 = time.perf_counter()
     batches = [todo[k:k + spec.batch] for k in range(0, len(todo), spec.batch)]
     path = str(Path(sc.path).resolve())
-    if (workers or scheduler) and todo:
-        from distributed import Client, LocalCluster, as_completed
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            client = Client(cluster)
-        try:
-            threads = 1 if cluster is not None else None
-            futs = [client.submit(evaluate_points, path, names, [(i, tuple(X[i])) for i in b], spec.n, threads,
-                                  pure=False) for b in batches]
-            for fut in as_completed(futs):
-                for i, arr in fut.result():
-                    store.save(i, arr)
-                    if bar is not None:
-                        bar.update(1)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    else:
-        for b in batches:
-            for i, arr in evaluate_points(path, names, [(i, tuple(X[i])) for i in b], spec.n):
-                store.save(i, arr)
-                if bar is not None:
-                    bar.update(1)
+
+    def save(i: int, arr: np.ndarray) -> None:
+        store.save(i, arr)
+        if bar is not None:
+            bar.update(1)
+    executor = run_batches(partial(evaluate_points, path, names, n=spec.n),
+                           [[(i, tuple(X[i])) for i in b] for b in batches], save, workers=workers,
+                           scheduler=scheduler)
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - t0
@@ -210,8 +194,7 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
                 "metric_units": ("metric", [METRIC_UNITS[m] for m in METRICS])},
         attrs={"design": spec.design, "subjects_per_point": spec.n, "seed": spec.seed,
                "points_run_now": len(todo), "elapsed_seconds_now": round(elapsed, 3),
-               "executor": f"dask scheduler {scheduler}" if scheduler else
-               (f"dask LocalCluster, {workers} workers" if workers else "local")})
+               "executor": executor})
     if spec.design == "saltelli" and spec.sensitivity:
         ds = ds.merge(sobol_indices(ds, spec))
     return ds
