@@ -309,3 +309,22 @@ def test_full_float32_trajectories_do_not_depend_on_chunk_size_or_threads():
     for v in one.data_vars:
         np.testing.assert_array_equal(one[v].values, two[v].values, err_msg=v)
     assert one.ketamine_plasma.dtype == np.float32
+
+
+def test_eig_stack_is_numpy_eig_on_every_core():
+    """The parallel dgeev calls return numpy's eigenvalues and (real parts of) eigenvectors bit for
+    bit, for symmetric matrices, general ones with complex pairs, and PK systems."""
+    from pkpd.solvers.lapack import eig_stack
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(300, 7, 7))
+    A[:150] = A[:150] @ np.swapaxes(A[:150], 1, 2)
+    pr = load_model("perez_ruixo_2021")
+    pop = Population(n=200, seed=1, covariates=WT)
+    vals = individual_values(pr.params, pop, 0, 200, sample_covariates(pop, 0, 200, sorted(pr.params.all_covariates())))
+    from pkpd.simulation.system import build_system
+    for K in (A, build_system(pr, vals).K):
+        lr, li, V = eig_stack(K)
+        lam, Vn = np.linalg.eig(K)
+        np.testing.assert_array_equal(lr, lam.real)
+        np.testing.assert_array_equal(li, np.imag(lam))
+        np.testing.assert_array_equal(V, Vn.real)

@@ -121,6 +121,7 @@ class Histograms:
             self.width[i] = self.width[i] * LINEAR_BINS / self.nbins
         # int32: half the cache footprint of the hot rows; a count cannot exceed the population size
         self.counts = np.zeros((n_out, n_times, self.nbins + 2), dtype=np.int32)
+        self._cached = None  # (q, percentiles) of the counts as they are
 
     def bin_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """The solver's view of the bins: lower edges, inverse widths, log flags, ``nbins``."""
@@ -129,6 +130,7 @@ class Histograms:
     def count(self, bins: np.ndarray, r0: int, S: int) -> None:
         """Add the bins of kernel rows ``r0 … r0 + S`` ((n_out, n_times, rows) uint16)."""
         count_bins(bins, r0, S, self.counts)
+        self._cached = None
 
     def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray, histogram: bool = True) -> np.ndarray:
         """Count trajectories ``y`` (S, n_out, T) at every time (unless ``histogram`` is False) and
@@ -151,11 +153,15 @@ class Histograms:
     def percentiles(self, q) -> np.ndarray:
         """Percentiles ``q`` (0–100) per output and time: array (n_out, len(q), T).
 
-        Interpolates linearly (in log10 for log bins) inside the bin holding the rank.
+        Interpolates linearly (in log10 for log bins) inside the bin holding the rank.  The last
+        result is kept until more values are counted (a dataset asks once per output).
         """
         q = np.asarray(q, dtype=float) / 100.0
+        if self._cached is not None and np.array_equal(self._cached[0], q):
+            return self._cached[1]
         out = np.full((self.counts.shape[0], len(q), self.counts.shape[1]), np.nan)
         _percentiles(self.counts, q, self.lo, self.width, self.logbin, self.nbins, out)
+        self._cached = (q, out)
         return out
 
 

@@ -38,8 +38,9 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
     if rows == 0:
         z = np.zeros(0, np.int64)
         return z, z, z
-    key = np.concatenate([np.ascontiguousarray(ev_t).view(np.int64), ev_k, ev_c], axis=1)
-    _, group = np.unique(key, axis=0, return_inverse=True)
+    key = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(ev_t).view(np.int64), ev_k, ev_c], axis=1))
+    rows_as_bytes = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).reshape(-1)
+    _, group = np.unique(rows_as_bytes, return_inverse=True)  # exact: equal bytes, equal events
     group = group.reshape(-1)
     order = np.argsort(group, kind="stable").astype(np.int64)
     sizes = np.bincount(group)

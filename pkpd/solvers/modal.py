@@ -1,9 +1,13 @@
-"""TODO docstring (solvers.modal)"""
+"""Modal solution of linear systems: per-subject eigen-decomposition with safety checks
+(:func:`eigenbasis`, :func:`modal_decomposition`) and the per-row kernel :func:`solve_modal` (one
+multiply per mode and step; the batched kernel of :mod:`pkpd.solvers.batched` does the same per
+lane).  Eigenvalues in 1/h."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.events import SNAP, modal_event
+from pkpd.solvers.lapack import eig_stack
 
 
 _COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
@@ -15,10 +19,8 @@ def eigenbasis(K: np.ndarray):
     ``ok[s]`` is False where the decomposition is unsafe (complex or nearly coincident
     eigenvalues, an ill-conditioned or inaccurate basis): those subjects need another method.
     """
-    lam, V = np.linalg.eig(K)
-    ok = np.all(np.abs(lam.imag) <= 1e-12 * (1.0 + np.abs(lam.real)), axis=1)
-    Vr = np.ascontiguousarray(V.real)
-    lam_r = np.ascontiguousarray(lam.real)
+    lam_r, lam_i, Vr = eig_stack(K)  # np.linalg.eig's numbers, on every core
+    ok = np.all(np.abs(lam_i) <= 1e-12 * (1.0 + np.abs(lam_r)), axis=1)
     Vinv = np.zeros_like(Vr)
     if ok.any():
         with np.errstate(all="ignore"):
