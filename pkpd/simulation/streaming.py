@@ -25,9 +25,10 @@ error ≤ range/LINEAR_BINS.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from pkpd.solvers.fused import METRICS, NO_BIN, fused_pass, fused_work  # noqa: F401  (METRICS: re-exported)
+from pkpd.solvers.threads import run_ranges
 
 
 BINS_PER_DECADE = 200
@@ -76,14 +77,17 @@ def percentile_indices(times: np.ndarray, step: float, percentile_step: float | 
     return np.flatnonzero(on).astype(np.int64)
 
 
-@njit(parallel=True, cache=True)
 def count_bins(bins, r0, S, counts):
     """Add the bins of kernel rows ``r0 … r0 + S`` (``bins``: (n_out, Tp, rows) uint16, from the
     solver) to ``counts`` (n_out, Tp, nbins + 2); :data:`NO_BIN` (a NaN) is not counted.  Each
-    parallel task owns one (output, time) pair (no shared counters) and reads its subjects
-    contiguously."""
-    n_out, Tp = counts.shape[0], counts.shape[1]
-    for task in prange(n_out * Tp):
+    task owns one (output, time) pair (no shared counters) and reads its subjects contiguously."""
+    run_ranges(_count_tasks, counts.shape[0] * counts.shape[1], bins, r0, S, counts)
+
+
+@njit(cache=True, nogil=True)
+def _count_tasks(k0, k1, bins, r0, S, counts):
+    Tp = counts.shape[1]
+    for task in range(k0, k1):
         o = task // Tp
         p = task - o * Tp
         for s in range(r0, r0 + S):
@@ -160,15 +164,16 @@ class Histograms:
         if self._cached is not None and np.array_equal(self._cached[0], q):
             return self._cached[1]
         out = np.full((self.counts.shape[0], len(q), self.counts.shape[1]), np.nan)
-        _percentiles(self.counts, q, self.lo, self.width, self.logbin, self.nbins, out)
+        run_ranges(_percentiles, self.counts.shape[1], self.counts, q, self.lo, self.width, self.logbin, self.nbins,
+                   out)
         self._cached = (q, out)
         return out
 
 
-@njit(parallel=True, cache=True)
-def _percentiles(counts, q, lo, width, logbin, nbins, out):
+@njit(cache=True, nogil=True)
+def _percentiles(j0, j1, counts, q, lo, width, logbin, nbins, out):
     n_out, T, nb2 = counts.shape
-    for j in prange(T):
+    for j in range(j0, j1):
         cum = np.empty(nb2, dtype=np.int64)
         for o in range(n_out):
             acc = 0

@@ -33,9 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from pkpd.solvers.lane_metrics import METRICS, metrics_finish, metrics_start, metrics_step
+from pkpd.solvers.threads import run_ranges
 
 #: Bin of a NaN value (not counted).
 NO_BIN = 65535
@@ -271,14 +272,22 @@ def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, L):
 LANES_PASS = 16  # rows per lane block in fused_pass
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
 def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
                bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
     """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
     ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
     uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
+    run_ranges(_pass_blocks, (buf.shape[0] + LANES_PASS - 1) // LANES_PASS, buf, rows_of, sub, times, kind, src,
+               ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins,
+               dest, dest_base, dest_col)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
+                 bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
+    """Lane blocks ``b0 … b1 − 1`` of the buffer (one thread's share)."""
     N = buf.shape[0]
-    for bi in prange((N + LANES_PASS - 1) // LANES_PASS):
+    for bi in range(b0, b1):
         i0 = bi * LANES_PASS
         _pass_block(buf, i0, min(LANES_PASS, N - i0), rows_of, sub, times, kind, src, ant, sign, par, coef,
                     thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base,

@@ -3,9 +3,9 @@
 ``np.linalg.eig`` on a stack of matrices holds the GIL and loops on one core; for a population
 chunk (10-state systems, ~7 µs each) that is a large share of the run.  :func:`eig_stack` calls the
 same LAPACK routine numpy calls — ``dgeev`` of the OpenBLAS library numpy itself is linked to,
-with numpy's arguments (``jobvl = 'N'``, ``jobvr = 'V'``, the queried optimal workspace) — from a
-numba ``prange`` loop, so the results are bit-for-bit numpy's (tested) and the matrices are spread
-over the threads.  Where numpy's LAPACK cannot be found (another numpy build), it is
+with numpy's arguments (``jobvl = 'N'``, ``jobvr = 'V'``, the queried optimal workspace) — from
+a nogil numba loop on every thread (:mod:`pkpd.solvers.threads`), so the results are bit-for-bit
+numpy's (tested) and the matrices are spread over the cores.  Where numpy's LAPACK cannot be found (another numpy build), it is
 ``np.linalg.eig``.
 """
 from __future__ import annotations
@@ -16,7 +16,9 @@ import os
 
 import llvmlite.binding as ll
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
+
+from pkpd.solvers.threads import run_ranges
 
 
 def _numpy_lapack() -> str | None:
@@ -39,13 +41,13 @@ if _LIB is not None:
     ll.load_library_permanently(_LIB)
     _dgeev = types.ExternalFunction(_SYMBOL, types.void(*([types.intp] * 16)))
 
-    @njit(parallel=True, cache=True)
-    def _eig_rows(K, wr, wi, V, ok):
-        """``dgeev`` on every matrix of ``K`` (S, n, n); real eigenvector matrices in ``V`` with
-        numpy's convention for a complex pair (both columns hold the real part)."""
-        S, n = K.shape[0], K.shape[1]
+    @njit(cache=True, nogil=True)
+    def _eig_rows(s0, s1, K, wr, wi, V, ok):
+        """``dgeev`` on matrices ``s0 … s1 − 1`` of ``K`` (S, n, n); real eigenvector matrices in
+        ``V`` with numpy's convention for a complex pair (both columns hold the real part)."""
+        n = K.shape[1]
         jobs = np.array([ord("N"), ord("V")], dtype=np.uint8)
-        for s in prange(S):
+        for s in range(s0, s1):
             a = np.empty((n, n))
             for i in range(n):
                 for j in range(n):
@@ -98,7 +100,7 @@ def eig_stack(K: np.ndarray):
     ok = np.empty(S, dtype=np.bool_)
     if not np.isfinite(K).all():
         raise np.linalg.LinAlgError("Array must not contain infs or NaNs")
-    _eig_rows(K, wr, wi, V, ok)
+    run_ranges(_eig_rows, S, K, wr, wi, V, ok)
     if not ok.all():
         raise np.linalg.LinAlgError("Eigenvalues did not converge")
     return wr, wi, V
