@@ -328,3 +328,26 @@ def test_eig_stack_is_numpy_eig_on_every_core():
         np.testing.assert_array_equal(lr, lam.real)
         np.testing.assert_array_equal(li, np.imag(lam))
         np.testing.assert_array_equal(V, Vn.real)
+
+
+def test_scenario_percentile_step(tmp_path):
+    """``[population] percentile_step`` sets the streaming percentile times (12 h at 2 min: by
+    default every 4 min, 181 times, at most 300; "20 min" → 37); a bad value is one error naming
+    the field."""
+    from pathlib import Path
+    from pkpd.errors import PkpdError
+    from pkpd.scenario.load import load_scenario
+    from pkpd.workflows.run import run_population
+    text = (Path(__file__).resolve().parent.parent / "scenarios" / "population.toml").read_text()
+    text = text.replace("n = 2000", "n = 300").replace('directory = "results/population"',
+                                                        f'directory = "{tmp_path}"')
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    assert run_population(load_scenario(p)).sizes["time"] == 181
+    p.write_text(text.replace('mode = "streaming"', 'mode = "streaming"\npercentile_step = "20 min"'))
+    ds = run_population(load_scenario(p))
+    assert ds.sizes["time"] == 37 and np.allclose(np.diff(ds.time.values), 1 / 3)
+    p.write_text(text.replace('mode = "streaming"', 'mode = "streaming"\npercentile_step = "soon"'))
+    with pytest.raises(PkpdError) as e:
+        load_scenario(p)
+    assert "population.percentile_step" in str(e.value)
