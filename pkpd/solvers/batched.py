@@ -108,28 +108,33 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
     want_metrics = metrics.shape[0] > 0
     L = rows.shape[0]
     r0 = rows[0]
-    lamb = np.empty((n, L))
-    edt = np.empty((n, L))
-    gdt = np.empty((n, L))
-    Vb = np.empty((n, n, L))
-    Wb = np.empty((n_out, n, L))
-    z = np.empty((n, L))
-    u = np.zeros((n, L))
+    # modes that no event of the block and no initial state excites stay exactly 0 (e.g. the
+    # depot modes under IV dosing: V⁻¹ is exactly 0 there); they are left out, in order
+    act = _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0)
+    na = act.shape[0]
+    lamb = np.empty((na, L))
+    edt = np.empty((na, L))
+    gdt = np.empty((na, L))
+    Vb = np.empty((na, n, L))
+    Wb = np.empty((n_out, na, L))
+    z = np.empty((na, L))
+    u = np.zeros((na, L))
     bb = np.zeros((n, L))
     val = np.empty(L)
     active = np.zeros(n, dtype=np.int64)
     for lane in range(L):
         s = sub[rows[lane]]
-        for k in range(n):
-            lamb[k, lane] = lam[s, k]
-            edt[k, lane] = np.exp(lam[s, k] * dt)
-            gdt[k, lane] = _phi(lam[s, k], dt)
-            z[k, lane] = z0[rows[lane], k]
+        for ka in range(na):
+            k = act[ka]
+            lamb[ka, lane] = lam[s, k]
+            edt[ka, lane] = np.exp(lam[s, k] * dt)
+            gdt[ka, lane] = _phi(lam[s, k], dt)
+            z[ka, lane] = z0[rows[lane], k]
             for q in range(n):
-                Vb[k, q, lane] = Vinv[s, k, q]
+                Vb[ka, q, lane] = Vinv[s, k, q]
         for o in range(n_out):
-            for k in range(n):
-                Wb[o, k, lane] = WV[s, o, k]
+            for ka in range(na):
+                Wb[o, ka, lane] = WV[s, o, act[ka]]
     lp, lc = lane_parameters(par, coef, sub, rows, L)
     kg = c50_powers(lp, L)
     base = np.empty(L, dtype=np.int64)
@@ -154,15 +159,15 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
             if h > 0.0:
                 if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
                     if has_input:
-                        for k in range(n):
+                        for k in range(na):
                             for lane in range(L):
                                 z[k, lane] = edt[k, lane] * z[k, lane] + gdt[k, lane] * u[k, lane]
                     else:
-                        for k in range(n):
+                        for k in range(na):
                             for lane in range(L):
                                 z[k, lane] *= edt[k, lane]
                 else:
-                    for k in range(n):
+                    for k in range(na):
                         for lane in range(L):
                             lk = lamb[k, lane]
                             z[k, lane] = np.exp(lk * h) * z[k, lane] + (_phi(lk, h) * u[k, lane]
@@ -176,7 +181,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
             for lane in range(L):
                 val[lane] = ev_v[rows[lane], e]
             if kd == BOLUS:
-                for q in range(n):
+                for q in range(na):
                     for lane in range(L):
                         z[q, lane] += Vb[q, c, lane] * val[lane]
             else:
@@ -192,7 +197,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
                 for i in range(n):
                     if active[i] > 0:
                         has_input = True
-                for q in range(n):
+                for q in range(na):
                     for lane in range(L):
                         u[q, lane] = 0.0
                     for r in range(n):
@@ -203,7 +208,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
         for o in range(n_out):
             for lane in range(L):
                 y[o, lane] = 0.0
-            for k in range(n):
+            for k in range(na):
                 for lane in range(L):
                     y[o, lane] += Wb[o, k, lane] * z[k, lane]
         derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
@@ -217,3 +222,21 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
             metrics_step(y, ms, prev, thresholds, tj, times[j - 1] if j > 0 else tj, j == 0, L)
     if want_metrics:
         metrics_finish(ms, rows, metrics, L)
+
+
+@njit(cache=True, error_model="numpy")
+def _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0):
+    """Modes (ascending) that an event compartment of the block or an initial state reaches in
+    some lane: ``V⁻¹[q, c] ≠ 0`` or ``z0[row, q] ≠ 0``.  Every other mode is exactly 0 at every
+    step, so leaving it out changes no output (``y += w·0`` adds an exact zero)."""
+    n = Vinv.shape[1]
+    hit = np.zeros(n, dtype=np.bool_)
+    for lane in range(rows.shape[0]):
+        s = sub[rows[lane]]
+        for q in range(n):
+            if z0[rows[lane], q] != 0.0:
+                hit[q] = True
+            for e in range(ev_t.shape[1]):
+                if ev_t[r0, e] < np.inf and Vinv[s, q, ev_c[r0, e]] != 0.0:
+                    hit[q] = True
+    return np.flatnonzero(hit)

@@ -206,7 +206,8 @@ def _linear(kernel: str):
         if ok.any():
             sel = np.flatnonzero(rows)
             # the per-row modal initial state, computed as the per-row kernel always did
-            z0_ok = np.einsum("sij,sj->si", np.tile(Vinv[ok], (p.repeats, 1, 1)), x0[rows])
+            z0_ok = (np.zeros((sel.size, n)) if p.x0 is None else
+                     np.einsum("sij,sj->si", np.tile(Vinv[ok], (p.repeats, 1, 1)), x0[rows]))
             blocks = event_blocks(*(np.ascontiguousarray(a[sel]) for a in p.events[:3]))
             batched = kernel == "batched" or (kernel == "auto" and sel.size >= BATCH_MIN_LANES * blocks[1].size)
             if batched:
