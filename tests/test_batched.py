@@ -351,3 +351,12 @@ def test_scenario_percentile_step(tmp_path):
     with pytest.raises(PkpdError) as e:
         load_scenario(p)
     assert "population.percentile_step" in str(e.value)
+
+
+def test_inv_stack_is_numpy_inv():
+    """Inverses through numpy's own dgesv equal np.linalg.inv bit for bit; singular → LinAlgError."""
+    from pkpd.solvers.lapack import inv_stack
+    A = np.random.default_rng(4).normal(size=(500, 9, 9))
+    np.testing.assert_array_equal(inv_stack(A), np.linalg.inv(A))
+    with pytest.raises(np.linalg.LinAlgError):
+        inv_stack(np.zeros((2, 3, 3)))

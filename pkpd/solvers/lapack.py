@@ -33,13 +33,36 @@ def _numpy_lapack() -> str | None:
     return None
 
 
-_SYMBOL = "scipy_dgeev_64_"  # numpy's umath_linalg calls this very symbol (64-bit integers)
+_SYMBOL = "scipy_dgeev_64_"  # numpy's umath_linalg calls these very symbols (64-bit integers)
+_SYMBOL_GESV = "scipy_dgesv_64_"
 _LIB = _numpy_lapack()
 if _LIB is not None:
     # resolved by name when a cached kernel is loaded, so the kernel can be cached (a ctypes
     # function could not); pointers are passed as integers (same calling convention on x86-64)
     ll.load_library_permanently(_LIB)
     _dgeev = types.ExternalFunction(_SYMBOL, types.void(*([types.intp] * 16)))
+    _dgesv = types.ExternalFunction(_SYMBOL_GESV, types.void(*([types.intp] * 8)))
+
+    @njit(cache=True, nogil=True)
+    def _inv_rows(s0, s1, A, out, ok):
+        """Inverses of matrices ``s0 … s1 − 1`` of ``A`` as numpy computes them: ``dgesv`` with
+        the identity on the right (column-major copies in, the solution out)."""
+        n = A.shape[1]
+        for s in range(s0, s1):
+            a = np.empty((n, n))
+            b = np.zeros((n, n))
+            for i in range(n):
+                b[i, i] = 1.0
+                for j in range(n):
+                    a[j, i] = A[s, i, j]
+            ipiv = np.empty(n, dtype=np.int64)
+            ints = np.array([n, n, n, n, 0], dtype=np.int64)  # n, nrhs, lda, ldb, info
+            ip = ints.ctypes.data
+            _dgesv(ip, ip + 8, a.ctypes.data, ip + 16, ipiv.ctypes.data, b.ctypes.data, ip + 24, ip + 32)
+            ok[s] = ints[4] == 0
+            for i in range(n):
+                for j in range(n):
+                    out[s, i, j] = b[j, i]
 
     @njit(cache=True, nogil=True)
     def _eig_rows(s0, s1, K, wr, wi, V, ok):
@@ -104,3 +127,17 @@ def eig_stack(K: np.ndarray):
     if not ok.all():
         raise np.linalg.LinAlgError("Eigenvalues did not converge")
     return wr, wi, V
+
+
+def inv_stack(A: np.ndarray) -> np.ndarray:
+    """Inverses of every matrix in ``A`` (S, n, n), bit-for-bit :func:`numpy.linalg.inv`'s, on
+    every core; raises ``LinAlgError`` for a singular one, as numpy does."""
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    if _LIB is None or A.shape[0] == 0:
+        return np.linalg.inv(A)
+    out = np.empty_like(A)
+    ok = np.empty(A.shape[0], dtype=np.bool_)
+    run_ranges(_inv_rows, A.shape[0], A, out, ok)
+    if not ok.all():
+        raise np.linalg.LinAlgError("Singular matrix")
+    return out

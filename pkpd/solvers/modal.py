@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.events import SNAP, modal_event
-from pkpd.solvers.lapack import eig_stack
+from pkpd.solvers.lapack import eig_stack, inv_stack
 
 
 _COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
@@ -25,7 +25,7 @@ def eigenbasis(K: np.ndarray):
     if ok.any():
         with np.errstate(all="ignore"):
             try:
-                Vinv[ok] = np.linalg.inv(Vr[ok])
+                Vinv[ok] = inv_stack(Vr[ok])  # np.linalg.inv's numbers, on every core
             except np.linalg.LinAlgError:  # a singular V somewhere: decide subject by subject
                 for i in np.flatnonzero(ok):
                     try:
