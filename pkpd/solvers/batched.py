@@ -143,6 +143,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
     blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
     y = np.empty((n_all, L))
     yb = y.view(np.int64)
+    bl = np.empty(L)
     ms = np.empty((6, n_all, L))
     prev = np.empty((n_all, L))
     has_input = False
@@ -214,7 +215,7 @@ def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind
         derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
         store_step(y, j, base, dest, dest_col, L)
         if p < Tp and sample_at[p] == j:
-            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, L)
+            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
             p += 1
         if want_metrics:
             if j == 0:

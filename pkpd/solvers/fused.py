@@ -249,24 +249,30 @@ def lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, L):
-    """The lanes' bins at sample slot ``p`` (``yb``: ``y`` viewed as int64, for the exponent)."""
+def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, bl, L):
+    """The lanes' bins at sample slot ``p`` (``yb``: ``y`` viewed as int64, for the exponent;
+    ``bl``: scratch of L doubles).  The first loop is branch-free and vectorises; the second
+    scatters the bins to the lanes' rows."""
     top = float(nbins)
     for o in range(bins.shape[0]):
         lg = bin_log[o] != 0
         for lane in range(L):
             v = y[o, lane]
             bits = yb[o, lane]
-            ex = ((bits >> 52) & 0x7FF) - 1023
-            f = (bits & 0xFFFFFFFFFFFFF) * (1.0 / 4503599627370496.0)
+            ex = float(((bits >> 52) & 0x7FF) - 1023)
+            f = float(bits & 0xFFFFFFFFFFFFF) * (1.0 / 4503599627370496.0)
             l2 = ex + (((((((LOG2_POLY[7] * f + LOG2_POLY[6]) * f + LOG2_POLY[5]) * f + LOG2_POLY[4]) * f
                           + LOG2_POLY[3]) * f + LOG2_POLY[2]) * f + LOG2_POLY[1]) * f + LOG2_POLY[0])
-            x = ((l2 * 0.30102999566398120 if lg else v) - lo[o, lane]) * iw[o, lane]
-            inside = np.int64(x if (x >= 0.0) & (x < top) else 0.0) + 1
-            b = 0 if x < 0.0 else (nbins + 1 if x >= top else inside)
-            b = 0 if lg & (v < 2.2250738585072014e-308) else b  # zero, negative, subnormal
-            b = NO_BIN if v != v else b
-            bins[o, p, rows[lane]] = b
+            x_log = (l2 * 0.30102999566398120 - lo[o, lane]) * iw[o, lane]
+            x_lin = (v - lo[o, lane]) * iw[o, lane]
+            x = x_log if lg else x_lin
+            inside = (x >= 0.0) & (x < top)
+            b = float(np.int64(x if inside else 0.0)) + 1.0
+            b = b if inside else (top + 1.0 if x >= top else 0.0)
+            b = 0.0 if lg & (v < 2.2250738585072014e-308) else b  # zero, negative, subnormal
+            bl[lane] = NO_BIN if v != v else b
+        for lane in range(L):
+            bins[o, p, rows[lane]] = np.uint16(bl[lane])
 
 
 LANES_PASS = 16  # rows per lane block in fused_pass
@@ -311,6 +317,7 @@ def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef
     blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
     y = np.empty((n_all, L))
     yb = y.view(np.int64)
+    bl = np.empty(L)
     ms = np.empty((6, n_all, L))
     prev = np.empty((n_all, L))
     p = 0
@@ -321,7 +328,7 @@ def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef
         derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
         store_step(y, j, base, dest, dest_col, L)
         if p < Tp and sample_at[p] == j:
-            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, L)
+            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
             p += 1
         if want_metrics:
             if j == 0:
