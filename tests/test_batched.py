@@ -360,3 +360,16 @@ def test_inv_stack_is_numpy_inv():
     np.testing.assert_array_equal(inv_stack(A), np.linalg.inv(A))
     with pytest.raises(np.linalg.LinAlgError):
         inv_stack(np.zeros((2, 3, 3)))
+
+
+def test_metrics_mode_gives_the_streaming_metrics_without_histograms():
+    """``mode="metrics"`` (sweeps): the same per-subject metrics as streaming, no percentiles."""
+    pr, pd = load_model("perez_ruixo_2021"), load_model("olofsen_2022")
+    regs = _regimens(pr)
+    pop = Population(n=100, seed=6, covariates=WT)
+    kw = dict(horizon=6.0, step=5 / 60, pd=pd, progress=False, thresholds={"ketamine_plasma": 40.0})
+    s = simulate_population(pr, regs, pop, mode="streaming", **kw)
+    m = simulate_population(pr, regs, pop, mode="metrics", **kw)
+    assert not any(v.endswith("_percentiles") for v in m.data_vars) and m.sizes["time"] == 0
+    for v in m.data_vars:
+        np.testing.assert_array_equal(m[v].values, s[v].values, err_msg=v)

@@ -48,9 +48,10 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     population : Population
     horizon, step : float
         Output grid, h.
-    mode : {"streaming", "full"}
+    mode : {"streaming", "full", "metrics"}
         ``full`` keeps every trajectory (dims model × regimen × subject × time);
-        ``streaming`` keeps per-subject metrics and per-time percentiles only.  In full mode,
+        ``streaming`` keeps per-subject metrics and per-time percentiles only; ``metrics`` the
+        per-subject metrics only (sweeps: no histograms, no time axis).  In full mode,
         take exact percentiles from the trajectories when needed
         (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
     dtype : numpy dtype
@@ -190,8 +191,8 @@ def _checked_arguments(models, regimens, pd, mode: str) -> tuple[tuple, tuple, t
     models = (models,) if isinstance(models, Model) else tuple(models)
     regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
-    if mode not in ("streaming", "full"):
-        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
+    if mode not in ("streaming", "full", "metrics"):
+        raise PkpdError(f"mode must be 'streaming', 'full' or 'metrics', got {mode!r}")
     if any(d.steady_state for r in regimens for d in r.doses):
         raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
     return models, regimens, pd

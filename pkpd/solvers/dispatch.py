@@ -7,9 +7,10 @@ Contract for a new kernel
 -------------------------
 A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 
-1. be a ``numba.njit(cache=True)`` function (``parallel=True`` with ``prange`` over rows) in its
-   own module of :mod:`pkpd.solvers`, importing only :mod:`numpy`, :mod:`numba` and sibling
-   solver modules — never models, dosing or anything above;
+1. be a ``numba.njit(cache=True)`` function in its own module of :mod:`pkpd.solvers`, parallel
+   over rows (``parallel=True`` with ``prange``, or — quicker to compile for large kernels — a
+   ``nogil`` function on row ranges run by :func:`pkpd.solvers.threads.run_ranges`), importing
+   only :mod:`numpy`, :mod:`numba` and sibling solver modules — never models, dosing or above;
 2. take the event arrays ``ev_t, ev_k, ev_c, ev_v`` (``rows × n_events``, padded with ``+inf``
    times) and apply them with :mod:`pkpd.solvers.events` (``state_event`` or ``modal_event``):
    the event kinds of :mod:`pkpd.solvers.options`, events within ``SNAP`` of an output time
@@ -17,17 +18,20 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 3. write outputs ``y = W x`` for every row and output time into the preallocated ``out``
    (``rows × n_out × n_times``, float32 or float64) and allocate nothing per time step; the
    fused work of a population chunk (:class:`pkpd.solvers.fused.Fused`: derived rows, metrics,
-   histogram bins, storage) is then done by :func:`pkpd.solvers.fused.fused_pass` over a float64 buffer,
-   unless the kernel does it in its own pass with the helpers of :mod:`pkpd.solvers.fused` (as
-   :mod:`pkpd.solvers.batched` does) — the results must be the same either way;
+   histogram bins, storage) is then done by :func:`pkpd.solvers.fused.fused_pass` over a float64
+   buffer, unless the kernel does it in its own pass with the helpers of :mod:`pkpd.solvers.fused`
+   (as :mod:`pkpd.solvers.batched` does) — the results must be the same either way;
 4. treat rows independently (row ``r·S + s`` is subject ``s`` under regimen ``r``) so results do
    not depend on chunking or thread count;
 5. for adaptive methods: honour ``rtol``/``atol`` per step (defaults only from
    :mod:`pkpd.solvers.options`), restart at every event, and record ``(steps, rejected)`` per
    row in ``stats``;
-6. get a runner here: a function ``(problem) -> bool`` that returns ``False`` when the kernel
-   cannot take the system (e.g. an unsafe eigen-decomposition) so the next method in the plan
-   runs, plus a row in :func:`_plan`'s table saying when it is tried;
+6. get a runner here: for a nonlinear kernel a function ``(problem) -> bool`` that returns
+   ``False`` when the kernel cannot take the system (e.g. an unsafe eigen-decomposition) so the
+   next method in the plan runs, plus a row in :func:`_plan`'s table saying when it is tried; for
+   a linear kernel a function ``(problem) -> (name, dense row mask)`` that sends the rows it
+   cannot take to the dense kernel (see :func:`_linear`: the batched kernel is chosen when rows
+   share their event times, the per-row modal kernel otherwise, both with the dense fallback);
 7. be tested against a closed form or scipy's Radau at tight tolerance (``tests/``), and its
    speed measured in ``benchmarks/``.
 """

@@ -12,7 +12,7 @@ model file uses; PD parameters likewise) and regimen parameters (``dose`` multip
 * ``saltelli``: SALib's Sobol-index design (``points`` base samples → points·(D+2) runs), analysed
   for first- and total-order indices with bootstrap confidence intervals.
 
-Each point is a streaming population run reduced to scalar metrics per model × regimen: median
+Each point is a population run (metrics only) reduced to scalar metrics per model × regimen: median
 ketamine Cmax, AUC and norketamine Cmax, and — when the PD models give an analgesia /
 psychotomimetic pair — P(adequate analgesia), P(unacceptable psychotomimetic effect) and
 P(success) for the first pair.  Points are written one file each, atomically, as they finish
@@ -92,7 +92,7 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
     setup = tradeoff_setup(sc)
     th = thresholds_for(setup[1], setup[0]) if setup else {}
     ds = simulate_population(sc.models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
-                             mode="streaming", thresholds=th, progress=False, overrides=overrides,
+                             mode="metrics", thresholds=th, progress=False, overrides=overrides,
                              solver=sc.solver)
     M, R = len(sc.models), len(regs)
     out = np.full((M, R, len(METRICS)), np.nan)
