@@ -49,9 +49,8 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     horizon, step : float
         Output grid, h.
     mode : {"streaming", "full", "metrics"}
-        ``full`` keeps every trajectory (dims model × regimen × subject × time);
-        ``streaming`` keeps per-subject metrics and per-time percentiles only; ``metrics`` the
-        per-subject metrics only (sweeps: no histograms, no time axis).  In full mode,
+        ``full`` keeps every trajectory (model × regimen × subject × time); ``streaming``
+        per-subject metrics and per-time percentiles; ``metrics`` per-subject metrics only.  In full mode,
         take exact percentiles from the trajectories when needed
         (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
     dtype : numpy dtype

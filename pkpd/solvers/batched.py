@@ -87,142 +87,134 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
 def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts, kind, src, ant,
             sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest,
             dest_base, dest_col):
-    """Blocks ``b0 … b1 − 1`` (one thread's share)."""
+    """Blocks ``b0 … b1 − 1`` (one thread's share); the rows of a block share their event times.
+    (One function: a separate block function would be compiled twice, once inlined.)"""
     for bi in range(b0, b1):
-        _block(order[starts[bi]:starts[bi] + counts[bi]], lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0,
-               kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
-               bin_log, nbins, dest, dest_base, dest_col)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _block(rows, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, kind, src, ant, sign, par, coef,
-           thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
-    """One block: ``rows`` share their event times (a separate function, so that the parallel
-    driver stays small and quick to compile)."""
-    n = lam.shape[1]
-    n_out = WV.shape[1]
-    n_all = n_out + kind.shape[0]
-    T = times.shape[0]
-    E = ev_t.shape[1]
-    Tp = sample_at.shape[0]
-    want_metrics = metrics.shape[0] > 0
-    L = rows.shape[0]
-    r0 = rows[0]
-    # modes that no event of the block and no initial state excites stay exactly 0 (e.g. the
-    # depot modes under IV dosing: V⁻¹ is exactly 0 there); they are left out, in order
-    act = _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0)
-    na = act.shape[0]
-    lamb = np.empty((na, L))
-    edt = np.empty((na, L))
-    gdt = np.empty((na, L))
-    Vb = np.empty((na, n, L))
-    Wb = np.empty((n_out, na, L))
-    z = np.empty((na, L))
-    u = np.zeros((na, L))
-    bb = np.zeros((n, L))
-    val = np.empty(L)
-    active = np.zeros(n, dtype=np.int64)
-    for lane in range(L):
-        s = sub[rows[lane]]
-        for ka in range(na):
-            k = act[ka]
-            lamb[ka, lane] = lam[s, k]
-            edt[ka, lane] = np.exp(lam[s, k] * dt)
-            gdt[ka, lane] = _phi(lam[s, k], dt)
-            z[ka, lane] = z0[rows[lane], k]
-            for q in range(n):
-                Vb[ka, q, lane] = Vinv[s, k, q]
-        for o in range(n_out):
+        rows = order[starts[bi]:starts[bi] + counts[bi]]
+        n = lam.shape[1]
+        n_out = WV.shape[1]
+        n_all = n_out + kind.shape[0]
+        T = times.shape[0]
+        E = ev_t.shape[1]
+        Tp = sample_at.shape[0]
+        want_metrics = metrics.shape[0] > 0
+        L = rows.shape[0]
+        r0 = rows[0]
+        # modes that no event of the block and no initial state excites stay exactly 0 (e.g. the
+        # depot modes under IV dosing: V⁻¹ is exactly 0 there); they are left out, in order
+        act = _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0)
+        na = act.shape[0]
+        lamb = np.empty((na, L))
+        edt = np.empty((na, L))
+        gdt = np.empty((na, L))
+        Vb = np.empty((na, n, L))
+        Wb = np.empty((n_out, na, L))
+        z = np.empty((na, L))
+        u = np.zeros((na, L))
+        bb = np.zeros((n, L))
+        val = np.empty(L)
+        active = np.zeros(n, dtype=np.int64)
+        for lane in range(L):
+            s = sub[rows[lane]]
             for ka in range(na):
-                Wb[o, ka, lane] = WV[s, o, act[ka]]
-    lp, lc = lane_parameters(par, coef, sub, rows, L)
-    kg = c50_powers(lp, L)
-    base = np.empty(L, dtype=np.int64)
-    for lane in range(L):
-        base[lane] = dest_base[rows[lane]]
-    blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
-    y = np.empty((n_all, L))
-    yb = y.view(np.int64)
-    bl = np.empty(L)
-    ms = np.empty((6, n_all, L))
-    prev = np.empty((n_all, L))
-    has_input = False
-    t = times[0]
-    e = 0
-    p = 0
-    for j in range(T):
-        tj = times[j]
-        tj_snap = tj + SNAP * max(1.0, abs(tj))
-        while True:
-            here = e < E and ev_t[r0, e] <= tj_snap
-            stop = min(ev_t[r0, e], tj) if here else tj
-            h = stop - t
-            if h > 0.0:
-                if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
-                    if has_input:
-                        for k in range(na):
-                            for lane in range(L):
-                                z[k, lane] = edt[k, lane] * z[k, lane] + gdt[k, lane] * u[k, lane]
+                k = act[ka]
+                lamb[ka, lane] = lam[s, k]
+                edt[ka, lane] = np.exp(lam[s, k] * dt)
+                gdt[ka, lane] = _phi(lam[s, k], dt)
+                z[ka, lane] = z0[rows[lane], k]
+                for q in range(n):
+                    Vb[ka, q, lane] = Vinv[s, k, q]
+            for o in range(n_out):
+                for ka in range(na):
+                    Wb[o, ka, lane] = WV[s, o, act[ka]]
+        lp, lc = lane_parameters(par, coef, sub, rows, L)
+        kg = c50_powers(lp, L)
+        base = np.empty(L, dtype=np.int64)
+        for lane in range(L):
+            base[lane] = dest_base[rows[lane]]
+        blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
+        y = np.empty((n_all, L))
+        yb = y.view(np.int64)
+        bl = np.empty(L)
+        ms = np.empty((6, n_all, L))
+        prev = np.empty((n_all, L))
+        has_input = False
+        t = times[0]
+        e = 0
+        p = 0
+        for j in range(T):
+            tj = times[j]
+            tj_snap = tj + SNAP * max(1.0, abs(tj))
+            while True:
+                here = e < E and ev_t[r0, e] <= tj_snap
+                stop = min(ev_t[r0, e], tj) if here else tj
+                h = stop - t
+                if h > 0.0:
+                    if dt > 0.0 and abs(h - dt) <= 1e-9 * dt:
+                        if has_input:
+                            for k in range(na):
+                                for lane in range(L):
+                                    z[k, lane] = edt[k, lane] * z[k, lane] + gdt[k, lane] * u[k, lane]
+                        else:
+                            for k in range(na):
+                                for lane in range(L):
+                                    z[k, lane] *= edt[k, lane]
                     else:
                         for k in range(na):
                             for lane in range(L):
-                                z[k, lane] *= edt[k, lane]
-                else:
-                    for k in range(na):
-                        for lane in range(L):
-                            lk = lamb[k, lane]
-                            z[k, lane] = np.exp(lk * h) * z[k, lane] + (_phi(lk, h) * u[k, lane]
-                                                                        if has_input else 0.0)
-                t = stop
-            if not here:
-                break
-            # one event for every lane: same time, kind and compartment; own value
-            kd = ev_k[r0, e]
-            c = ev_c[r0, e]
-            for lane in range(L):
-                val[lane] = ev_v[rows[lane], e]
-            if kd == BOLUS:
-                for q in range(na):
-                    for lane in range(L):
-                        z[q, lane] += Vb[q, c, lane] * val[lane]
-            else:
-                if kd == RATE_ON:
-                    active[c] += 1
-                    for lane in range(L):
-                        bb[c, lane] += val[lane]
-                else:
-                    active[c] -= 1
-                    for lane in range(L):
-                        bb[c, lane] = 0.0 if active[c] == 0 else bb[c, lane] - val[lane]
-                has_input = False
-                for i in range(n):
-                    if active[i] > 0:
-                        has_input = True
-                for q in range(na):
-                    for lane in range(L):
-                        u[q, lane] = 0.0
-                    for r in range(n):
-                        if active[r] > 0:
-                            for lane in range(L):
-                                u[q, lane] += Vb[q, r, lane] * bb[r, lane]
-            e += 1
-        for o in range(n_out):
-            for lane in range(L):
-                y[o, lane] = 0.0
-            for k in range(na):
+                                lk = lamb[k, lane]
+                                z[k, lane] = np.exp(lk * h) * z[k, lane] + (_phi(lk, h) * u[k, lane]
+                                                                            if has_input else 0.0)
+                    t = stop
+                if not here:
+                    break
+                # one event for every lane: same time, kind and compartment; own value
+                kd = ev_k[r0, e]
+                c = ev_c[r0, e]
                 for lane in range(L):
-                    y[o, lane] += Wb[o, k, lane] * z[k, lane]
-        derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-        store_step(y, j, base, dest, dest_col, L)
-        if p < Tp and sample_at[p] == j:
-            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
-            p += 1
+                    val[lane] = ev_v[rows[lane], e]
+                if kd == BOLUS:
+                    for q in range(na):
+                        for lane in range(L):
+                            z[q, lane] += Vb[q, c, lane] * val[lane]
+                else:
+                    if kd == RATE_ON:
+                        active[c] += 1
+                        for lane in range(L):
+                            bb[c, lane] += val[lane]
+                    else:
+                        active[c] -= 1
+                        for lane in range(L):
+                            bb[c, lane] = 0.0 if active[c] == 0 else bb[c, lane] - val[lane]
+                    has_input = False
+                    for i in range(n):
+                        if active[i] > 0:
+                            has_input = True
+                    for q in range(na):
+                        for lane in range(L):
+                            u[q, lane] = 0.0
+                        for r in range(n):
+                            if active[r] > 0:
+                                for lane in range(L):
+                                    u[q, lane] += Vb[q, r, lane] * bb[r, lane]
+                e += 1
+            for o in range(n_out):
+                for lane in range(L):
+                    y[o, lane] = 0.0
+                for k in range(na):
+                    for lane in range(L):
+                        y[o, lane] += Wb[o, k, lane] * z[k, lane]
+            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+            store_step(y, j, base, dest, dest_col, L)
+            if p < Tp and sample_at[p] == j:
+                bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
+                p += 1
+            if want_metrics:
+                if j == 0:
+                    metrics_start(y, ms, prev, thresholds, times[0], L)
+                metrics_step(y, ms, prev, thresholds, tj, times[j - 1] if j > 0 else tj, j == 0, L)
         if want_metrics:
-            if j == 0:
-                metrics_start(y, ms, prev, thresholds, times[0], L)
-            metrics_step(y, ms, prev, thresholds, tj, times[j - 1] if j > 0 else tj, j == 0, L)
-    if want_metrics:
-        metrics_finish(ms, rows, metrics, L)
+            metrics_finish(ms, rows, metrics, L)
 
 
 @njit(cache=True, error_model="numpy")

@@ -295,44 +295,36 @@ def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, co
     N = buf.shape[0]
     for bi in range(b0, b1):
         i0 = bi * LANES_PASS
-        _pass_block(buf, i0, min(LANES_PASS, N - i0), rows_of, sub, times, kind, src, ant, sign, par, coef,
-                    thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base,
-                    dest_col)
-
-
-@njit(cache=True, error_model="numpy")
-def _pass_block(buf, i0, L, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-                bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
-    """Buffer rows ``i0 … i0 + L`` as one block of lanes."""
-    n_out, T = buf.shape[1], buf.shape[2]
-    n_all = n_out + kind.shape[0]
-    want_metrics = metrics.shape[0] > 0
-    Tp = sample_at.shape[0]
-    rows = rows_of[i0:i0 + L]
-    lp, lc = lane_parameters(par, coef, sub, rows, L)
-    kg = c50_powers(lp, L)
-    base = np.empty(L, dtype=np.int64)
-    for lane in range(L):
-        base[lane] = dest_base[rows[lane]]
-    blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
-    y = np.empty((n_all, L))
-    yb = y.view(np.int64)
-    bl = np.empty(L)
-    ms = np.empty((6, n_all, L))
-    prev = np.empty((n_all, L))
-    p = 0
-    for j in range(T):
-        for o in range(n_out):
-            for lane in range(L):
-                y[o, lane] = buf[i0 + lane, o, j]
-        derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
-        store_step(y, j, base, dest, dest_col, L)
-        if p < Tp and sample_at[p] == j:
-            bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
-            p += 1
+        L = min(LANES_PASS, N - i0)
+        n_out, T = buf.shape[1], buf.shape[2]
+        n_all = n_out + kind.shape[0]
+        want_metrics = metrics.shape[0] > 0
+        Tp = sample_at.shape[0]
+        rows = rows_of[i0:i0 + L]
+        lp, lc = lane_parameters(par, coef, sub, rows, L)
+        kg = c50_powers(lp, L)
+        base = np.empty(L, dtype=np.int64)
+        for lane in range(L):
+            base[lane] = dest_base[rows[lane]]
+        blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
+        y = np.empty((n_all, L))
+        yb = y.view(np.int64)
+        bl = np.empty(L)
+        ms = np.empty((6, n_all, L))
+        prev = np.empty((n_all, L))
+        p = 0
+        for j in range(T):
+            for o in range(n_out):
+                for lane in range(L):
+                    y[o, lane] = buf[i0 + lane, o, j]
+            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+            store_step(y, j, base, dest, dest_col, L)
+            if p < Tp and sample_at[p] == j:
+                bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
+                p += 1
+            if want_metrics:
+                if j == 0:
+                    metrics_start(y, ms, prev, thresholds, times[0], L)
+                metrics_step(y, ms, prev, thresholds, times[j], times[j - 1] if j > 0 else times[0], j == 0, L)
         if want_metrics:
-            if j == 0:
-                metrics_start(y, ms, prev, thresholds, times[0], L)
-            metrics_step(y, ms, prev, thresholds, times[j], times[j - 1] if j > 0 else times[0], j == 0, L)
-    if want_metrics:
-        metrics_finish(ms, rows, metrics, L)
+            metrics_finish(ms, rows, metrics, L)
