@@ -13,7 +13,8 @@ and peak memory, the thread scaling, this machine's memory and floating-point li
 roofline fraction (benchmarks/roofline.py); every timing is repeated (``--repeats``, default 3)
 and its spread recorded, with the load average (the machine is shared).
 
-Options: --quick (smaller sizes, for a smoke run), --skip-million, --repeats N, --json FILE.
+Options: --quick (smaller sizes, for a smoke run), --skip-million, --repeats N, --json FILE,
+--only-scaling (redo the scaling, 10⁶ and thread part into an existing JSON file).
 """
 from __future__ import annotations
 
@@ -244,8 +245,17 @@ def main():
     ap.add_argument("--skip-million", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="repeat every timing (default 3; the spread is reported)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results.json"))
+    ap.add_argument("--only-scaling", action="store_true", help="rerun only the scaling, 10⁶-subject and thread "
+                    "part, updating the JSON file in place")
     a = ap.parse_args()
     n_std, R = (1000 if a.quick else 10000), max(1, a.repeats)
+    if a.only_scaling:
+        res = json.loads(Path(a.json).read_text())
+        res["load_average_at_scaling"] = load_average()
+        _million(res, a, R)
+        res["load_average_at_scaling_end"] = load_average()
+        Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+        return
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "python": platform.python_version(), "standard_case": f"{n_std} subjects x 3 regimens x 24 h @ 1 min",
            "load_average_at_start": load_average()}

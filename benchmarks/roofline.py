@@ -7,7 +7,8 @@ the floating-point operations it must do allow, for full and streaming output.
   what a full-mode run's trajectory array costs, since it is new memory);
 * floating point: multiply-adds on lane arrays in L1 (``a = a·b + c`` over 256 independent lanes,
   every thread) — the pattern of the batched kernel (numba emits separate multiplies and adds, no
-  FMA, so that results match the per-row kernel bit for bit).
+  FMA, so that results match the per-row kernel bit for bit); and, for the hardware's side, a
+  1024² matrix product by OpenBLAS (FMA, register blocking), which no per-step kernel reaches.
 
 Bytes and operations per subject-regimen are counted from the kernel's loops (:func:`work`).
 """
@@ -72,8 +73,11 @@ def probe(size_mib: int = 512) -> dict:
     iters = 200_000
     _muladd(x, 0.999999, 1e-7, 10)
     gflops = th * 256 * 2 * iters / _best(lambda: _muladd(x, 0.999999, 1e-7, iters), 3) / 1e9
+    m = np.random.default_rng(0).random((1024, 1024))
+    dgemm = 2 * 1024 ** 3 / _best(lambda: m @ m, 3) / 1e9  # OpenBLAS, FMA, all cores: the hardware's side
     return {"threads": th, "fill_GBps": round(fill, 2), "copy_GBps": round(copy, 2),
-            "first_touch_GBps": round(first, 2), "lane_muladd_GFLOPps": round(gflops, 1)}
+            "first_touch_GBps": round(first, 2), "lane_muladd_GFLOPps": round(gflops, 1),
+            "dgemm_GFLOPps": round(dgemm, 1)}
 
 
 def work(n_states: int, n_out: int, n_derived: int, n_times: int, n_pct: int, itemsize: int = 4) -> dict:

@@ -56,6 +56,24 @@ def test_local_executor_runs_one_thread_per_core_with_the_one_thread_result(tmp_
     np.testing.assert_array_equal(ds.value.values, np.stack([one[i] for i in range(len(X))]))
 
 
+def test_large_local_sweeps_run_on_processes_with_the_same_result(tmp_path, monkeypatch):
+    """Above PROCESS_MIN_WORK subject-runs the local executor starts one process per core (spawn);
+    the values equal a single thread's."""
+    import pkpd.workflows.executors as ex
+    sc = load_scenario(_scenario(tmp_path, points=6, n=60, batch=2))
+    X = design_matrix(sc.sweep)
+    names = tuple(p.name for p in sc.sweep.params)
+    fn = partial(evaluate_points, str(sc.path), names, n=sc.sweep.n)
+    batches = [[(i, tuple(X[i])) for i in range(k, min(k + 2, len(X)))] for k in range(0, len(X), 2)]
+    monkeypatch.setattr(ex, "_spawn_safe", lambda: True)
+    got, one = {}, {}
+    assert run_batches(fn, batches, got.__setitem__, cores=2, work=ex.PROCESS_MIN_WORK) == "local, 2 processes"
+    run_batches(fn, batches, one.__setitem__, cores=1)
+    assert sorted(got) == sorted(one) == list(range(len(X)))
+    for i in one:
+        np.testing.assert_array_equal(got[i], one[i])
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -116,3 +134,18 @@ def test_sweep_on_separate_dask_processes_survives_a_killed_worker(tmp_path):
     got = xr.open_dataset(run_dir / "out" / "sweep_sweep.nc")
     assert got.attrs["executor"] == f"dask scheduler {address}"
     np.testing.assert_array_equal(got.value.values, ref.value.values)
+
+
+def test_spawn_safety_of_the_main_module(tmp_path, monkeypatch):
+    """Processes only when the main module can be re-imported: ``-m`` or a guarded script."""
+    import types
+    import pkpd.workflows.executors as ex
+    guarded, bare = tmp_path / "guarded.py", tmp_path / "bare.py"
+    guarded.write_text("import sys\nif __name__ == '__main__':\n    print('run')\n")
+    bare.write_text("print('run')\n")
+    for path, want in ((guarded, True), (bare, False)):
+        main = types.ModuleType("__main__")
+        main.__file__ = str(path)
+        main.__spec__ = None
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        assert ex._spawn_safe() is want

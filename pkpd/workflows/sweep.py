@@ -180,7 +180,7 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
             bar.update(1)
     executor = run_batches(partial(evaluate_points, path, names, n=spec.n),
                            [[(i, tuple(X[i])) for i in b] for b in batches], save, workers=workers,
-                           scheduler=scheduler)
+                           scheduler=scheduler, work=len(todo) * spec.n)
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - t0
