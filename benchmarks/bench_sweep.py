@@ -11,7 +11,7 @@ Each point: the Perez-Ruixo model with the Olofsen 2022 effect site, intranasal 
   only), ``--base`` base samples → base·(10 + 2) points, default executor; the time per point is
   scaled to N = 1024 (12,288 points), which is what the README quotes.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--points 1000] [--subjects 1000] [--base 16]
+    .venv/bin/python benchmarks/bench_sweep.py [--points 1000] [--subjects 1000] [--base 128]
 """
 import argparse
 import json
@@ -74,7 +74,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=1000)
     ap.add_argument("--subjects", type=int, default=1000)
-    ap.add_argument("--base", type=int, default=16, help="Saltelli base samples of the timed run")
+    ap.add_argument("--base", type=int, default=128, help="Saltelli base samples of the timed run")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results_sweep.json"))
     a = ap.parse_args()
     res = {"points": a.points, "subjects_per_point": a.subjects, "grid": "24 h at 5 min, 1 regimen",
