@@ -14,7 +14,7 @@ The package is layered (see ``docs/design.md``): ``models`` → ``dosing`` → `
 kernels in ``solvers`` (arrays only) under them all.  Only the names below are public.
 """
 from pkpd.version import __version__
-from pkpd.errors import PkpdError
+from pkpd.errors import PkpdError, PkpdTypeError
 from pkpd import units
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
@@ -35,7 +35,7 @@ from pkpd.scenario.doses import parse_dose
 from pkpd.workflows.run import run_scenario, write_outputs
 
 __all__ = [
-    "__version__", "PkpdError", "units",
+    "__version__", "PkpdError", "PkpdTypeError", "units",
     "Model", "PDModel", "available_models", "load_model",
     "Dose", "Regimen", "regimen_events", "format_regimen", "parse_regimen",
     "SolverOptions", "simulate", "solve_states",

@@ -2,13 +2,16 @@
 
 A :class:`PkpdError` names *where* (file and field) and *what* is wrong, so the
 CLI can print one line and exit with status 2 instead of a traceback.
+
+The public exception contract: every function of the Python API checks its arguments at the
+boundary and raises :class:`PkpdError` — a :class:`ValueError`, so ``except ValueError`` code keeps
+working — or, for an argument of the wrong type, :class:`PkpdTypeError` (also a
+:class:`TypeError`), with the same message the command line prints.
 """
 from __future__ import annotations
 
 
-
-
-class PkpdError(Exception):
+class PkpdError(ValueError):
     """A problem with user input (scenario, model, event data or options).
 
     Parameters
@@ -37,7 +40,12 @@ class PkpdError(Exception):
         field = self.field
         if field_prefix:
             field = f"{field_prefix}.{field}" if field else field_prefix
-        return PkpdError(self.problem, file or self.file, field)
+        cls = PkpdTypeError if isinstance(self, TypeError) else PkpdError
+        return cls(self.problem, file or self.file, field)
+
+
+class PkpdTypeError(PkpdError, TypeError):
+    """An argument of the wrong type (a model name where a loaded model is needed, …)."""
 
 
 class PkpdErrors(PkpdError):

@@ -141,7 +141,7 @@ def tolerance_system(pk, tol, regimen, weight: float = 70.0):
     ``kon·Ce/(EC50_tol + Ce) − koff·T`` on the tolerance state.  Returns ``(f, n, events,
     index of Ce, index of T)`` for :func:`solve_piecewise`."""
     v, pv = pk.params.individual(covariates={"WT": weight}), tol.params.individual(covariates={"WT": weight})
-    sysm = build_system(pk, v, tol.links(pv, pk.species), [(tol, pv)])
+    sysm = build_system(pk, v, tol.links(pv, pk.species, pk), [(tol, pv)])
     K = sysm.K[0]
     ce = sysm.states.index(f"ce_{tol.name}_ketamine")
     T = sysm.states.index(f"{tol.name}_T")

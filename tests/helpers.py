@@ -1,6 +1,7 @@
 """Small in-memory models and a high-precision scipy reference for the tests."""
 from __future__ import annotations
 
+import textwrap
 import tomllib
 
 from pkpd.testing import reference_solution
@@ -98,3 +99,43 @@ def regimen(*doses, name="r"):
 def reference(K, events, times, rtol=1e-10, atol=1e-14):
     """scipy Radau reference (see :func:`pkpd.testing.reference_solution`)."""
     return reference_solution(K, events, times, rtol=rtol, atol=atol)
+
+
+def widest_line(text: str) -> int:
+    """Characters in the longest line of a command's output, leaving out the file paths listed
+    after ``wrote:`` (their length is the user's directory, not the layout)."""
+    lines, paths = [], False
+    for line in text.splitlines():
+        if line == "wrote:":
+            paths = True
+            continue
+        if paths and line.startswith("  "):
+            continue
+        paths = False
+        lines.append(line)
+    return max((len(x) for x in lines), default=0)
+
+#: The smallest valid PK model file (one compartment, IV): the base of bad-input cases.
+ONE_COMPARTMENT = textwrap.dedent('''
+    [model]
+    name = "m"
+    title = "t"
+    drug = "S-ketamine"
+    sampling = "venous"
+    citation = "c"
+    plasma = { ketamine = "central" }
+
+    [parameters]
+    V = { value = 50, unit = "L", source = "test", grade = "table" }
+    CL = { value = 10, unit = "L/h", source = "test", grade = "table" }
+
+    [compartments]
+    central = { species = "ketamine", volume = "V" }
+
+    [[flows]]
+    from = "central"
+    clearance = "CL"
+
+    [[routes.iv]]
+    target = "central"
+''')

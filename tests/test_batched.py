@@ -47,7 +47,8 @@ def _pds(model):
     out = []
     for name in LINEAR_PD:
         p = load_model(name)
-        if all(e.species in model.species for e in p.effects):
+        # same drug form, or a PD model that declares the conversion (else the pairing is refused)
+        if all(e.species in model.species for e in p.effects) and (p.drug == model.drug or p.enantiomers):
             out.append(p)
     return tuple(out)
 
@@ -219,6 +220,49 @@ def test_dispatcher_batched_equals_modal_with_off_grid_events_and_initial_states
         np.testing.assert_array_equal(a, b)
     auto = solve(K, W, times, 0.25, ev, a, repeats=R, x0=x0)
     assert auto.method == ("batched" if shared else "modal")  # batched only where rows share event times
+
+
+@pytest.mark.parametrize("linear", ["batched", "modal", "dense"])
+def test_kept_values_are_the_trajectories_at_the_kept_times(linear):
+    """The fused work's kept values (sampled observations, the finite check) are the outputs at the
+    chosen time indices plus the last, whatever kernel runs (the batched kernel, or the modal and
+    dense kernels followed by the fused pass), with events between and at output times: compared
+    with the same kernel's full output (buffers pre-filled with NaN, so a missed write shows)."""
+    from pkpd.solvers.fused import fused_work
+    rng = np.random.default_rng(11)
+    S, n, R = 21, 3, 2
+    K = np.zeros((S, n, n))
+    for i in range(n):
+        K[:, i, i] = -rng.uniform(0.5, 3.0, S) * (i + 1)
+        if i:
+            K[:, i, i - 1] = rng.uniform(0.1, 1.0, S)
+    W = rng.uniform(0, 1, (S, 2, n))
+    times = np.union1d(np.arange(0, 4.0001, 0.25), [0.33, 1.7])
+    ev = _random_events(rng, R * S, n, True)
+    full = np.full((R * S, 2, times.size), np.nan)
+    solve(K, W, times, 0.25, ev, full, repeats=R, linear=linear)
+    at = np.array([0, 3, 7, 9])
+    f = fused_work(2, R * S, keep_at=at, n_times=times.size, kept_out=np.full((R * S + 5, 2, 5), np.nan))
+    solve(K, W, times, 0.25, ev, None, repeats=R, linear=linear, fused=f)
+    np.testing.assert_array_equal(f.keep_at, [0, 3, 7, 9, times.size - 1])
+    np.testing.assert_array_equal(f.kept[:R * S], full[:, :, f.keep_at])
+    assert np.isnan(f.kept[R * S:]).all()  # rows beyond the call's are left alone
+
+
+def test_the_finite_check_reads_the_kept_last_time_when_nothing_is_stored():
+    """A system growing at e^(1000 t) overflows float64: refused at the solver boundary also when
+    the fused work stores no trajectory (it checks the kept values at the last output time), and
+    fused work that does not keep the last time is a programming error."""
+    from pkpd.errors import PkpdError
+    from pkpd.solvers.fused import fused_work
+    K, W = np.array([[[1000.0]]]), np.ones((1, 1, 1))
+    times = np.linspace(0.0, 2.0, 21)
+    ev = (np.array([[0.0]]), np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), np.array([[1.0]]))
+    for linear in ("batched", "modal", "dense"):
+        with pytest.raises(PkpdError, match="not finite"):
+            solve(K, W, times, 0.1, ev, None, linear=linear, fused=fused_work(1, 1, metrics=True, n_times=21))
+    with pytest.raises(ValueError, match="last output time"):
+        solve(-K, W, times, 0.1, ev, None, fused=fused_work(1, 1, metrics=True))
 
 
 def test_event_blocks_group_equal_event_times_only():

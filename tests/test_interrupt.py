@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pkpd.errors import PkpdError
 from pkpd.output import files as outputs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +20,8 @@ def test_failed_write_leaves_nothing(tmp_path):
         Path(tmp).write_text("half")
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError):
+    # a failed write is one user-facing error (issue 18: disk full ends in a message, not a traceback)
+    with pytest.raises(PkpdError, match="disk full"):
         outputs.write_atomic(target, boom)
     assert list(tmp_path.iterdir()) == []
 

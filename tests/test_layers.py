@@ -22,7 +22,8 @@ PACKAGE = "pkpd"
 #: An entry with a dot names a module or a subpackage (then every module in it); an entry without
 #: a dot names exactly that module (``pkpd`` is the package's ``__init__``, the public API on top).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("pkpd.errors", "pkpd.units", "pkpd.expr", "pkpd.version", "pkpd.interrupts")),
+    ("base", ("pkpd.errors", "pkpd.units", "pkpd.expr", "pkpd.version", "pkpd.interrupts", "pkpd.limits",
+              "pkpd.names", "pkpd.inputs")),
     ("solvers", ("pkpd.solvers",)),  # numba kernels: arrays in, arrays out
     ("models", ("pkpd.models",)),
     ("dosing", ("pkpd.dosing",)),

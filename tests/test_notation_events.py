@@ -113,7 +113,8 @@ def test_time_order_within_id_and_spray_grouping():
 def test_nmsim_and_nca_commands(root, tmp_path, capsys):
     src = root / "scenarios" / "data" / "trial.csv"
     out = tmp_path / "sim.csv"
-    assert main(["nmsim", str(src), "--model", "perez_ruixo_2021", "-o", str(out)]) == 0
+    # --prop 0 --add 0: no residual error (by default nmsim adds the model's published σ)
+    assert main(["nmsim", str(src), "--model", "perez_ruixo_2021", "-o", str(out), "--prop", "0", "--add", "0"]) == 0
     ed = parse_events(out.read_text())
     rows = [r for r in ed.rows if r["ID"] == 1 and r["EVID"] == 0]
     # DV equals the typical-subject simulation at those times
@@ -127,7 +128,7 @@ def test_nmsim_and_nca_commands(root, tmp_path, capsys):
     capsys.readouterr()
     assert main(["nca", str(out), "-o", str(tmp_path / "nca.csv")]) == 0
     table = capsys.readouterr().out
-    assert "half_life" in table and (tmp_path / "nca.csv").is_file()
+    assert "t1/2 (h)" in table and (tmp_path / "nca.csv").is_file()
     assert main(["nca", str(tmp_path / "missing.csv")]) == 2
 
 

@@ -67,7 +67,8 @@ def doses(draw, route: Route, records: bool = False):
     per_kg = draw(st.booleans())
     kind = draw(st.sampled_from(["amount", "rate"] if route.infusion else ["amount"]))
     unit = {"amount": "mg/kg" if per_kg else "mg", "rate": "mg/kg/h" if per_kg else "mg/h"}[kind]
-    kw = {kind: units.parse(f"{draw(_num(0.001, 500))!r} {unit}", kind, allow_per_kg=True)}
+    # per kg at most 100 (mg/kg, mg/kg/h): above that is outside the sanity ranges (issue 18)
+    kw = {kind: units.parse(f"{draw(_num(0.001, 100 if per_kg else 500))!r} {unit}", kind, allow_per_kg=True)}
     if kind == "rate" or (route.infusion and draw(st.booleans())):
         kw["duration"] = draw(_num(0.01, 24))
     if route.sprays and draw(st.booleans()):

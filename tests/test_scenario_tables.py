@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from pkpd.errors import Collector, PkpdErrors
-from pkpd.scenario.checks import check_pairs, check_thresholds, dosing_checks
+from pkpd.scenario.checks import check_pairs, check_thresholds, dosing_checks, scenario_notes
 from pkpd.scenario.load import parse_scenario
 from pkpd.scenario.output_table import parse_output
+from pkpd.scenario.pairing_table import parse_pairing
 from pkpd.scenario.population_table import parse_population
 from pkpd.scenario.regimens_table import parse_regimens
 from pkpd.scenario.scenario_table import parse_scenario_table
@@ -68,7 +69,10 @@ def test_each_table_parser_alone_gives_what_parse_scenario_gives(name):
         assert sc.sweep is None
     solver = parse_solver_options(data["solver"], col) if "solver" in data else SolverOptions()
     assert solver == sc.solver
-    assert dosing_checks(head.models, head.pd, regimens, grid, col) == sc.warnings
+    # [pairing] (issue 17) decides which pairing caveats are warnings and which are notes
+    accept = parse_pairing(data["pairing"], col, head.models, head.pd) if "pairing" in data else ()
+    assert dosing_checks(head.models, head.pd, regimens, grid, col, accept) == sc.warnings
+    assert scenario_notes(head.models, head.pd, regimens, accept) == sc.notes
     assert col.errors == []
 
 
@@ -77,7 +81,7 @@ def test_the_tradeoff_table_alone():
     col = Collector("tradeoff.toml")
     spec = parse_tradeoff(data["tradeoff"], col)
     assert not col.errors
-    assert (spec.analgesia_level, spec.psychotomimetic_level, spec.cap, spec.n) == (0.3, 0.5, 0.10, 400)
+    assert (spec.analgesia_level, spec.psychotomimetic_level, spec.cap, spec.n) == (0.3, 0.5, 0.10, 2000)
     assert spec.analgesia_duration == pytest.approx(20 / 60)
     assert spec.sweep == {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
 
@@ -124,9 +128,13 @@ def test_a_sweep_point_keeps_the_whole_population(monkeypatch):
 
 def test_sweep_point_metrics_depend_on_the_replicates():
     """End to end: with parameter-uncertainty replicates the point's metrics change (they were
-    dropped before, so both runs gave the same numbers)."""
+    dropped before, so both runs gave the same numbers).  Only the PD model (olofsen_2022: C50 and
+    t½ke0) has published CIs here, so the trade-off probabilities (metrics 3–5) change while the
+    ketamine Cmax (metric 0) stays the same to rounding.  (This test used to compare metric 0,
+    which differed only by rounding noise, 6e-14 ng/mL, from the effect sites sharing the system.)"""
     names, values = ("dose",), np.array([1.0])
     with_reps = sweep_workflow.evaluate_point(_with_uncertainty(4), names, values, 40)
     without = sweep_workflow.evaluate_point(_with_uncertainty(0), names, values, 40)
-    assert np.isfinite(with_reps[..., 0]).all() and np.isfinite(without[..., 0]).all()
-    assert not np.array_equal(with_reps[..., 0], without[..., 0])
+    assert np.isfinite(with_reps).all() and np.isfinite(without).all()
+    assert not np.array_equal(with_reps[..., 3:], without[..., 3:])
+    np.testing.assert_allclose(with_reps[..., 0], without[..., 0], rtol=1e-12)

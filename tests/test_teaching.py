@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pkpd.cli.main import main
-from pkpd.teaching.demos import DEMOS, context_sensitive_half_times, run_demo
+from pkpd.teaching.demos import DEMOS, context_sensitive_half_times, demo_figure, run_demo
 from pkpd.errors import PkpdError
 from pkpd.models.load import load_model
 from pkpd.simulation.typical import simulate
@@ -29,15 +29,20 @@ def test_plasma_tci_reaches_and_holds_the_target():
 
 
 def test_effect_tci_reaches_the_target_without_overshoot_and_respects_the_pump():
-    r = tci(DOMINO, 300.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=1200.0)
-    assert np.nanmax(r.effect) <= 300.0 * (1 + 1e-6)
-    t_reach = r.time[np.argmax(r.effect >= 299.0)]
+    # issue 14: racemic Domino drives Olofsen 2022 (S-ketamine) through its [enantiomers] conversion,
+    # so the effect site is in S-ketamine terms, 0.5 × the racemic one: an S target of 150 ng/mL is
+    # the racemic 300 ng/mL this test targeted before (same rates, same plasma)
+    r = tci(DOMINO, 150.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=1200.0)
+    # the stated bound (pkpd.analysis.tci.OVERSHOOT): where plasma meets the effect site at its peak,
+    # the hold phase may add a hair of drug while the effect site still rises
+    assert np.nanmax(r.effect) <= 150.0 * (1 + 1e-4)
+    t_reach = r.time[np.argmax(r.effect >= 149.5)]
     assert t_reach < 10 / 60  # within 10 minutes at this pump limit
-    assert r.plasma.max() > 2 * 300  # plasma overshoots on purpose
+    assert r.plasma.max() > 2 * 300  # racemic plasma overshoots on purpose
     assert np.all((r.rate >= 0) & (r.rate <= 1200.0))
-    np.testing.assert_allclose(r.effect[r.time > 0.5], 300.0, rtol=2e-3)  # held
-    slow = tci(DOMINO, 300.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=100.0)
-    assert slow.time[np.argmax(slow.effect >= 299.0)] > t_reach  # a slower pump gets there later
+    np.testing.assert_allclose(r.effect[r.time > 0.5], 150.0, rtol=2e-3)  # held
+    slow = tci(DOMINO, 150.0, 1.0, mode="effect", pd=OLO, max_rate_mg_h=100.0)
+    assert slow.time[np.argmax(slow.effect >= 149.5)] > t_reach  # a slower pump gets there later
 
 
 def test_tci_errors():
@@ -115,7 +120,53 @@ def test_tci_given_to_a_population_spreads_around_the_target():
     assert np.median(p50) == pytest.approx(300, rel=0.35)
 
 
+def _legend_overlaps(fig) -> list[str]:
+    """What any legend of ``fig`` covers: data (line segments, densely sampled; polygon vertices
+    and insides of filled bands) and, for figure-level legends, any axes with its labels."""
+    from matplotlib.path import Path as MPath
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    legends = [(lg, False) for lg in fig.legends] + [(ax.get_legend(), True) for ax in fig.axes if ax.get_legend()]
+    found = []
+    for lg, inside in legends:
+        box = lg.get_window_extent(r)
+        corners = [(box.x0, box.y0), (box.x0, box.y1), (box.x1, box.y0), (box.x1, box.y1)]
+        for ax in fig.axes:
+            if not inside and ax.get_visible() and ax.get_tightbbox(r).overlaps(box):
+                found.append(f"figure legend over axes {ax.get_title()!r}")
+            for line in ax.lines:
+                xy = line.get_xydata()
+                xy = xy[np.all(np.isfinite(xy), axis=1)]
+                if len(xy) > 1:
+                    f = np.linspace(0, 1, 25)[:, None, None]
+                    xy = (xy[:-1] * (1 - f) + xy[1:] * f).reshape(-1, 2)
+                pts = ax.transData.transform(xy) if len(xy) else np.zeros((0, 2))
+                if np.any((pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)):
+                    found.append(f"legend over line {line.get_label()!r} in {ax.get_title()!r}")
+            for coll in ax.collections:
+                for path in coll.get_paths():
+                    v = coll.get_transform().transform(path.vertices)
+                    inside_box = (v[:, 0] > box.x0) & (v[:, 0] < box.x1) & (v[:, 1] > box.y0) & (v[:, 1] < box.y1)
+                    if np.any(inside_box) or (len(v) > 2 and any(MPath(v).contains_point(c) for c in corners)):
+                        found.append(f"legend over {type(coll).__name__} in {ax.get_title()!r}")
+                        break
+    return found
+
+
+def test_the_legend_check_bites():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.legend(loc="center")
+    assert _legend_overlaps(fig)
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("name", list(DEMOS))
 def test_every_demo_renders(name, tmp_path):
-    text, path = run_demo(name, tmp_path)
+    """Every demo renders, and its legends cover no data and no panel (issue 17: legends covered
+    captions in 3 of 7 figures; the caption is now a band of its own below the figure)."""
+    fig = demo_figure(name)
+    assert _legend_overlaps(fig) == []
+    text, path = run_demo(name, tmp_path, fig=fig)
     assert len(text) > 80 and path.stat().st_size > 30_000

@@ -5,11 +5,13 @@ Builds on the outcome definitions in :mod:`pkpd.analysis.tradeoff`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 import numpy as np
 import xarray as xr
 from pkpd import units
 from pkpd.dosing.regimen import Regimen
+from pkpd.limits import check_count
 from pkpd.analysis.tradeoff import TradeoffSpec, evaluate, pairs_for, thresholds_for
 from pkpd.simulation.population import simulate_population
 
@@ -56,10 +58,13 @@ def _label(param, v):
 
 
 def sweep_regimens(regimens, sweep: dict) -> tuple[list[Regimen], list[dict]]:
-    """Every base regimen × the grid of sweep values that apply to it."""
+    """Every base regimen × the grid of sweep values that apply to it (at most the
+    ``tradeoff_points`` limit of variants, checked before any is built)."""
     import itertools
-    variants, meta = [], []
+    variants, meta, seen = [], [], set()
     params = list(sweep)
+    check_count("tradeoff_points", len(regimens) * math.prod(len(sweep[p]) for p in params),
+                "regimen variants of the trade-off sweep (regimens × sweep values)", "sweep fewer values")
     for base in regimens:
         for combo in itertools.product(*(sweep[p] for p in params)):
             r, labels, applied = base, [], {}
@@ -70,8 +75,9 @@ def sweep_regimens(regimens, sweep: dict) -> tuple[list[Regimen], list[dict]]:
                     labels.append(_label(p, v))
                     applied[p] = v
             name = f"{base.name} [{', '.join(labels)}]" if labels else base.name
-            if name in {x.name for x in variants}:
+            if name in seen:
                 continue
+            seen.add(name)
             variants.append(Regimen(name, r.doses))
             meta.append({"base": base.name, **applied})
     return variants, meta

@@ -1,135 +1,42 @@
-"""Non-compartmental analysis (NCA) of concentration–time data.
+"""Non-compartmental analysis (NCA) of concentration–time data, single and multiple dose.
 
-Conventions (as in common NCA software):
+:func:`nca` analyses one subject.  With one dose (and not at steady state) it is a single-dose
+analysis; with more doses before the last sample, or a dose at steady state, it analyses the last
+dosing interval (:mod:`pkpd.analysis.nca_multiple`) and refuses the single-dose quantities, which
+would be wrong there (AUC0–∞, MRT and clearance from AUC0–∞ assume that all the drug came from one
+dose).  Single-dose conventions (as in PKNCA and Phoenix WinNonlin):
 
-* AUC by the linear-up / log-down trapezoidal rule, from the first time to ``Tlast`` (the last
-  time with a concentration above zero / above LLOQ); AUMC likewise on ``t·C``.
-* λz: log-linear least squares on the last ``n`` positive points, ``n`` from 3 upwards, after Cmax
-  (Cmax itself excluded unless the data are an IV bolus); the fit with the best adjusted R² is
-  chosen, preferring more points when adjusted R² is within 1e-4 of the best.  No λz (NaN) if
-  fewer than 3 points qualify or the slope is not negative.
-* AUC0–∞ = AUC0–t + Clast/λz (observed Clast); MRT = AUMC0–∞ / AUC0–∞ (minus half the infusion
-  duration for an infusion); CL(/F) = dose/AUC0–∞; Vz(/F) = CL/λz.
+* AUC by the linear-up / log-down rule from the dose to Tlast (the last concentration above zero
+  or LLOQ), AUMC likewise on t·C.  Without a sample at the dose the curve starts at 0, or at the
+  back-extrapolated C0 after an IV bolus (:mod:`pkpd.analysis.nca_core`).
+* λz by PKNCA's best-adjusted-R² rule on the samples after Tmax (Tmax included for an IV bolus) and
+  after the end of an infusion; R²adj, the first and last time used, the number of points and the
+  span ratio are reported.
+* AUC0–∞ = AUC0–tlast + Clast/λz; % extrapolated, flagged above 20 %; MRT = AUMC0–∞/AUC0–∞ − T_inf/2;
+  CL = dose/AUC0–∞ and Vz = CL/λz, named CL/F and Vz/F after extravascular doses.
+* With ``tau`` given: AUC0–τ and the predicted accumulation ratio 1/(1 − e^(−λz·τ)).
 
-Units follow the inputs: time in h and concentration in ng/mL give AUC in ng·h/mL; with a dose
-in mg, CL is reported in L/h (dose mg / AUC ng·h/mL × 1000) and Vz in L.
+Units: time h, concentration ng/mL, dose mg → AUC ng·h/mL, CL L/h (mg / (ng·h/mL) × 1000), Vz L.
+Every quantity that cannot be estimated is NaN with the reason in ``NCAResult.notes``.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass
 import numpy as np
+from pkpd.analysis.nca_core import areas, back_extrapolated_c0, fit_lambda_z, moment_areas, rises_again
+from pkpd.analysis.nca_dosing import Dosing
+from pkpd.analysis.nca_multiple import EDGE_TOLERANCE, multiple_dose, _lambda_z_fields
+from pkpd.analysis.nca_result import EXTRAPOLATION_LIMIT_PCT, UNITS, NCAResult, label
 from pkpd.errors import PkpdError
 
+__all__ = ["nca", "NCAResult", "Dosing", "UNITS", "label"]
 
-@dataclass(frozen=True)
-class NCAResult:
-    cmax: float
-    tmax: float
-    clast: float
-    tlast: float
-    auc_0_t: float
-    auc_0_inf: float
-    auc_pct_extrap: float
-    lambda_z: float
-    half_life: float
-    lambda_z_points: int
-    lambda_z_r2_adj: float
-    aumc_0_inf: float
-    mrt: float
-    cl: float
-    vz: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+_NEEDS_LAMBDA_Z = ("auc_0_inf", "auc_pct_extrap", "half_life", "aumc_0_inf", "mrt", "cl", "vz",
+                   "accumulation_pred")
 
 
-UNITS = {"cmax": "ng/mL", "tmax": "h", "clast": "ng/mL", "tlast": "h", "auc_0_t": "ng*h/mL",
-         "auc_0_inf": "ng*h/mL", "auc_pct_extrap": "%", "lambda_z": "1/h", "half_life": "h",
-         "lambda_z_points": "", "lambda_z_r2_adj": "", "aumc_0_inf": "ng*h^2/mL", "mrt": "h", "cl": "L/h",
-         "vz": "L"}
-
-
-def _trapz_linlog(t, y):
-    """Linear-up / log-down areas of each interval."""
-    y1, y2 = y[:-1], y[1:]
-    dt = np.diff(t)
-    lin = 0.5 * (y1 + y2) * dt
-    down = (y2 < y1) & (y1 > 0) & (y2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logd = (y1 - y2) * dt / np.log(np.where(down, y1 / y2, 2.0))
-    return np.where(down, logd, lin)
-
-
-def _aumc_linlog(t, c):
-    """AUMC intervals: linear-up on t·C, log-down with the exact exponential formula."""
-    t1, t2, c1, c2 = t[:-1], t[1:], c[:-1], c[1:]
-    dt = t2 - t1
-    lin = 0.5 * (t1 * c1 + t2 * c2) * dt
-    down = (c2 < c1) & (c1 > 0) & (c2 > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.log(np.where(down, c1 / c2, 2.0)) / dt
-        logd = (t1 * c1 - t2 * c2) / k + (c1 - c2) / (k * k)
-    return np.where(down, logd, lin)
-
-
-def lambda_z(t, c, tmax_index: int, include_cmax: bool = False) -> tuple[float, int, float]:
-    """(λz, points used, adjusted R²) by the best-adjusted-R² rule."""
-    start = tmax_index if include_cmax else tmax_index + 1
-    tt, cc = t[start:], c[start:]
-    ok = cc > 0
-    tt, cc = tt[ok], cc[ok]
-    best = (math.nan, 0, -math.inf)
-    for n in range(3, len(tt) + 1):
-        x, y = tt[-n:], np.log(cc[-n:])
-        A = np.vstack([x, np.ones(n)]).T
-        coef, res, *_ = np.linalg.lstsq(A, y, rcond=None)
-        slope = coef[0]
-        if slope >= 0:
-            continue
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
-        ss_res = float(np.sum((y - A @ coef) ** 2))
-        r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
-        r2a = 1.0 - (1.0 - r2) * (n - 1) / (n - 2)
-        if r2a > best[2] + 1e-4 or (abs(r2a - best[2]) <= 1e-4 and n > best[1]):
-            best = (-slope, n, r2a)
-    return best if best[1] else (math.nan, 0, math.nan)
-
-
-def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_duration: float = 0.0,
-        lloq: float = 0.0) -> NCAResult:
-    """NCA of one concentration–time profile.
-
-    Parameters
-    ----------
-    t : array_like, shape (n,)
-        Sampling times, h, strictly increasing, at least 2.
-    c : array_like, shape (n,)
-        Concentrations, ng/mL, finite and ≥ 0; values ≤ ``lloq`` count as below quantification
-        (zero).
-    dose_mg : float, optional
-        Dose, mg; gives CL(/F) in L/h and Vz(/F) in L.
-    iv_bolus : bool
-        Include Cmax in the λz candidates (IV bolus data).
-    infusion_duration : float
-        Infusion duration, h; MRT is corrected by half of it.
-    lloq : float
-        Lower limit of quantification, ng/mL.
-
-    Returns
-    -------
-    NCAResult
-        Cmax (ng/mL), Tmax (h), Clast (ng/mL), Tlast (h), AUC0–t and AUC0–∞ (ng·h/mL), % of
-        AUC0–∞ extrapolated, λz (1/h), half-life (h), λz points and adjusted R², AUMC0–∞
-        (ng·h²/mL), MRT (h), CL (L/h) and Vz (L) — units also in :data:`UNITS`.  NaN where a
-        term cannot be estimated (no λz, no dose); an all-zero profile gives Cmax, Clast and
-        AUC0–t of 0, 0 λz points and NaN for the rest.
-
-    Raises
-    ------
-    PkpdError
-        Mismatched, non-finite, unsorted or negative input.
-    """
+def _checked(t, c, lloq: float) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(t, dtype=float)
     c = np.asarray(c, dtype=float)
     if t.ndim != 1 or t.shape != c.shape or t.size < 2:
@@ -140,27 +47,160 @@ def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_
         raise PkpdError("NCA: times must be strictly increasing")
     if np.any(c < 0):
         raise PkpdError("NCA: concentrations cannot be negative")
-    c = np.where(c <= lloq, 0.0, c)
-    pos = np.flatnonzero(c > 0)
-    if pos.size == 0:
-        nan = math.nan
-        return NCAResult(0.0, nan, 0.0, nan, 0.0, nan, nan, nan, nan, 0, nan, nan, nan, nan, nan)
-    last = pos[-1]
+    if not (np.isfinite(lloq) and lloq >= 0):
+        raise PkpdError("NCA: the LLOQ must be a concentration ≥ 0")
+    return t, np.where(c <= lloq, 0.0, c)
+
+
+def _dosing(dose_mg, iv_bolus, infusion_duration, dosing: Dosing | None, tau, steady_state) -> Dosing:
+    """The dosing of the call: ``dosing`` (with ``tau``/``steady_state`` applied) or one dose at 0."""
+    if dosing is None:
+        route = "iv-bolus" if iv_bolus else "iv-infusion" if infusion_duration > 0 else "unknown"
+        dosing = Dosing.single(dose_mg, route=route, infusion_duration=infusion_duration)
+    elif dose_mg is not None or iv_bolus or infusion_duration:
+        raise PkpdError("NCA: give the doses either as dose_mg/iv_bolus/infusion_duration or as dosing, not both")
+    changes = {}
+    if tau is not None:
+        changes["tau"] = float(tau)
+    if steady_state:
+        changes["steady_state"] = True
+    return dataclasses.replace(dosing, **changes) if changes else dosing
+
+
+def nca(t, c, dose_mg: float | None = None, *, iv_bolus: bool = False, infusion_duration: float = 0.0,
+        lloq: float = 0.0, dosing: Dosing | None = None, tau: float | None = None,
+        steady_state: bool = False) -> NCAResult:
+    """NCA of one concentration–time profile.
+
+    Parameters
+    ----------
+    t : array_like, shape (n,)
+        Sampling times, h, strictly increasing, at least 2.
+    c : array_like, shape (n,)
+        Concentrations, ng/mL, finite and ≥ 0; values ≤ ``lloq`` count as below quantification (0).
+    dose_mg : float, optional
+        One dose at time 0, mg (gives CL and Vz); or give ``dosing``.
+    iv_bolus : bool
+        The dose at 0 was an IV bolus (C0 back-extrapolated; Cmax may enter the λz fit).
+    infusion_duration : float
+        The dose at 0 was an IV infusion of this duration, h (MRT corrected by half of it).
+    lloq : float
+        Lower limit of quantification, ng/mL.
+    dosing : Dosing, optional
+        All doses of the subject (times, amounts, route class, steady state, τ) instead of the
+        three arguments above.
+    tau : float, optional
+        Dosing interval, h (overrides the detected one).
+    steady_state : bool
+        The subject was at steady state before the first dose, dosing every ``tau``.
+
+    Returns
+    -------
+    NCAResult
+        ``kind`` "single" or "multiple"; the quantities in :data:`UNITS`; ``flags`` (warnings) and
+        ``notes`` (why a quantity is NaN).  An all-zero profile gives Cmax, Clast and AUC0–tlast
+        of 0 and notes for the rest.
+
+    Raises
+    ------
+    PkpdError
+        Mismatched, non-finite, unsorted or negative input; no dose before the last sample.
+    """
+    t, c = _checked(t, c, lloq)
+    for name, v, positive in (("dose", dose_mg, True), ("infusion_duration", infusion_duration, False)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                              or not np.isfinite(v) or v < 0 or (positive and v == 0)):
+            raise PkpdError(f"NCA: {name} must be a finite number {'> 0' if positive else '≥ 0'} (got {v!r})",
+                            field=f"--{name.replace('_', '-')}")
+    dosing = _dosing(dose_mg, iv_bolus, infusion_duration, dosing, tau, steady_state)
+    n_doses = int(np.sum(np.asarray(dosing.times) < t[-1]))
+    if n_doses == 0:
+        raise PkpdError(f"NCA: no dose before the last sample ({t[-1]:g} h)")
+    if not np.any(c > 0):
+        return NCAResult(route=dosing.route, n_doses=n_doses, cmax=0.0, clast=0.0, auc_0_t=0.0,
+                         notes=tuple((k, "every concentration is 0 or below LLOQ") for k in UNITS
+                                     if k not in ("cmax", "clast", "auc_0_t", "n_doses")))
+    if n_doses > 1 or dosing.steady_state:
+        fields = multiple_dose(t, c, dosing, n_doses)
+        fields["auc_0_t"] = _auc_record(t, c)
+        fields["notes"], fields["flags"] = tuple(fields.get("notes", ())), tuple(fields.get("flags", ()))
+        return NCAResult(**fields)
+    return _single_dose(t, c, dosing)
+
+
+def _auc_record(t: np.ndarray, c: np.ndarray) -> float:
+    """AUC from the first sample to Tlast of a whole record."""
+    last = int(np.flatnonzero(c > 0)[-1])
+    return float(np.sum(areas(t[: last + 1], c[: last + 1])))
+
+
+def _profile(tt: np.ndarray, c: np.ndarray, route: str) -> tuple[np.ndarray, np.ndarray]:
+    """Times after the dose and concentrations, starting at the dose: a sample there is kept (after an
+    IV bolus only when positive: C0 measured), else the curve starts at 0 or at C0 back-extrapolated."""
+    if route == "iv-bolus":
+        c0 = float(c[0]) if tt[0] == 0 and c[0] > 0 else back_extrapolated_c0(tt, c, 0.0)
+        keep = tt > 0
+        return np.concatenate([[0.0], tt[keep]]), np.concatenate([[c0], c[keep]])
+    if tt[0] > 0:
+        return np.concatenate([[0.0], tt]), np.concatenate([[0.0], c])
+    return tt, c
+
+
+def _single_dose(t: np.ndarray, c: np.ndarray, dosing: Dosing) -> NCAResult:
+    """Single-dose NCA (module docstring) of the samples at or after the one dose."""
+    td, dose = dosing.times[0], dosing.amounts[0]
+    keep = t >= td
+    tt, c = t[keep] - td, c[keep]
+    if not np.any(c > 0):
+        raise PkpdError(f"NCA: no positive concentration after the dose at {td:g} h")
+    notes: list[tuple[str, str]] = []
+    flags: list[str] = []
     imax = int(np.argmax(c))
-    tl, cl_ = t[: last + 1], c[: last + 1]
-    auc_t = float(np.sum(_trapz_linlog(tl, cl_)))
-    aumc_t = float(np.sum(_aumc_linlog(tl, cl_)))
-    lz, npts, r2a = lambda_z(tl, cl_, imax, include_cmax=iv_bolus)
-    clast, tlast = float(c[last]), float(t[last])
-    if np.isfinite(lz):
-        auc_inf = auc_t + clast / lz
-        aumc_inf = aumc_t + clast * tlast / lz + clast / lz ** 2
-        mrt = aumc_inf / auc_inf - infusion_duration / 2
+    last = int(np.flatnonzero(c > 0)[-1])
+    pt, pc = _profile(tt[: last + 1], c[: last + 1], dosing.route)
+    auc_t, aumc_t = float(np.sum(areas(pt, pc))), float(np.sum(moment_areas(pt, pc)))
+    out = dict(route=dosing.route, dose=dose, cmax=float(c[imax]), tmax=float(tt[imax]), clast=float(c[last]),
+               tlast=float(tt[last]), auc_0_t=auc_t)
+    bolus = dosing.route == "iv-bolus"
+    cand = ((tt >= tt[imax]) if bolus else (tt > tt[imax])) & (tt >= dosing.infusion_duration) & (tt <= tt[last])
+    lz, why = fit_lambda_z(tt[cand], c[cand])
+    out.update(_lambda_z_fields(lz))
+    if lz is None:
+        notes += [(k, f"no λz: {why}") for k in ("lambda_z",) + _NEEDS_LAMBDA_Z]
     else:
-        auc_inf = aumc_inf = mrt = math.nan
-    cl = dose_mg / auc_inf * 1000.0 if dose_mg and np.isfinite(auc_inf) else math.nan
-    return NCAResult(
-        cmax=float(c[imax]), tmax=float(t[imax]), clast=clast, tlast=tlast, auc_0_t=auc_t, auc_0_inf=auc_inf,
-        auc_pct_extrap=(auc_inf - auc_t) / auc_inf * 100 if np.isfinite(auc_inf) else math.nan,
-        lambda_z=lz, half_life=math.log(2) / lz if np.isfinite(lz) else math.nan, lambda_z_points=npts,
-        lambda_z_r2_adj=r2a, aumc_0_inf=aumc_inf, mrt=mrt, cl=cl, vz=cl / lz if np.isfinite(cl) else math.nan)
+        clast = out["clast"]
+        auc_inf = auc_t + clast / lz.lambda_z
+        aumc_inf = aumc_t + clast * out["tlast"] / lz.lambda_z + clast / lz.lambda_z ** 2
+        out.update(auc_0_inf=auc_inf, aumc_0_inf=aumc_inf, auc_pct_extrap=100 * (auc_inf - auc_t) / auc_inf,
+                   mrt=aumc_inf / auc_inf - dosing.infusion_duration / 2)
+        if out["auc_pct_extrap"] > EXTRAPOLATION_LIMIT_PCT:
+            flags.append(f"AUC0-inf is {out['auc_pct_extrap']:.0f} % extrapolated (> {EXTRAPOLATION_LIMIT_PCT:.0f} %): "
+                         f"AUC0-inf, MRT, {label('cl', NCAResult(route=dosing.route), False)} and "
+                         f"{label('vz', NCAResult(route=dosing.route), False)} are unreliable")
+        if math.isfinite(dose):
+            out["cl"] = dose / auc_inf * 1000.0  # mg / (ng·h/mL) = 1000 L/h
+            out["vz"] = out["cl"] / lz.lambda_z
+        else:
+            notes += [("cl", "no dose amount"), ("vz", "no dose amount")]
+    if dosing.tau is not None:
+        _single_dose_tau(tt, c, dosing.tau, lz, out, notes)
+    again = rises_again(tt, c)
+    if np.isfinite(again):
+        flags.append(f"the concentrations rise again at {again + td:g} h: if this subject had more than one dose, "
+                     f"this single-dose analysis is wrong (give the dose records or tau)")
+    return NCAResult(**out, flags=tuple(flags), notes=tuple(notes))
+
+
+def _single_dose_tau(tt, c, tau: float, lz, out: dict, notes: list) -> None:
+    """AUC0–τ (sample at τ within the edge tolerance) and the predicted accumulation of a single dose."""
+    out["tau"] = tau
+    near = np.flatnonzero(np.abs(tt - tau) <= EDGE_TOLERANCE * tau)
+    if near.size:
+        i1 = int(near[np.argmin(np.abs(tt[near] - tau))])
+        pt, pc = _profile(tt[: i1 + 1], c[: i1 + 1], out["route"])
+        pt[-1] = tau
+        out["auc_tau"] = float(np.sum(areas(pt, pc)))
+    else:
+        notes.append(("auc_tau", f"no sample at tau ({tau:g} h after the dose)"))
+    if lz is not None:
+        out["accumulation_pred"] = 1.0 / (1.0 - math.exp(-lz.lambda_z * tau))

@@ -17,9 +17,11 @@ SALib and scipy.stats.qmc are imported only when a design needs them.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
+from pkpd.limits import check_count
 
 
 DESIGNS = ("grid", "lhs", "sobol", "saltelli")
@@ -53,8 +55,19 @@ def salib_problem(spec: SweepSpec) -> dict:
             "bounds": [[p.low, p.high] for p in spec.params]}
 
 
+def design_size(spec: SweepSpec) -> int:
+    """Points the design will have (computed without building it: a grid's product can be huge)."""
+    if spec.design == "grid":
+        return math.prod(len(p.values) for p in spec.params)
+    if spec.design == "saltelli":
+        return spec.points * (len(spec.params) + 2)
+    return spec.points
+
+
 def design_matrix(spec: SweepSpec) -> np.ndarray:
-    """Points × parameters, in the units written in the scenario."""
+    """Points × parameters, in the units written in the scenario (at most the ``design_points``
+    limit of points)."""
+    check_count("design_points", design_size(spec), "points of the sweep design", "use fewer values or points")
     d = len(spec.params)
     if spec.design == "grid":
         return np.array(list(itertools.product(*(p.values for p in spec.params))), dtype=float)

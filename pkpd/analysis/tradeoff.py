@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 from pkpd.errors import PkpdError
+from pkpd.analysis.products import ProductSpec
 from pkpd.models.pd import PDModel
 
 
@@ -40,18 +41,25 @@ class Pair:
     label: str
     window_output: str | None = None  # effect-site output both readouts depend on
     window: tuple[float, float] | None = None  # (analgesic Ce, psychotomimetic Ce), ng/mL
+    note: str = ""  # said in words when an answer is fixed by construction (one curve for both effects)
 
 
 @dataclass(frozen=True)
 class TradeoffSpec:
-    analgesia_level: float = 0.5
-    analgesia_duration: float = 0.5  # h
+    # defaults: analgesia below the psychotomimetic level, so one shared curve (Olofsen 2022) still
+    # leaves a window; these are definitions on volunteer readouts, not clinical thresholds — the
+    # calibrated clinical endpoints are in models/endpoints/ (pkpd validate)
+    analgesia_level: float = 0.3
+    analgesia_duration: float = 1 / 3  # h
     psychotomimetic_level: float = 0.5
     cap: float = 0.10  # optimise: at most this fraction of subjects with unacceptable effects
     pairs: tuple[tuple[str, str], ...] = ()  # explicit (analgesia, psychotomimetic) output names
     sweep: dict = field(default_factory=dict)  # parameter → list of values
     dose_bounds: tuple[float, float] = (0.05, 10.0)  # optimise: dose multiples searched
     n: int | None = None  # subjects for sweeps/optimisation (default: the scenario's population)
+    min_adequate: float = 0.0  # optimise: at least this fraction of subjects with adequate analgesia
+    replicates: int = 20  # parameter-uncertainty replicates in trade-off runs (0: off)
+    products: ProductSpec = field(default_factory=ProductSpec)  # optimise: what can be given
 
     def describe(self) -> str:
         return (f"adequate analgesia = analgesia readout ≥ {self.analgesia_level:g} for ≥ "
@@ -100,11 +108,35 @@ def pairs_for(pds: tuple[PDModel, ...], spec: TradeoffSpec) -> list[Pair]:
             lo, hi = _invert(ra, v, spec.analgesia_level), _invert(rs, v, spec.psychotomimetic_level)
             if np.isfinite(lo) and np.isfinite(hi):
                 win_out, win = pa.effect_name(ra.effect), (lo, hi)
-        out.append(Pair(a, s, label, win_out, win))
+        out.append(Pair(a, s, label, win_out, win, degenerate_note(pa, ra, rs, spec)))
     if not out:
         raise PkpdError("no PD model with both an analgesia and a psychotomimetic readout: add one under "
                         "scenario.pd (e.g. olofsen_2022, simons_2022_pd) or name readout pairs in [tradeoff]")
     return out
+
+
+def _same_curve(ra, rs) -> bool:
+    """Both readouts are the same function of the same effect site (one curve for both effects)."""
+    if ra.type != rs.type or ra.effect != rs.effect or ra.antagonist or rs.antagonist:
+        return False
+    if ra.c50_scale is not None or rs.c50_scale is not None or ra.slopes or rs.slopes:
+        return False
+    return {k: v.text for k, v in ra.params.items()} == {k: v.text for k, v in rs.params.items()}
+
+
+def degenerate_note(p: PDModel, ra, rs, spec: TradeoffSpec) -> str:
+    """Words for an answer that the definitions fix by construction ("" when there is none)."""
+    if not _same_curve(ra, rs):
+        return ""
+    a, s = spec.analgesia_level, spec.psychotomimetic_level
+    if a >= s:
+        return (f"P(success) = 0 by construction: {p.name} uses one concentration–effect curve for {ra.name} and "
+                f"{rs.name}, so every subject whose analgesia readout reaches {a:g} has reached the psychotomimetic "
+                f"level {s:g} too; set analgesia_level below psychotomimetic_level, or compare PD models with "
+                "separate curves")
+    return (f"{p.name} uses one concentration–effect curve for {ra.name} and {rs.name}: success means the "
+            f"readout stays between {a:g} and {s:g}, so the answer is set by these two levels, not by a "
+            "measured difference between the effects")
 
 
 def thresholds_for(pairs: list[Pair], spec: TradeoffSpec) -> dict:
@@ -186,6 +218,7 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
                 per = np.stack([np.nanmean(x[..., rep == r], axis=-1) for r in range(reps)], axis=-1)
                 data.setdefault(f"p_{k}_unc_lo", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 5, axis=-1)
                 data.setdefault(f"p_{k}_unc_hi", np.full((P, M, R), np.nan))[pi] = np.nanpercentile(per, 95, axis=-1)
+                data.setdefault(f"p_{k}_mc_share", np.full((P, M, R), np.nan))[pi] = _mc_share(per, n / reps)
         for k in _CONT:
             if k not in oc:
                 continue
@@ -199,11 +232,16 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
             "probability of an unacceptable psychotomimetic effect", "p_success":
             "probability of adequate analgesia without unacceptable psychotomimetic effect",
             "onset_reached": "fraction of subjects whose analgesia reaches the level"}
+    for k in _PROBS:
+        long[f"p_{k}_mc_share"] = (f"share of the replicate spread of p_{k} explained by binomial noise alone "
+                                   "(≥ 1: the uncertainty band is Monte Carlo noise)")
     variables = {}
     for k, v in data.items():
         base = k.split("_p5")[0].split("_median")[0].split("_p95")[0]
         unit = "1" if k.startswith(("p_", "onset_reached")) else _CONT.get(base, "")
         ln = long.get(k, k.replace("_", " "))
+        if k.endswith("_mc_share"):
+            unit = "1"
         if k.endswith(("_lo", "_hi")) and k.startswith("p_"):
             ln = f"{long.get(k.rsplit('_', 1)[0].replace('_unc', ''), k)} ({'uncertainty ' if '_unc_' in k else 'Wilson 95 % '}{'lower' if k.endswith('lo') else 'upper'})"
         variables[k] = (("pair", "model", "regimen"), v, {"units": unit, "long_name": ln})
@@ -212,10 +250,22 @@ def evaluate(ds: xr.Dataset, pairs: list[Pair], spec: TradeoffSpec) -> xr.Datase
                                         "analgesia": ("pair", [p.analgesia for p in pairs]),
                                         "psychotomimetic": ("pair", [p.psychotomimetic for p in pairs])})
     out.attrs.update({"definitions": spec.describe(), "population_size": n,
+                      "notes": " | ".join(p.note for p in pairs if p.note),
                       "uncertainty_replicates": reps,
                       "windows": "; ".join(f"{p.label}: {p.window[0]:.1f}–{p.window[1]:.1f} ng/mL"
                                            for p in pairs if p.window) or "none"})
     return out
+
+
+def _mc_share(per: np.ndarray, m: float) -> np.ndarray:
+    """Share of the spread across replicates that binomial noise alone would give: the variance of
+    a proportion from ``m`` subjects, p(1−p)/m, over the observed variance of the replicate
+    estimates (≥ 1: the "parameter uncertainty" band is Monte Carlo noise; well below 1: it is
+    parameter uncertainty).  NaN where the replicates agree exactly."""
+    with np.errstate(all="ignore"), _quiet():
+        p = np.nanmean(per, axis=-1)
+        var = np.nanvar(per, axis=-1, ddof=1)
+        return np.where(var > 0, p * (1 - p) / m / var, np.nan)
 
 
 class _quiet:
@@ -230,8 +280,8 @@ class _quiet:
 
 
 def table_rows(tr: xr.Dataset) -> tuple[list[str], list[list[str]]]:
-    header = ["PD", "model", "regimen", "P(adequate)", "P(psychotomimetic)", "P(success)",
-              "analgesia h", "window h"]
+    header = ["PD", "model", "regimen", "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)",
+              "analgesia time (h)", "window time (h)"]
     rows = []
     pc = lambda v, lo, hi: "—" if np.isnan(v) else f"{v:.0%} [{lo:.0%}–{hi:.0%}]"
     for pi, pr in enumerate(tr.pair.values):

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario)
-    print_warnings(sc.warnings)
+    print_warnings(sc.warnings, sc.notes)
     print(f"{args.scenario}: OK — {len(sc.models)} model(s), {len(sc.pd)} PD model(s), "
           f"{len(sc.regimens)} regimen(s)")
     return 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pkpd.cli.common import print_written
-from pkpd.output.files import write_text
-from pkpd.teaching.demos import DEMOS, gallery_markdown, run_demo
+from pkpd.output.files import check_folder, write_text
+from pkpd.output.output_set import OutputSet
+from pkpd.teaching.demos import DEMOS, gallery_markdown, render_demo
 
 NAME = "demo"
 EXAMPLES = ("pkpd demo --list                          the teaching demos",
@@ -29,11 +30,13 @@ def run(args) -> int:
             print(f"  {name:<28} {d.title}")
         return 0
     names = list(DEMOS) if args.all else [args.name]
-    files = []
+    check_folder(args.output)
+    out = OutputSet(args.output)
     for n in names:
-        text, path = run_demo(n, args.output)
+        text, png = render_demo(n)
         print(f"{DEMOS[n].title}: {text}\n")
-        files.append(path)
+        out.add_bytes(f"{n}.png", png)
+    files = out.commit()
     if args.all and Path(args.output).name == "gallery":
         files.append(write_text(Path(args.output).parent / "gallery.md", gallery_markdown({})))
     print_written(files)

@@ -11,7 +11,8 @@ import argparse
 import sys
 import textwrap
 
-from pkpd.cli import check, demo, explore, models, nca, nmsim, optimize, run, sweep, tci, tradeoff
+from pkpd.cli import (check, demo, explore, models, nca, nmsim, optimize, run, sim, sweep, tci, tradeoff, validate,
+                      vpc)
 from pkpd.cli.signals import _interrupt, handled_signals  # noqa: F401  (_interrupt: for tests)
 from pkpd.errors import PkpdError
 from pkpd.interrupts import check_interrupt
@@ -19,7 +20,8 @@ from pkpd.output.files import WRITTEN
 from pkpd.version import __version__
 
 #: Every command, in the order ``pkpd --help`` lists them.
-COMMANDS = {m.NAME: m for m in (run, check, models, tradeoff, optimize, sweep, explore, demo, tci, nca, nmsim)}
+COMMANDS = {m.NAME: m for m in (run, sim, check, models, tradeoff, optimize, validate, sweep, explore, demo, tci, nca,
+                                nmsim, vpc)}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for m in COMMANDS.values():
         m.add_parser(sub)
+        _with_examples(sub.choices[m.NAME], m.EXAMPLES)
     return p
+
+
+def _with_examples(sp: argparse.ArgumentParser, examples) -> None:
+    """Append the command's ``EXAMPLES`` to its ``--help`` (kept line by line; the description and
+    epilog are wrapped here so that the raw formatter keeps the examples' columns)."""
+    def fill(t):
+        return "\n".join(textwrap.fill(line, 90) if line else "" for line in t.split("\n")) if t else t
+    sp.description, sp.epilog = fill(sp.description), fill(sp.epilog)
+    sp.formatter_class = argparse.RawDescriptionHelpFormatter
+    sp.epilog = (sp.epilog + "\n\n" if sp.epilog else "") + "examples:\n" + "\n".join(f"  {e}" for e in examples)
 
 
 def main(argv=None) -> int:
@@ -53,6 +66,11 @@ def main(argv=None) -> int:
             return code
         except PkpdError as e:
             print(f"pkpd: error: {e.message}", file=sys.stderr)
+            return 2
+        except MemoryError:
+            print("pkpd: error: out of memory: the run needs more memory than this machine has free; lower its "
+                  "size (subjects, regimens, time points) or PKPD_MAX_MEMORY so that it is refused in advance",
+                  file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             saved = "; saved: " + ", ".join(str(p) for p in WRITTEN) if WRITTEN else "; nothing was saved"

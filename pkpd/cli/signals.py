@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from contextlib import contextmanager
 
 from pkpd.interrupts import SIGNALS
@@ -16,7 +17,11 @@ def _interrupt(signum, frame):
 
 @contextmanager
 def handled_signals():
-    """Install the handler for the duration of one command (the flag starts clear), then restore."""
+    """Install the handler for the duration of one command (the flag starts clear), then restore.
+
+    A KeyboardInterrupt raised inside a C callback (numba writing its cache) is "ignored" by Python
+    with a traceback on stderr; the flag already remembers it, so that report is silenced.
+    """
     SIGNALS.clear()
     previous = {}
     try:
@@ -24,8 +29,11 @@ def handled_signals():
             previous[sig] = signal.signal(sig, _interrupt)
     except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
         pass
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda u: None if isinstance(u.exc_value, KeyboardInterrupt) else hook(u)
     try:
         yield
     finally:
+        sys.unraisablehook = hook
         for sig, handler in previous.items():
             signal.signal(sig, handler)

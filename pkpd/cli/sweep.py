@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import textwrap
 
-from pkpd.cli.common import print_written
+from pkpd.cli.common import WIDTH, print_warnings, print_written
 from pkpd.errors import PkpdError
 from pkpd.output.analysis_figures import tornado_figure
 from pkpd.output.figures import png_bytes
-from pkpd.output.files import write_bytes, write_netcdf
+from pkpd.output.files import check_folder
+from pkpd.output.output_set import OutputSet
 from pkpd.scenario.load import load_scenario
+from pkpd.workflows.run import scenario_stem
 from pkpd.workflows.sweep import run_sweep
 
 NAME = "sweep"
@@ -40,6 +42,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
+    check_folder(sc.output_dir)
+    print_warnings(sc.warnings, sc.notes)
     if sc.sweep is None:
         raise PkpdError("the scenario has no [sweep] table (see 'pkpd sweep --help' and scenarios/sweep.toml)",
                         file=str(sc.path))
@@ -47,13 +51,16 @@ def run(args) -> int:
         raise PkpdError("--workers must be from 1 to 512")
     ds = run_sweep(sc, sc.sweep, workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
                    progress=None if not args.quiet else False)
-    stem = Path(sc.path).stem
-    files = [write_netcdf(ds, sc.output_dir / f"{stem}_sweep.nc")]
+    print_warnings([w for w in ds.attrs.get("store_warnings", "").split("\n") if w])
+    stem = scenario_stem(sc)
+    out = OutputSet(sc.output_dir)
+    out.add_netcdf(f"{stem}_sweep.nc", ds)
     if "S1" in ds:
         fig = tornado_figure(ds, f"{sc.title}: Sobol indices of {sc.sweep.sensitivity}")
-        files.append(write_bytes(sc.output_dir / f"{stem}_sobol.png", png_bytes(fig)))
-        if not args.quiet:
-            _print_indices(ds)
+        out.add_bytes(f"{stem}_sobol.png", png_bytes(fig))
+    files = out.commit()
+    if "S1" in ds and not args.quiet:
+        _print_indices(ds)
     if not args.quiet:
         print(f"{ds.sizes['point']} points ({ds.attrs['points_run_now']} run now, "
               f"{ds.attrs['elapsed_seconds_now']:.1f} s, {ds.attrs['executor']})")
@@ -64,6 +71,7 @@ def run(args) -> int:
 def _print_indices(ds) -> None:
     for mi, m in enumerate(ds.model.values):
         for ri, r in enumerate(ds.regimen.values):
-            print(f"{m} / {r}: " + ", ".join(
+            print(textwrap.fill(f"{m} / {r}: " + ", ".join(
                 f"{p} S1 {ds.S1.values[mi, ri, k]:.2f}±{ds.S1_conf.values[mi, ri, k]:.2f} "
-                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)))
+                f"ST {ds.ST.values[mi, ri, k]:.2f}" for k, p in enumerate(ds.parameter.values)), WIDTH,
+                subsequent_indent="    "))

@@ -1,13 +1,14 @@
 """``pkpd tradeoff``: sweep doses (durations, sprays) and draw the Pareto frontier."""
 from __future__ import annotations
 
+from pkpd.output.files import check_folder
 from pkpd.cli.common import print_warnings, print_written
 from pkpd.scenario.load import load_scenario
 from pkpd.workflows.tradeoff import run_tradeoff
 
 NAME = "tradeoff"
-EXAMPLES = ("pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier of analgesia vs "
-            "psychotomimetic effect",)
+EXAMPLES = ("pkpd tradeoff scenarios/tradeoff.toml     dose sweep → Pareto frontier, analgesia vs "
+            "psychotomimetic",)
 
 
 def add_parser(sub) -> None:
@@ -23,6 +24,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     sc = load_scenario(args.scenario, output_dir=args.output)
-    print_warnings(sc.warnings)
+    check_folder(sc.output_dir)
+    print_warnings(sc.warnings, sc.notes)
     print_written(run_tradeoff(sc, quiet=args.quiet))
     return 0

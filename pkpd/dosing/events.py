@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import numpy as np
-from pkpd import units
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import dose_fraction
+from pkpd.models.mass_units import mass_ratio
 from pkpd.models.pk import Model
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
 from pkpd.dosing.regimen import Regimen
@@ -66,7 +67,9 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
     Raises
     ------
     PkpdError
-        If the model has no path for a dose's route.
+        If the model has no path for a dose's route, or cannot represent the dose's drug (an
+        esketamine dose in a racemic model; :func:`pkpd.models.drugs.dose_fraction`).  A racemic
+        dose in an S-ketamine model gives its S half; a dose without a drug is of the model's form.
     """
     n = weight.shape[0]
     cols_t, cols_k, cols_c, cols_v = [], [], [], []
@@ -82,14 +85,16 @@ def regimen_events(model: Model, regimen: Regimen, values: dict[str, np.ndarray]
         if not model.supports(dose.route):
             raise PkpdError(f"model {model.name!r} has no {dose.route!r} route "
                             f"(it has {', '.join(model.routes)})")
-        amt = dose.amount_per_administration(weight)
+        # the share of the dose this model's form represents (racemic → S model: 0.5)
+        amt = dose.amount_per_administration(weight) * dose_fraction(dose.drug or model.drug, model.drug, model.name)
         for t0, spray in dose.administrations():
             vv = model.params.for_spray(values, spray) if spray > 1 else values
             for path in model.routes[dose.route]:
                 into = model.index[path.depot or path.target]
                 # the dose is ketamine; a path into a metabolite compartment (presystemic
-                # formation) carries the same moles, so convert the mass by molar mass
-                mw = units.MOLAR_MASS[model.compartments[into].species] / units.MOLAR_MASS["ketamine"]
+                # formation) carries the same moles, so convert the mass by molar mass (unless
+                # the model carries the metabolite in parent-mass equivalents: molar = false)
+                mw = mass_ratio(model.compartments[into].species, "ketamine", path.molar)
                 a = amt * np.broadcast_to(path.fraction(vv), (n,)) * mw
                 lag = np.broadcast_to(path.lag(vv), (n,)) if path.lag is not None else 0.0
                 t = t0 + lag

@@ -10,6 +10,7 @@ Examples::
     100 mg PO every 24 h x7 then 50 mg every 12 h x20
     0.1 mg/kg IV then 10 mg/h for 2 h           bolus, then an infusion right after it
     0.25 mg/kg/h for 20 min then 0.1 mg/kg/h for 100 min
+    0.5 mg/kg racemic over 40 min               what is given: racemic | esketamine | arketamine
 
 Grammar (tokens separated by spaces; case-insensitive)::
 
@@ -19,12 +20,16 @@ Grammar (tokens separated by spaces; case-insensitive)::
               | "every" TIME "x" N                                       (repeats)
               | "at" TIME                                                (start time)
               | "ss"                          (at steady state on this dose before the first one)
+              | DRUG                          (what is given)
     ROUTE    := a word of a route in pkpd.models.routes.ROUTE_TABLE:
                 iv | intravenous | po | oral | in | intranasal | nasal | sl | sublingual | buccal
                 | im | intramuscular
+    DRUG     := esketamine | s-ketamine | racemic [ketamine] | racemate | arketamine | r-ketamine
+                (pkpd.models.drugs; "ketamine" alone is refused as ambiguous)
 
 A segment without a route takes the previous segment's (the first defaults to IV when it is an
-infusion).  A segment after ``then`` starts when the previous one ends: after its last
+infusion); likewise a segment without a drug takes the previous segment's (the first: none
+stated, i.e. the form each PK model describes, said with every result).  A segment after ``then`` starts when the previous one ends: after its last
 administration's interval when repeated, after its infusion, else at the same time (a bolus
 then an infusion); ``at TIME`` gives a segment an explicit start time instead.
 """
@@ -34,6 +39,7 @@ import re
 from pkpd import units
 from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import DRUG_WORDS, resolve_drug
 from pkpd.models.routes import ROUTE_BY_KEY, ROUTE_TABLE, ROUTE_WORDS, infusion_routes, or_list
 
 
@@ -44,6 +50,14 @@ _X = re.compile(r"^[x×](\d+)?$")
 
 
 _NUM = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+#: Single-token drug words of the notation (not the one-letter "s"/"r", too easily a typo).
+_DRUG_WORDS = {w for w in DRUG_WORDS if " " not in w and len(w) > 1}
+
+
+#: The word format_regimen writes for each drug.
+_WORD_OF = {"S-ketamine": "esketamine", "racemic ketamine": "racemic", "R-ketamine": "arketamine"}
 
 
 #: The route a segment without one takes when it is an infusion (and is the first segment).
@@ -84,7 +98,7 @@ class _Stream:
         if num is None or not _NUM.match(num):
             raise self.error(f"expected a number for a {kind.replace('_', ' ')}")
         unit = self.take()
-        if unit is None or unit in KEYWORDS or unit in ROUTE_WORDS or _X.match(unit):
+        if unit is None or unit in KEYWORDS or unit in ROUTE_WORDS or unit in _DRUG_WORDS or _X.match(unit):
             raise self.error(f"expected a unit after {num}")
         return units.parse(f"{num} {unit}", kind, self.field, allow_per_kg=allow_per_kg)
 
@@ -122,11 +136,11 @@ def parse_regimen(text: str, name: str | None = None, field: str | None = None) 
     _check_text(text, field)
     st = _Stream(_tokens(text), text, field)
     doses: list[Dose] = []
-    start, route = 0.0, None
+    start, route, drug = 0.0, None, None
     while True:
-        d = _segment(st, start, route)
+        d = _segment(st, start, route, drug)
         doses.append(d)
-        route, start = d.route, _segment_end(d)
+        route, start, drug = d.route, _segment_end(d), d.drug
         if not _then(st):
             break
     return Regimen(name or text.strip(), tuple(doses))
@@ -139,11 +153,12 @@ def _check_text(text, field) -> None:
         raise PkpdError("regimen text longer than 2000 characters", field=field)
 
 
-def _segment(st: _Stream, start: float, prev_route: str | None) -> Dose:
+def _segment(st: _Stream, start: float, prev_route: str | None, prev_drug: str | None = None) -> Dose:
     """One segment (up to ``then`` or the end), starting at ``start`` h unless it says ``at``."""
     kind, q = _dose_quantity(st)
     kw: dict = {kind: q}
     seg_route, at = _clauses(st, kw)
+    kw.setdefault("drug", prev_drug)
     route = _segment_route(st, seg_route, prev_route, kw, kind)
     if kind == "rate" and "duration" not in kw:
         raise st.error("a rate needs 'for TIME'")
@@ -189,6 +204,8 @@ def _clauses(st: _Stream, kw: dict) -> tuple[str | None, float | None]:
             continue
         elif tok == "ss":
             kw["steady_state"] = True
+        elif tok in _DRUG_WORDS or tok == "ketamine":
+            _drug(st, tok, kw)
         elif tok in ("over", "for"):
             kw["duration"] = st.quantity("time").value
             if kw["duration"] <= 0:
@@ -202,6 +219,18 @@ def _clauses(st: _Stream, kw: dict) -> tuple[str | None, float | None]:
         else:
             raise st.error(f"unexpected word {tok!r}")
     return seg_route, at
+
+
+def _drug(st: _Stream, tok: str, kw: dict) -> None:
+    """A drug word (``racemic`` may be followed by ``ketamine``); one per segment."""
+    if "drug" in kw:
+        raise st.error("two drugs in one dose")
+    if tok == "racemic" and st.peek() == "ketamine":
+        st.take()
+    try:
+        kw["drug"] = resolve_drug(tok)
+    except PkpdError as e:
+        raise st.error(e.problem) from None
 
 
 def _sprays(st: _Stream, kw: dict) -> None:
@@ -289,6 +318,8 @@ def format_regimen(reg: Regimen) -> str:
             s += f" every {d.every!r} h x{d.times}"
         if d.steady_state:
             s += " SS"
+        if d.drug is not None:
+            s += f" {_WORD_OF[d.drug]}"
         if abs(d.start - implied) > 1e-12:
             s += f" at {d.start!r} h"
         parts.append(s)

@@ -19,6 +19,8 @@ import numpy as np
 from pkpd import units
 from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import Collector, PkpdError
+from pkpd.inputs import read_text
+from pkpd.limits import limit
 from pkpd.models.routes import (CMT_ROUTE, ROUTE_BY_KEY, ROUTE_CMT, ROUTE_TABLE, ROUTE_WORDS, infusion_routes,
                                  or_list)
 
@@ -26,7 +28,6 @@ from pkpd.models.routes import (CMT_ROUTE, ROUTE_BY_KEY, ROUTE_CMT, ROUTE_TABLE,
 STANDARD = ["ID", "TIME", "AMT", "RATE", "CMT", "EVID", "MDV", "II", "ADDL", "SS", "SPRAY", "DV"]
 
 
-MAX_ROWS = 5_000_000
 
 
 #: "1 IV, 2 oral, …" and "1 (IV), 2 (oral), … or 5 (IM)", for messages.
@@ -122,7 +123,7 @@ def _dose(r: dict, sprays: int, interval: float, where: str) -> Dose:
     try:
         return Dose(**kw)
     except PkpdError as e:
-        raise PkpdError(f"{where}{e.problem} (row {r['_row']})", field=e.field) from None
+        raise PkpdError(f"{where}{e.problem} (row {r.get('_row', '?')})", field=e.field) from None
 
 
 def _num(v, col, row, name, c: Collector, integer=False, default=None):
@@ -146,6 +147,7 @@ def _num(v, col, row, name, c: Collector, integer=False, default=None):
 
 def parse_events(text: str, path: str = "<memory>") -> EventData:
     """Check an event dataset (CSV text); every problem is collected with its row and column."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel) would rename the first column
     c = Collector(path)
     raw, fields = _read_csv(text, path)
     upper = _check_columns(fields, c)
@@ -179,9 +181,11 @@ def _read_csv(text: str, path: str) -> tuple[list[dict], list[str]]:
     try:
         reader = csv.DictReader(io.StringIO(text))
         raw = []
+        max_rows = limit("event_rows")
         for i, r in enumerate(reader):
-            if i >= MAX_ROWS:
-                raise PkpdError(f"more than {MAX_ROWS:,} rows", file=path)
+            if i >= max_rows:
+                raise PkpdError(f"more than {max_rows:,.0f} rows (the event_rows limit; raise it with "
+                                f"PKPD_MAX_EVENT_ROWS=N)", file=path)
             raw.append(r)
         fields = reader.fieldnames or []
     except csv.Error as e:
@@ -296,14 +300,10 @@ def _covariates(id_: int, first: dict, c: Collector) -> dict:
 
 
 def read_events(path) -> EventData:
+    """Read and check an event file (regular file, at most the ``csv_bytes`` limit, UTF-8 with or
+    without a byte-order mark)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PkpdError("event file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PkpdError(f"cannot read event file: {e}", file=str(path)) from None
-    return parse_events(text, str(path))
+    return parse_events(read_text(path, "event file", "csv_bytes"), str(path))
 
 
 def records_csv(rows: list[dict], columns: list[str] | None = None) -> str:

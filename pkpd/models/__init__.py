@@ -19,6 +19,9 @@ It sits on :mod:`pkpd.errors`, :mod:`pkpd.units`, :mod:`pkpd.expr` and
 :mod:`pkpd.solvers.options` only.  One job per module, lower rows never importing higher ones:
 
 =================  ==========================================================================
+``drugs``          the ketamine forms (S, racemic, R), dose words, the share of a dose a
+                   model of another form takes
+``variability``    provenance and size (CV %) of an ``iiv``; ``with_iiv`` for sweeps
 ``parameters``     ``[parameters]`` → :class:`Parameter`; :class:`ParameterSet` evaluates a
                    model's parameters for subjects (arrays, internal units)
 ``common``         the sections both kinds share (``parse_common``) and the checks every
@@ -30,8 +33,10 @@ It sits on :mod:`pkpd.errors`, :mod:`pkpd.units`, :mod:`pkpd.expr` and
 ``pk``             ``Model`` and ``parse_model`` (sections, then checks at typical values)
 ``pd_parts``       PD building blocks: ``Effect``, ``Readout``
 ``pd_sections``    parsers of ``[effects]``, ``[[readouts]]`` and PD ``[states]``
+``enantiomers``    ``[enantiomers]`` of a PD file: concentrations of another ketamine form
+``validity``       ``[validity]``: the covariate and concentration ranges a model holds over
 ``pd``             ``PDModel`` (readout evaluation) and ``parse_pd_model``
-``pairing``        warnings for a PK/PD pair that may mislead (drug, sampling site)
+``pairing``        PK/PD pairs: errors (other form, no conversion), notes, warnings (sampling)
 ``library``        where model files live, name → file, ``read_toml``
 ``load``           ``load_model``: file → ``Model`` or ``PDModel`` by ``[model] kind``
 =================  ==========================================================================

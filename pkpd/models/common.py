@@ -15,13 +15,12 @@ import numpy as np
 from pkpd import expr
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.names import has_control
+from pkpd.models.drugs import DRUGS
 from pkpd.models.parameters import STANDARD_COVARIATES, Parameter, ParameterSet, is_finite_number, load_parameters
 
 
 SPECIES = tuple(units.MOLAR_MASS)
-
-
-DRUGS = ("S-ketamine", "racemic ketamine")
 
 
 def text_field(col: Collector, tbl: dict, key: str, f: str, required: bool = True,
@@ -51,7 +50,10 @@ def parse_meta(data: dict, col: Collector, kind: str) -> dict[str, Any]:
         return {}
     for k in ("name", "title", "citation"):
         text_field(col, meta, k, "model")
-    text_field(col, meta, "drug", "model", choices=DRUGS)
+    name = meta.get("name")
+    if isinstance(name, str) and (has_control(name) or len(name) > 200 or not name.strip()):
+        col.add("a model name must be 1–200 characters without control characters (NUL, newline, …)", "model.name")
+    text_field(col, meta, "drug", "model", choices=tuple(DRUGS))
     text_field(col, meta, "sampling", "model", choices=("arterial", "venous", "unknown"))
     for k in ("population", "doi", "notes", "solver"):
         text_field(col, meta, k, "model", required=False)

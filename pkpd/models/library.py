@@ -10,6 +10,7 @@ import os
 import tomllib
 from pathlib import Path
 from pkpd.errors import PkpdError
+from pkpd.inputs import is_regular_file, read_text
 
 
 def library_dirs() -> list[Path]:
@@ -36,7 +37,7 @@ def find_model_file(name: str, relative_to: Path | None = None) -> Path:
         for d in library_dirs():
             tries += [d / f"{name}.toml", d / "pd" / f"{name}.toml"]
     for t in tries:
-        if t.is_file():
+        if is_regular_file(t):
             return t
     avail = ", ".join(sorted(available_models())) or "none"
     raise PkpdError(f"unknown model {name!r} (library models: {avail})")
@@ -67,13 +68,9 @@ def available_models() -> dict[str, Path]:
 
 
 def read_toml(path: Path, what: str = "file") -> tuple[dict, str]:
-    """Read a TOML file; any problem becomes a :class:`PkpdError` naming the file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PkpdError(f"{what} not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PkpdError(f"cannot read {what}: {e}", file=str(path)) from None
+    """Read a TOML file; any problem becomes a :class:`PkpdError` naming the file (regular files
+    only, at most the ``toml_bytes`` limit, a UTF-8 byte-order mark allowed)."""
+    text = read_text(path, what, "toml_bytes")
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from pkpd.errors import PkpdError, PkpdTypeError
 from pkpd.models.library import find_model_file, read_toml
 from pkpd.models.pd import PDModel, parse_pd_model
 from pkpd.models.pk import Model, parse_model
@@ -34,6 +35,10 @@ def load_model(name_or_path: str | os.PathLike, relative_to: Path | None = None)
         model fails its checks (every problem at once, each naming the file and dotted
         field).
     """
+    if not isinstance(name_or_path, (str, os.PathLike)) or isinstance(name_or_path, bytes):
+        raise PkpdTypeError(f"a model name or file path (text), got {type(name_or_path).__name__}", field="model")
+    if "\x00" in str(name_or_path):
+        raise PkpdError("the model name contains a NUL character", field="model")
     path = find_model_file(str(name_or_path), relative_to)
     data, text = read_toml(path, "model file")
     kind = data.get("model", {}).get("kind", "pk") if isinstance(data.get("model"), dict) else "pk"

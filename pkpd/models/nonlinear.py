@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pkpd import expr
 from pkpd.errors import Collector, PkpdError
 from pkpd.models.pk_parts import Compartment
-from pkpd.solvers.options import ATOL, RTOL, SOLVERS
+from pkpd.solvers.options import ATOL, RTOL, SOLVERS, tolerance_problem
+from pkpd.models.mass_units import molar_flag
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class MMFlow:
     dest: str | None
     rate: expr.Expression  # mg/h, already in terms of A_<source>
     fraction: expr.Expression | None = None
+    molar: bool = True  # convert by molar mass into another species (pkpd.models.mass_units)
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,9 @@ def _mm_flow(spec: dict, f: str, cmap: dict[str, Compartment], volumes: dict[str
         return None
     c = f"(A_{src} / {volumes[src]})"
     rate = check(f"({vm.text}) * {c} / (({km.text}) + {c})", f)
-    return MMFlow(src, dst, rate, frac) if rate is not None else None
+    molar = molar_flag(spec, f, col, cmap[src].species, cmap[dst].species if dst is not None else None,
+                       elimination=dst is None)
+    return MMFlow(src, dst, rate, frac, molar) if rate is not None else None
 
 
 def _solver_settings(meta: dict, col: Collector) -> tuple[int, float, float]:
@@ -222,8 +226,9 @@ def _solver_settings(meta: dict, col: Collector) -> tuple[int, float, float]:
     tol = {}
     for k, default in (("rtol", RTOL), ("atol", ATOL)):
         v = meta.get(k, default)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1:
-            col.add("must be a number between 0 and 1", f"model.{k}")
+        why = tolerance_problem(k, v)
+        if why:
+            col.add(why, f"model.{k}")
             v = default
         tol[k] = float(v)
     return SOLVERS[solver], tol["rtol"], tol["atol"]

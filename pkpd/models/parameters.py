@@ -6,7 +6,8 @@ Shared by PK and PD model files.  A parameter in a model file reads::
     value = 95.2
     unit = "L/h"
     covariate = "TV * (WT / 70) ** 0.75"   # optional; TV and covariates in the units written
-    iiv = { cv = 0.13 }                    # optional; or omega / omega2; transform log|logit
+    iiv = { cv = 0.13 }                    # optional; or omega / omega2; transform log|logit;
+                                           # grade/source/note/range: see pkpd.models.variability
     ci = [80.1, 110.3]                     # optional 95% CI of the typical value
     source = "Fanta 2015 via Otto 2021 Table 3"
     grade = "table"                        # see GRADES
@@ -21,6 +22,7 @@ import numpy as np
 from pkpd import expr
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.models.variability import PROVENANCE_KEYS, iiv_provenance
 
 
 #: How sure a number is (mirrors the grades in the literature notes).
@@ -31,6 +33,7 @@ GRADES = {
     "secondary": "quoted by a review, label summary or secondary source",
     "derived": "derived arithmetically from published numbers",
     "assumption": "not published: an explicit modelling assumption",
+    "calibrated": "fitted to observed trial rates (the value's source names the trials)",
 }
 
 
@@ -51,10 +54,18 @@ class IIV:
 
     ``omega2`` is the variance of eta; ``transform`` says how eta enters:
     ``log`` (P = TV·exp(eta)), ``logit`` (logit P = logit TV + eta) or ``additive``.
+    ``grade``, ``source``, ``note`` and ``range`` say where its size comes from
+    (:mod:`pkpd.models.variability`; an empty grade: as the parameter); ``given`` is the key the
+    file used (``cv``, ``omega`` or ``omega2``), the unit of ``range``.
     """
 
     omega2: float
     transform: str = "log"
+    grade: str = ""
+    source: str = ""
+    note: str = ""
+    range: tuple[float, float] | None = None
+    given: str = "omega2"
 
 
 @dataclass(frozen=True)
@@ -237,7 +248,7 @@ def _convert(value, unit, species, f):
 def _load_iiv(spec, f) -> IIV:
     if not isinstance(spec, dict):
         raise PkpdError("must be a table such as { cv = 0.3 } or { omega2 = 0.09 }", field=f)
-    unknown = set(spec) - {"cv", "omega", "omega2", "transform"}
+    unknown = set(spec) - {"cv", "omega", "omega2", "transform"} - PROVENANCE_KEYS
     if unknown:
         raise PkpdError(f"unknown key(s) {', '.join(sorted(unknown))}", field=f)
     given = [k for k in ("cv", "omega", "omega2") if k in spec]
@@ -257,7 +268,7 @@ def _load_iiv(spec, f) -> IIV:
         omega2 = v * v
     else:
         omega2 = v
-    return IIV(omega2, transform)
+    return IIV(omega2, transform, given=given[0], **iiv_provenance(spec, f, given[0], GRADES))
 
 
 @dataclass(frozen=True)
@@ -338,9 +349,9 @@ class ParameterSet:
     def for_spray(self, values: dict[str, np.ndarray], spray: int) -> dict[str, np.ndarray]:
         """``values`` (from :meth:`individual`) re-evaluated for spray number ``spray`` (1-based)."""
         dep = self.spray_dependent()
-        if not dep:
-            return values
         n = len(next(iter(values.values())))
+        if not dep:  # route fractions may still use ``spray`` itself
+            return {**values, "spray": np.full(n, float(spray))}
         env = {k: v for k, v in values.items() if k not in dep}
         env["spray"] = np.full(n, float(spray))
         out = expr.evaluate_all(dep, env)

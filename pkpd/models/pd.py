@@ -20,6 +20,13 @@ A PD file has ``kind = "pd"`` in ``[model]``, the same ``[parameters]`` and
     PD states (tolerance, turnover): ``rhs`` (per h), ``initial`` and ``unit``.  These
     expressions, and a sigmoid_emax readout's ``c50_scale`` (a time-varying C50 multiplier),
     may use the states, ``Ce_<effect>`` (mg/L) and ``t`` (h).
+``[enantiomers]``
+    how PK models of another ketamine form drive this one (:mod:`pkpd.models.enantiomers`).
+``[validity]``
+    the subjects and effect-site concentrations it was estimated over
+    (:mod:`pkpd.models.validity`).
+
+A readout may also set ``minimum``/``maximum``: the ends of the source's scale (a VAS of 0–100 %).
 """
 from __future__ import annotations
 
@@ -28,24 +35,30 @@ from typing import Any
 import numpy as np
 from pkpd.errors import Collector
 from pkpd.models.common import parse_common
+from pkpd.models.enantiomers import EnantiomerConversion, concentration_scale, parse_enantiomers
 from pkpd.models.nonlinear import ExtraState
 from pkpd.models.parameters import Parameter, ParameterSet
 from pkpd.models.pd_parts import CATEGORIES, Effect, Readout
 from pkpd.models.pd_sections import PDContext, parse_effects, parse_pd_states, parse_readouts
+from pkpd.models.validity import Validity, parse_validity
 
 __all__ = ["CATEGORIES", "Effect", "EffectLink", "PDModel", "Readout", "parse_pd_model"]
 
 
-_SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "effects", "readouts", "states"}
+_SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "effects", "readouts", "states",
+             "enantiomers", "validity"}
 
 
 @dataclass(frozen=True)
 class EffectLink:
-    """An effect compartment: ``dCe/dt = ke0 (Cp − Ce)`` on the plasma of ``species``."""
+    """An effect compartment: ``dCe/dt = ke0 (scale·Cp − Ce)`` on the plasma of ``species``
+    (``scale`` ≠ 1 only when a PK model of another ketamine form drives the PD model)."""
 
     name: str
     species: str
     ke0: np.ndarray  # 1/h, shape (n,)
+    scale: np.ndarray | float = 1.0  # plasma → PD drug form (pkpd.models.enantiomers), shape (n,)
+    pd_model: str = ""  # the PD model it belongs to
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,10 @@ class PDModel:
         The model file's path (``"<memory>"`` when parsed from a document).
     states : tuple of ExtraState, optional
         PD states (tolerance, turnover) with their own ODEs (right-hand sides per h).
+    enantiomers : EnantiomerConversion or None, optional
+        ``[enantiomers]``: how PK models of another ketamine form drive this model.
+    validity : Validity or None, optional
+        ``[validity]``: subjects and concentrations the model was estimated over.
     """
 
     name: str
@@ -83,6 +100,8 @@ class PDModel:
     source_text: str = ""
     path: str = ""
     states: tuple[ExtraState, ...] = ()  # PD states (tolerance, turnover) with their own ODEs
+    enantiomers: EnantiomerConversion | None = None
+    validity: Validity | None = None
 
     @property
     def drug(self) -> str:
@@ -108,9 +127,17 @@ class PDModel:
         """Dataset variable name of an effect-site concentration."""
         return f"ce_{self.name}_{effect}"
 
-    def links(self, values: dict[str, np.ndarray], species: tuple[str, ...]) -> list[EffectLink]:
-        """Effect compartments for a PK model that has ``species``; the others are skipped."""
-        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (len(values["WT"]),)))
+    def links(self, values: dict[str, np.ndarray], species: tuple[str, ...], pk=None) -> list[EffectLink]:
+        """Effect compartments for a PK model that has ``species``; the others are skipped.
+
+        ``pk`` is that PK model: when it describes another ketamine form, each link carries the
+        conversion of :func:`pkpd.models.enantiomers.concentration_scale` (an error without one).
+        Without ``pk`` the plasma is taken to be of this model's own form.
+        """
+        n = len(values["WT"])
+        scale = concentration_scale(pk, self, values) if pk is not None else np.ones(n)
+        return [EffectLink(self.effect_name(e.name), e.species, np.broadcast_to(e.ke0(values), (n,)), scale,
+                           self.name)
                 for e in self.effects if e.species in species]
 
     def evaluate(self, readout: Readout, values: dict[str, np.ndarray], ce: dict[str, np.ndarray],
@@ -132,7 +159,7 @@ class PDModel:
             p["C50"] = p["C50"] * np.asarray(readout.c50_scale(env))
         e0 = p.get("E0", 0.0)
         if readout.type == "linear":
-            return e0 + sum(col(sl) * ce[eff] for eff, sl in readout.slopes)
+            return self.bounded(readout, e0 + sum(col(sl) * ce[eff] for eff, sl in readout.slopes))
         c50 = p["C50"]
         if readout.antagonist is not None:
             ant, c100 = readout.antagonist
@@ -143,7 +170,14 @@ class PDModel:
             cg, c50g = cpos * cpos, c50 * c50
         else:
             cg, c50g = np.power(cpos, g), np.power(c50, g)
-        return e0 + p.get("Emax", 1.0) * cg / (c50g + cg)
+        return self.bounded(readout, e0 + p.get("Emax", 1.0) * cg / (c50g + cg))
+
+    @staticmethod
+    def bounded(readout: Readout, y: np.ndarray) -> np.ndarray:
+        """``y`` clipped to the readout's ``minimum``/``maximum`` (its scale's ends), if any."""
+        if readout.minimum is None and readout.maximum is None:
+            return y
+        return np.clip(y, readout.minimum, readout.maximum)
 
 
 def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDModel:
@@ -179,8 +213,12 @@ def parse_pd_model(data: dict, text: str = "", path: str = "<memory>") -> PDMode
     effects = parse_effects(data.get("effects", {}), ctx)
     readouts = parse_readouts(data.get("readouts", []), {e.name for e in effects}, ctx)
     pd_states = parse_pd_states(stbl, state_names, ctx)
+    conv = parse_enantiomers(data.get("enantiomers"), col, pset.parameters)
+    validity = parse_validity(data.get("validity"), col, set(pset.all_covariates()),
+                              tuple(dict.fromkeys(e.species for e in effects)))
     col.raise_if_any()
-    m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path, tuple(pd_states))
+    m = PDModel(meta["name"], meta, pset, tuple(effects), tuple(readouts), text, path, tuple(pd_states),
+                conv, validity)
     _check_ke0(m, col)
     col.raise_if_any()
     return m

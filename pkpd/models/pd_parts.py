@@ -30,6 +30,8 @@ class Readout:
     optional ``antagonist`` = (effect, C100 expression) and time-varying ``c50_scale``) or
     ``linear`` (E0 + Σ slope·Ce over ``slopes``).  Values are in ``unit``; ``direction``
     says whether larger values mean more effect (``increase``) or less (``decrease``).
+    ``minimum``/``maximum`` bound the value where the source's scale ends (a VAS cannot exceed
+    its maximum): a linear readout extrapolated past them is clipped.
     """
 
     name: str
@@ -43,6 +45,8 @@ class Readout:
     slopes: tuple[tuple[str, expr.Expression], ...] = ()
     direction: str = "increase"
     c50_scale: expr.Expression | None = None  # time-varying C50 multiplier (e.g. "1 + T", tolerance)
+    minimum: float | None = None  # bounds of the scale the source defines (in ``unit``); None: open
+    maximum: float | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:

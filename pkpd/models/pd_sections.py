@@ -6,6 +6,7 @@ building blocks of :mod:`pkpd.models.pd_parts` (rate constants 1/h, concentratio
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pkpd import expr
 from pkpd.errors import Collector
@@ -19,7 +20,7 @@ _ROLES = {"sigmoid_emax": ({"C50"}, {"gamma", "Emax", "E0"}), "linear": (set(), 
 
 
 _READOUT_KEYS = {"name", "category", "type", "effect", "antagonist", "unit", "description", "slopes", "direction",
-                 "c50_scale"}
+                 "c50_scale", "minimum", "maximum"}
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,26 @@ def _readout(spec: dict, f: str, enames: set[str], ctx: PDContext) -> Readout | 
         col.add(f"'effect' must name an effect compartment ({', '.join(enames) or 'none defined'})", f"{f}.effect")
     ant = _antagonist(spec, f, typ, enames, ctx)
     scale = _c50_scale(spec, f, typ, ctx)
+    lo, hi = readout_bounds(spec, f, col)
     if name and cat and eff in enames:
         return Readout(name, cat, typ, eff, ps, ant, str(spec.get("unit", "1")),
-                       str(spec.get("description", "")), tuple(slopes), direction, scale)
+                       str(spec.get("description", "")), tuple(slopes), direction, scale, lo, hi)
     return None
+
+
+def readout_bounds(spec: dict, f: str, col: Collector) -> tuple[float | None, float | None]:
+    """``minimum``/``maximum``: where the source's scale ends, in the readout's unit (numbers)."""
+    out = []
+    for k in ("minimum", "maximum"):
+        v = spec.get(k)
+        if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+            col.add("must be a finite number in the readout's unit", f"{f}.{k}")
+            v = None
+        out.append(None if v is None else float(v))
+    if out[0] is not None and out[1] is not None and not out[0] < out[1]:
+        col.add("'minimum' must be below 'maximum'", f"{f}.minimum")
+        return None, None
+    return out[0], out[1]
 
 
 def _readout_params(spec: dict, f: str, typ: str, ctx: PDContext) -> dict[str, expr.Expression]:

@@ -4,7 +4,8 @@
 A PK model file (``models/*.toml``) is data, never code.  Sections:
 
 ``[model]``
-    name, title, drug (``S-ketamine`` or ``racemic ketamine``), sampling
+    name, title, drug (``S-ketamine``, ``racemic ketamine`` or ``R-ketamine``: the form whose
+    concentrations it describes, :mod:`pkpd.models.drugs`), sampling
     (``arterial``/``venous``), population, citation, doi, notes, and ``plasma``:
     which compartment is the plasma (sampling) compartment of each species.
 ``[covariates]``
@@ -31,6 +32,12 @@ A PK model file (``models/*.toml``) is data, never code.  Sections:
     (zero-order release duration) and ``lag``.
 ``[states.NAME]`` and Michaelis–Menten ``[[flows]]`` (``vmax``, ``km``)
     see :mod:`pkpd.models.nonlinear`.
+``[validity]``
+    the subjects and plasma concentrations it was estimated over (:mod:`pkpd.models.validity`).
+``[residual.SPECIES]``
+    residual error of a species' plasma concentration: see :mod:`pkpd.models.residual`.
+``[iov]``
+    inter-occasion variability of parameters: see :mod:`pkpd.models.iov`.
 
 How to add a model: write a file with these sections; ``pkpd models show NAME``
 prints it back; add a test that checks it against the published numbers.
@@ -45,14 +52,17 @@ from pkpd.models.common import SPECIES, parse_common
 from pkpd.models.nonlinear import NonlinearSpec, parse_nonlinear
 from pkpd.models.parameters import Parameter, ParameterSet
 from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
+from pkpd.models.residual import ResidualError, parse_residual
+from pkpd.models.iov import IOVTerm, classify, parse_iov
 from pkpd.models.pk_sections import (SectionContext, check_plasma_volumes, parse_compartments, parse_flows,
                                      parse_plasma, parse_routes)
+from pkpd.models.validity import Validity, parse_validity
 
 __all__ = ["AbsorptionPath", "Compartment", "Flow", "Model", "parse_model"]
 
 
 _SECTIONS = {"model", "covariates", "parameters", "covariances", "derived", "compartments", "flows", "routes",
-             "states"}
+             "states", "validity", "residual", "iov"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,12 @@ class Model:
     nonlinear : NonlinearSpec or None, optional
         Extra states, Michaelis–Menten flows and solver settings; None for a model built
         without them.
+    validity : Validity or None, optional
+        ``[validity]``: the subjects and plasma concentrations the model was estimated over.
+    residual : dict of str to ResidualError, optional
+        Species → residual error of its plasma concentration (``[residual.SPECIES]``).
+    iov : tuple of IOVTerm, optional
+        Inter-occasion variability (``[iov]``), each term with its scope.
     """
 
     name: str
@@ -99,10 +115,14 @@ class Model:
     path: str = ""
     index: dict[str, int] = field(default_factory=dict)
     nonlinear: NonlinearSpec | None = None
+    validity: Validity | None = None
+    residual: dict[str, ResidualError] = field(default_factory=dict)
+    iov: tuple[IOVTerm, ...] = ()
 
     @property
     def drug(self) -> str:
-        """The drug the model was estimated on (``S-ketamine`` or ``racemic ketamine``)."""
+        """The form of ketamine the model describes (``S-ketamine``, ``racemic ketamine`` or
+        ``R-ketamine``; :mod:`pkpd.models.drugs`)."""
         return self.meta["drug"]
 
     @property
@@ -116,14 +136,15 @@ class Model:
         return self.params.parameters
 
     def assumptions(self) -> list[Parameter]:
-        """Parameters graded ``assumption`` (not published).
+        """Parameters and residual-error terms graded ``assumption`` (not published).
 
         Returns
         -------
         list of Parameter
-            In file order.
+            In file order (residual terms, named ``residual.SPECIES.TERM``, last).
         """
-        return [p for p in self.parameters.values() if p.is_assumption]
+        return ([p for p in self.parameters.values() if p.is_assumption]
+                + [t for r in self.residual.values() for t in r.terms() if t.is_assumption])
 
     def supports(self, route: str) -> bool:
         """Whether the model has absorption paths for ``route``.
@@ -172,10 +193,14 @@ def parse_model(data: dict, text: str = "", path: str = "<memory>") -> Model:
     plasma = parse_plasma(meta, ctx)
     check_plasma_volumes(comps, routes, plasma, col)
     nl = parse_nonlinear(data, col, names, comps, text)
+    residual = parse_residual(data.get("residual"), col, set(plasma) & set(SPECIES))
+    iov = classify(parse_iov(data.get("iov"), col, pset.parameters), comps, flows + depot_flows, routes, pset.derived)
+    validity = parse_validity(data.get("validity"), col, set(pset.all_covariates()), tuple(plasma))
     col.raise_if_any()
     m = Model(name=meta["name"], meta=meta, params=pset, compartments=tuple(comps), flows=tuple(flows + depot_flows),
               routes=routes, plasma=plasma, source_text=text, path=path,
-              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl)
+              index={c.name: i for i, c in enumerate(comps)}, nonlinear=nl, residual=residual, iov=iov,
+              validity=validity)
     _check_values(m, col)
     col.raise_if_any()
     return m

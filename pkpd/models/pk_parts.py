@@ -24,13 +24,15 @@ class Flow:
     """A first-order transfer: ``rate`` (1/h, expression) out of ``source``.
 
     ``dest`` None means elimination.  The destination gains
-    ``rate · fraction · M(dest species)/M(source species)`` per unit amount in ``source``.
+    ``rate · fraction · M(dest species)/M(source species)`` per unit amount in ``source``
+    (without the molar-mass ratio when ``molar`` is False: see :mod:`pkpd.models.mass_units`).
     """
 
     source: str
     dest: str | None
     rate: expr.Expression
     fraction: expr.Expression | None = None
+    molar: bool = True
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class AbsorptionPath:
 
     ``fraction`` is the share of the dose (may use ``spray``), ``ka`` the first-order
     absorption rate constant out of ``depot`` (1/h), ``release`` a zero-order release
-    duration (h) and ``lag`` a lag time (h).
+    duration (h) and ``lag`` a lag time (h).  ``molar`` False: a path into a metabolite
+    compartment carries the dose in parent-mass equivalents (:mod:`pkpd.models.mass_units`).
     """
 
     target: str
@@ -48,3 +51,4 @@ class AbsorptionPath:
     ka: expr.Expression | None = None  # 1/h
     release: expr.Expression | None = None  # zero-order release duration, h
     lag: expr.Expression | None = None  # h
+    molar: bool = True

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pkpd import expr
 from pkpd.errors import Collector
 from pkpd.models.common import SPECIES, checked_expression, text_field
+from pkpd.models.mass_units import molar_flag
 from pkpd.models.parameters import Parameter
 from pkpd.models.pk_parts import AbsorptionPath, Compartment, Flow
 from pkpd.models.routes import ROUTES
@@ -20,10 +21,10 @@ from pkpd.models.routes import ROUTES
 _COMPARTMENT_KEYS = {"species", "volume", "description"}
 
 
-_FLOW_KEYS = {"between", "from", "to", "rate", "clearance", "fraction", "description"}
+_FLOW_KEYS = {"between", "from", "to", "rate", "clearance", "fraction", "molar", "description"}
 
 
-_PATH_KEYS = {"target", "fraction", "depot", "ka", "release", "lag", "description"}
+_PATH_KEYS = {"target", "fraction", "depot", "ka", "release", "lag", "molar", "description"}
 
 
 Routes = dict[str, tuple[AbsorptionPath, ...]]
@@ -86,6 +87,11 @@ class SectionContext:
             return None
         return v
 
+    def species(self, c: str | None) -> str | None:
+        """The species of compartment ``c`` (None if ``c`` is not a compartment)."""
+        comp = self.compartments.get(c) if c is not None else None
+        return comp.species if comp is not None else None
+
     def rate_from_clearance(self, cl, c: str | None, f: str) -> expr.Expression | None:
         """Rate constant (1/h) of a clearance ``cl`` (L/h) out of compartment ``c``: ``cl / volume``."""
         if c is None:
@@ -140,6 +146,7 @@ def _between_flows(spec: dict, f: str, ctx: SectionContext) -> list[Flow]:
     if ctx.compartments[a].species != ctx.compartments[b].species:
         col.add("'between' joins compartments of the same species", f"{f}.between")
         return []
+    molar_flag(spec, f, col, ctx.compartments[a].species, ctx.compartments[b].species)  # refused if given
     flows = []
     for s, d in ((a, b), (b, a)):
         r = ctx.rate_from_clearance(spec["clearance"], s, f"{f}.clearance")
@@ -162,7 +169,8 @@ def _directed_flow(spec: dict, f: str, ctx: SectionContext) -> list[Flow]:
         col.add("'fraction' is for formation into a 'to' compartment", f"{f}.fraction")
     if s and d and s == d:
         col.add("a flow cannot go from a compartment to itself", f)
-    return [Flow(s, d, r, frac)] if s and r is not None else []
+    molar = molar_flag(spec, f, col, ctx.species(s), ctx.species(d), elimination="to" not in spec)
+    return [Flow(s, d, r, frac, molar)] if s and r is not None else []
 
 
 def _flow_rate(spec: dict, s: str | None, f: str, ctx: SectionContext) -> expr.Expression | None:
@@ -188,7 +196,7 @@ def parse_routes(tbl, ctx: SectionContext) -> tuple[Routes, list[Flow]]:
         paths = _route(rname, plist, ctx)
         if paths is not None:
             routes[rname] = paths
-            flows += [Flow(p.depot, p.target, p.ka) for p in paths if p.depot and p.ka is not None]
+            flows += [Flow(p.depot, p.target, p.ka, molar=p.molar) for p in paths if p.depot and p.ka is not None]
     return routes, flows
 
 
@@ -227,8 +235,10 @@ def _absorption_path(rname: str, spec, fj: str, ctx: SectionContext) -> Absorpti
     lag = ctx.expression(spec.get("lag"), f"{fj}.lag", required=False)
     if rname == "iv" and (dep or rel or lag):
         col.add("the iv route goes straight into its target (no depot, release or lag)", fj)
+    # the dose is ketamine: a path into another species may say it carries parent-mass equivalents
+    molar = molar_flag(spec, fj, col, "ketamine", ctx.species(dep or t) if t else None)
     if t and frac is not None:
-        return AbsorptionPath(t, frac, dep, ka, rel, lag)
+        return AbsorptionPath(t, frac, dep, ka, rel, lag, molar)
     return None
 
 

@@ -19,9 +19,14 @@ from pkpd.analysis.tci import TCIResult
 from pkpd.analysis.dosefinding import pareto_mask
 
 
-def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
+def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: float | None = None,
+                    min_adequate: float | None = None, doses_mg: list[float] | None = None):
     """P(adequate analgesia) against P(unacceptable psychotomimetic effect), one panel per
-    PD pair × PK model, one curve per base regimen (frontier solid, other points faint)."""
+    PD pair × PK model, one curve per base regimen (frontier solid, other points faint).
+
+    ``cap`` (fraction) draws the psychotomimetic cap as a vertical line and ``min_adequate`` the
+    analgesia target as a horizontal one; ``doses_mg`` (per regimen of ``tr``, mg per session at
+    the typical weight) labels the frontier points with their dose."""
     import matplotlib.pyplot as plt
     _style()
     P, M = tr.sizes["pair"], tr.sizes["model"]
@@ -49,17 +54,42 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = ""):
                 mask = pareto_mask(x, y)
                 order = np.argsort(x[mask])
                 ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
+                if doses_mg is not None:
+                    for j in np.flatnonzero(mask):
+                        ax.annotate(f"{doses_mg[idx[j]]:.3g} mg", (x[j], y[j]), xytext=(4, -9),
+                                    textcoords="offset points", fontsize=6.5, color=col)
+            _guides(ax, cap, min_adequate)
             ax.set_xlim(-2, 102)
             ax.set_ylim(-2, 102)
             ax.plot([0, 100], [0, 100], color="#999999", lw=0.8, ls=":")
             ax.set_xlabel("subjects with unacceptable psychotomimetic effect (%)")
             ax.set_ylabel("subjects with adequate analgesia (%)")
             ax.set_title(f"{tr.pair.values[pi]} on {tr.model.values[mi]}", fontsize=9)
-            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    # one legend for all panels, below them: inside a panel it would cover points of a frontier
+    handles, labels = [], []
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    rows = (len(labels) + 2) // 3
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, max(1, len(labels))), fontsize=8, frameon=False)
     fig.suptitle(title or "Analgesia vs psychotomimetic exposure: Pareto frontiers (bars: 95 % intervals)",
                  fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.03 + 0.04 * rows, 1, 0.95))
     return fig
+
+
+def _guides(ax, cap: float | None, min_adequate: float | None) -> None:
+    """The cap (vertical) and the analgesia target (horizontal), shaded where they are not met."""
+    if cap is not None:
+        ax.axvline(100 * cap, color="#c0392b", lw=1, ls="--")
+        ax.axvspan(100 * cap, 102, color="#c0392b", alpha=0.05)
+        ax.text(100 * cap + 1, 3, f"cap {cap:.0%}", color="#c0392b", fontsize=7)
+    if min_adequate:
+        ax.axhline(100 * min_adequate, color="#1e8449", lw=1, ls="--")
+        ax.axhspan(-2, 100 * min_adequate, color="#1e8449", alpha=0.04)
+        ax.text(60, 100 * min_adequate + 1.5, f"analgesia target {min_adequate:.0%}", color="#1e8449", fontsize=7)
 
 
 def tornado_figure(ds: xr.Dataset, title: str = ""):
@@ -89,12 +119,15 @@ def tornado_figure(ds: xr.Dataset, title: str = ""):
     return fig
 
 
-def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None):
-    """Concentrations and pump rates; ``bands`` (from :func:`tci_population`, one per result or None)
-    add the 5–95 % range of simulated subjects given the same profile."""
+def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = None,
+               concentration_mg_ml: float | None = None):
+    """Concentrations (with the target schedule) and pump rates over the whole profile; ``bands`` (from
+    :func:`tci_population`, one per result or None) add the 5–95 % range of simulated subjects given
+    the same profile; with ``concentration_mg_ml`` the rate axis also reads in mL/h.  Legends sit
+    above the panels, so that they cover no curve and no caption added below."""
     import matplotlib.pyplot as plt
     _style()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for i, (r, col) in enumerate(zip(results, ("#c0392b", "#2874a6", "#1e8449"))):
         b = bands[i] if bands else None
         if b is not None:
@@ -105,11 +138,63 @@ def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = N
         if not np.all(np.isnan(r.effect)):
             axes[0].plot(t, r.effect, color=col, lw=1.6, ls="--", label=f"effect site ({r.mode} targeting)")
         axes[1].step(t[:-1], r.rate, where="post", color=col, lw=1.6, label=f"{r.mode} targeting")
-    axes[0].axhline(results[0].target, color="#555555", lw=0.8, ls=":", label="target")
-    axes[0].set(xlabel="time (min)", ylabel="ketamine (ng/mL)", title="Concentrations")
-    axes[1].set(xlabel="time (min)", ylabel="infusion rate (mg/h)", title="Pump rate", yscale="symlog")
+    r0 = results[0]
+    axes[0].step(r0.time[:-1] * 60, r0.target, where="post", color="#555555", lw=1.0, ls=":", label="target")
+    axes[0].set(xlabel="time (min)", ylabel="ketamine concentration (ng/mL)")
+    axes[1].set(xlabel="time (min)", ylabel="pump rate, every update interval (mg/h)")
+    axes[1].set_yscale("symlog", linthresh=10)
+    if concentration_mg_ml:
+        sec = axes[1].secondary_yaxis("right", functions=(lambda v: v / concentration_mg_ml,
+                                                          lambda v: v * concentration_mg_ml))
+        sec.set_yscale("symlog", linthresh=10 / concentration_mg_ml)  # the same ticks as the mg/h axis
+        sec.set_ylabel(f"mL/h at {concentration_mg_ml:g} mg/mL")
     for ax in axes:
-        ax.legend(fontsize=7, frameon=False)
+        ax.set_xlim(0, r0.time[-1] * 60)
+        ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=2)
     fig.suptitle(title or "Target-controlled infusion", fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+def dose_response_figure(tr: xr.Dataset, meta: list[dict], doses_mg: list[float], title: str = "", *,
+                         cap: float | None = None):
+    """P(adequate analgesia) (solid) and P(unacceptable psychotomimetic effect) (dashed) against the
+    dose per session (mg, log axis), one panel per PD pair × PK model, one colour per base
+    regimen (route).  Shaded: parameter uncertainty (5–95 % across replicates); bars: Monte Carlo
+    error (Wilson 95 %)."""
+    import matplotlib.pyplot as plt
+    _style()
+    P, M = tr.sizes["pair"], tr.sizes["model"]
+    fig, axes = plt.subplots(M, P, figsize=(5.4 * P, 4.2 * M + 0.7), squeeze=False)
+    bases = list(dict.fromkeys(m["base"] for m in meta))
+    for pi in range(P):
+        for mi in range(M):
+            ax = axes[mi, pi]
+            for b in bases:
+                idx = [i for i, m in enumerate(meta) if m["base"] == b]
+                order = np.argsort([doses_mg[i] for i in idx])
+                idx = [idx[o] for o in order]
+                dose = np.array([doses_mg[i] for i in idx])
+                col = ROUTE_COLORS.get(str(tr.route.values[idx[0]]).split("+")[0], "#555555")
+                for k, ls in (("adequate", "-"), ("exceed", "--")):
+                    y = tr[f"p_{k}"].values[pi, mi, idx] * 100
+                    if np.all(np.isnan(y)):
+                        continue
+                    lo, hi = (tr[f"p_{k}_lo"].values[pi, mi, idx] * 100, tr[f"p_{k}_hi"].values[pi, mi, idx] * 100)
+                    ax.errorbar(dose, y, yerr=[np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)], fmt="none",
+                                ecolor=col, elinewidth=0.6, alpha=0.6)
+                    if f"p_{k}_unc_lo" in tr:
+                        ax.fill_between(dose, tr[f"p_{k}_unc_lo"].values[pi, mi, idx] * 100,
+                                        tr[f"p_{k}_unc_hi"].values[pi, mi, idx] * 100, color=col, alpha=0.12, lw=0)
+                    ax.plot(dose, y, ls, color=col, lw=1.8, marker="o", ms=3,
+                            label=f"{b}: {'adequate analgesia' if k == 'adequate' else 'psychotomimetic'}")
+            if cap is not None:
+                ax.axhline(100 * cap, color="#c0392b", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set(ylim=(-2, 102), xlabel="dose per session (mg, typical weight)", ylabel="subjects (%)",
+                   title=f"{tr.pair.values[pi]} on {tr.model.values[mi]}")
+            ax.legend(fontsize=6, frameon=False, loc="upper left")
+    fig.suptitle(title or "Probability against dose: solid analgesia, dashed psychotomimetic effect; shaded "
+                 "parameter uncertainty (5–95 %), bars Monte Carlo error", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig

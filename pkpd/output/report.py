@@ -6,7 +6,7 @@ import base64
 import html
 from datetime import datetime, timezone
 from pkpd.version import __version__
-from pkpd.models.pairing import pairing_warnings
+from pkpd.output.evidence import evidence_html
 
 
 _CSS = """
@@ -58,23 +58,18 @@ def build_report(scenario, typical_table, population_table=None, tradeoff_table=
                  figures=(), tradeoff_definitions: str = "") -> str:
     """HTML text.  Tables are (header, rows); figures are (caption, png bytes)."""
     warns = list(scenario.warnings)
-    for m in scenario.models:
-        for p in scenario.pd:
-            w = pairing_warnings(m, p)
-            warns += [x for x in w if x not in warns]
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(scenario.title)} — pkpd report</title><style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(scenario.title)}</h1>",
              f"<p class='meta'>pkpd {__version__} · {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · scenario "
              f"{html.escape(str(scenario.path))}</p>",
-             "<div class='banner'><strong>Read with care.</strong> The evidence for ketamine in pain is of low "
-             "certainty (Cochrane 2025: 67 trials, no clear long-term benefit, more adverse events with IV use). "
-             "These are model predictions built on published parameters of varying quality, not dosing advice; "
-             "where models disagree, the disagreement is the finding.</div>"]
+             evidence_html()]
     if scenario.description:
         parts.append(f"<p>{html.escape(scenario.description)}</p>")
     for w in warns:
         parts.append(f"<div class='warn'>⚠ {html.escape(w)}</div>")
+    for n in scenario.notes:
+        parts.append(f"<p class='meta'>Note: {html.escape(n)}</p>")
     parts.append("<h2>Typical subject</h2>" + _table(*typical_table, numeric_from=4))
     if population_table is not None:
         parts.append("<h2>Population</h2><p class='meta'>median [5th–95th percentile] across simulated subjects</p>"

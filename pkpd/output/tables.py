@@ -1,159 +1,128 @@
-"""Result tables: the typical subject's exposure summary (CSV rows and a terminal table) and a
-population run's per-subject metrics (median [5th–95th percentile] across subjects and, with
-parameter-uncertainty replicates, the 90 % interval of the median across replicates).
+"""The typical subject's exposure summary: a terminal table, display rows (HTML report) and a tidy
+numeric CSV.
 
-Plain text only; the figures of a population run are in :mod:`pkpd.output.population_figures`.
+Terminal and report headers name the quantity, its unit and, for effect sites and readouts, the
+PD model (``ketamine Cmax (ng/mL)``, ``antinociception peak, olofsen_2022 (fraction of maximal
+effect)``).  The terminal shows one block per PK model — exposure, then one table per PD model —
+laid out within 100 columns by :mod:`pkpd.output.text_table`; a regimen a model cannot give (a
+route it lacks) is left out of its block and named on one line.  The CSV has one value per cell:
+the summary variables by their NetCDF names (concentrations ng/mL, times h, AUC ng·h/mL,
+readouts in their PD unit), unrounded to 6 significant digits, empty where not simulated.
+
+Population tables are in :mod:`pkpd.output.population_tables`.
 """
 from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from pkpd.output.text_table import WIDTH, render
 
-
-#: Summary columns: variable, CSV header, short terminal header, format.
-TABLE_COLUMNS = [
-    ("ketamine_plasma_cmax", "ketamine Cmax (ng/mL)", "K Cmax", "{:.1f}"),
-    ("ketamine_plasma_tmax", "ketamine Tmax (h)", "Tmax h", "{:.2f}"),
-    ("ketamine_plasma_auc", "ketamine AUC0-t (ng*h/mL)", "K AUC", "{:.0f}"),
-    ("norketamine_plasma_cmax", "norketamine Cmax (ng/mL)", "NK Cmax", "{:.1f}"),
-    ("norketamine_plasma_auc", "norketamine AUC0-t (ng*h/mL)", "NK AUC", "{:.0f}"),
-    ("nk_k_auc_ratio", "norketamine/ketamine molar AUC ratio", "NK/K", "{:.2f}"),
-]
-
-
-def _columns(s: xr.Dataset):
-    cols = [c for c in TABLE_COLUMNS if c[0] in s]
-    for n in s.data_vars:
-        if n.startswith("ce_") and n.endswith("_cmax"):
-            cols.append((n, f"{s[n].attrs['long_name']} (ng/mL)", "Ce max", "{:.1f}"))
-    for n in s.data_vars:
-        if n.endswith("_peak"):
-            short = n.replace("_peak", "").split("_")[0][:12]
-            cols.append((n, f"{s[n].attrs['long_name']} ({s[n].attrs['units']})", f"{short} pk", "{:.2f}"))
-    return cols
-
-
-def summary_rows(s: xr.Dataset, short: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Header and rows for the CSV (``short=False``) or the terminal (short headers)."""
-    cols = _columns(s)
-    if short:
-        header = ["model", "regimen", "dose mg"] + [c[2] for c in cols]
-    else:
-        header = ["model", "regimen", "route", "dose (mg)"] + [c[1] for c in cols]
-    rows = []
-    for m in s.model.values:
-        for r in s.regimen.values:
-            row = [str(m), str(r)] + ([] if short else [str(s.route.sel(regimen=r).item())])
-            row.append(f"{float(s.dose.sel(regimen=r)):.1f}")
-            for n, _, _, fmt in cols:
-                v = float(s[n].sel(model=m, regimen=r))
-                row.append(("—" if short else "") if np.isnan(v) else fmt.format(v))
-            rows.append(row)
-    return header, rows
-
-
-def terminal_table(s: xr.Dataset) -> str:
-    """Compact table: one block per model, regimen names shortened to fit."""
-    header, rows = summary_rows(s, short=True)
-    out = []
-    for m in s.model.values:
-        block = [[(r[1] if len(r[1]) <= 34 else r[1][:33] + "…")] + r[2:] for r in rows if r[0] == str(m)]
-        out.append(f"{m}\n" + format_table(["regimen"] + header[2:], block, numeric_from=1))
-    return "\n\n".join(out)
+_SPECIES_SHORT = {"ketamine": "ketamine", "norketamine": "norketamine", "hydroxynorketamine": "HNK"}
 
 
 def format_table(header: list[str], rows: list[list[str]], numeric_from: int | None = 3) -> str:
-    """A plain aligned text table for the terminal (columns from ``numeric_from`` right-aligned)."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    num = [numeric_from is not None and i >= numeric_from for i in range(len(header))]
-    def line(cells):
-        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(cells, widths, num))
-    sep = "  ".join("─" * w for w in widths)
-    return "\n".join([line(header), sep] + [line(r) for r in rows])
+    """A plain aligned text table within 100 columns (columns from ``numeric_from`` right-aligned;
+    wider tables are wrapped and split, see :func:`pkpd.output.text_table.render`)."""
+    # with no numeric columns the first column names the row: repeat it when the table is split
+    return render(header, rows, numeric_from, key_columns=1 if not numeric_from else None, width=WIDTH)
 
 
-_METRIC_LABEL = {"cmax": "peak", "tmax": "Tmax h", "auc": "AUC", "time_above": "t>thr h"}
+def _fmt(v: float, decimals: int) -> str:
+    return "—" if np.isnan(v) else f"{v:.{decimals}f}"
 
 
-def population_rows(ds: xr.Dataset, outputs=None, short: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Per model × regimen: median [5th–95th percentile] across subjects of each metric; with
-    parameter-uncertainty replicates, also the 90 % interval of the median across replicates.
-    ``short`` keeps the columns a terminal can show (peaks, ketamine AUC, threshold probabilities)."""
-    outputs = outputs or [o for o in ("ketamine_plasma", "norketamine_plasma") if f"{o}_cmax" in ds]
-    outputs += [v[:-5] for v in ds.data_vars if v.endswith("_cmax") and v[:-5] in _readouts(ds)]
-    reps = int(ds.attrs.get("uncertainty_replicates", 0))
-    header = ["model", "regimen"]
+def _pk_columns(s: xr.Dataset) -> list[tuple[str, str, int]]:
+    """(variable, header, decimals) of the exposure columns present in ``s``."""
     cols = []
-    for o in outputs:
-        short = short_name(o)
-        for mt in ("cmax", "tmax", "auc", "time_above"):
-            var = f"{o}_{mt}"
-            if var not in ds or (mt == "time_above" and "threshold" not in ds[var].attrs):
-                continue
-            if mt in ("tmax",) and o not in ("ketamine_plasma",):
-                continue
-            if short and (mt == "tmax" or (mt == "auc" and o != "ketamine_plasma")
-                          or (mt == "time_above")):
-                if mt == "time_above":
-                    cols.append(var + "#p")
-                    header.append(f"{short_name(o)} P(>thr)")
-                continue
-            cols.append(var)
-            header.append(f"{short} {_METRIC_LABEL[mt]}")
-            if mt == "time_above":
-                header.append(f"{short} P(>thr)")
+    for sp, short in _SPECIES_SHORT.items():
+        v = f"{sp}_plasma"
+        if f"{v}_cmax" not in s:
+            continue
+        cols.append((f"{v}_cmax", f"{short} Cmax (ng/mL)", 1))
+        if sp == "ketamine":
+            cols.append((f"{v}_tmax", f"{short} Tmax (h)", 2))
+        cols.append((f"{v}_auc", f"{short} AUC0–t (ng·h/mL)", 0))
+    if "nk_k_auc_ratio" in s:
+        cols.append(("nk_k_auc_ratio", "NK/K molar AUC ratio", 2))
+    return cols
+
+
+def _pd_columns(s: xr.Dataset) -> dict[str, list[tuple[str, str, int]]]:
+    """PD model → (variable, header, decimals) of its effect-site peaks and readout peaks."""
+    out: dict[str, list] = {}
+    for n, v in s.data_vars.items():
+        pd = v.attrs.get("pd_model")
+        if not pd:
+            continue
+        if n.endswith("_cmax"):
+            out.setdefault(pd, []).append((n, f"effect-site {v.attrs.get('species', '')} peak (ng/mL)", 1))
+        elif n.endswith("_peak"):
+            out.setdefault(pd, []).append((n, f"{v.attrs.get('readout', n[:-5])} peak ({v.attrs['units']})", 2))
+    return out
+
+
+def summary_rows(s: xr.Dataset) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of every model × regimen (the HTML report's table): model,
+    regimen, route, dose, exposure, then each PD model's effect sites and readouts."""
+    cols = _pk_columns(s) + [(n, f"{h.split(' (')[0]}, {pd} ({h.split(' (', 1)[1]}", d)
+                             for pd, cs in _pd_columns(s).items() for n, h, d in cs]
+    drug = "drug" in s.coords
+    header = ["model", "regimen", "route"] + (["drug given"] if drug else []) + ["dose (mg)"] + [h for _, h, _ in cols]
     rows = []
-    for mi, m in enumerate(ds.model.values):
-        for ri, r in enumerate(ds.regimen.values):
-            row = [str(m), str(r)]
-            for var in cols:
-                if var.endswith("#p"):
-                    x = ds[var[:-2]].values[mi, ri]
-                    row.append("—" if np.all(np.isnan(x)) else f"{np.mean(x > 0):.0%}")
-                    continue
-                x = ds[var].values[mi, ri]
-                if np.all(np.isnan(x)):
-                    row += ["—"] * (2 if var.endswith("time_above") else 1)
-                    continue
-                p5, p50, p95 = np.nanpercentile(x, [5, 50, 95])
-                cell = f"{_fmt(p50)} [{_fmt(p5)}–{_fmt(p95)}]"
-                if reps > 1:
-                    rep = ds.replicate.values
-                    meds = [np.nanmedian(x[rep == k]) for k in range(reps)]
-                    lo, hi = np.nanpercentile(meds, [5, 95])
-                    cell += f" (median {_fmt(lo)}–{_fmt(hi)})"
-                row.append(cell)
-                if var.endswith("time_above"):
-                    row.append(f"{np.mean(x > 0):.0%}")
+    for m in s.model.values:
+        for r in s.regimen.values:
+            row = [str(m), str(r), str(s.route.sel(regimen=r).item())] + \
+                ([str(s.drug.sel(regimen=r).item())] if drug else []) + [f"{float(s.dose.sel(regimen=r)):.1f}"]
+            row += [_fmt(float(s[n].sel(model=m, regimen=r)), d) for n, _, d in cols]
             rows.append(row)
     return header, rows
 
 
-def _readouts(ds: xr.Dataset) -> set[str]:
-    """Names of PD readouts in a population dataset (their metrics carry a category)."""
-    return {v[:-5] for v in ds.data_vars if v.endswith("_cmax") and "category" in ds[v].attrs}
+def summary_csv_rows(s: xr.Dataset) -> tuple[list[str], list[list[str]]]:
+    """Tidy CSV: model, regimen, route, drug given (when known), dose (mg), then every summary variable by name, numbers
+    to 6 significant digits, empty where the model did not simulate the regimen."""
+    names = list(s.data_vars)
+    drug = "drug" in s.coords
+    header = ["model", "regimen", "route"] + (["drug"] if drug else []) + ["dose"] + names
+    rows = []
+    for m in s.model.values:
+        for r in s.regimen.values:
+            row = [str(m), str(r), str(s.route.sel(regimen=r).item())] + \
+                ([str(s.drug.sel(regimen=r).item())] if drug else []) + [_num(float(s.dose.sel(regimen=r)))]
+            row += [_num(float(s[n].sel(model=m, regimen=r))) for n in names]
+            rows.append(row)
+    return header, rows
 
 
-def short_name(o: str) -> str:
-    """Column label: K / NK for concentrations, 'readout/pd' (both abbreviated) for readouts."""
-    if o in ("ketamine_plasma", "norketamine_plasma"):
-        return {"ketamine_plasma": "K", "norketamine_plasma": "NK"}[o]
-    for marker in ("_olofsen", "_simons", "_dahan", "_bowdle"):
-        if marker in o:
-            head, tail = o.split(marker, 1)
-            return f"{head.split('_')[0][:9]}/{(marker[1:] + tail).split('_')[0][:7]}{'+nk' if 'nk' in tail else ''}"
-    return o.split("_")[0][:10]
+def _num(v: float) -> str:
+    """A CSV number: 6 significant digits, empty for NaN."""
+    return "" if not np.isfinite(v) else f"{v:.6g}"
 
 
-def _fmt(v: float) -> str:
-    a = abs(v)
-    return f"{v:.0f}" if a >= 100 else f"{v:.1f}" if a >= 1 else f"{v:.2f}"
+def skipped_regimens(s: xr.Dataset, model: str) -> list[str]:
+    """Regimens ``model`` did not simulate (a route it lacks): every exposure value is NaN."""
+    cols = [n for n in s.data_vars if n.endswith("_cmax")]
+    return [str(r) for r in s.regimen.values
+            if cols and all(np.isnan(float(s[n].sel(model=model, regimen=r))) for n in cols)]
 
 
-def population_table(ds: xr.Dataset) -> str:
-    header, rows = population_rows(ds, short=True)
-    n = int(ds.attrs.get("population_size", ds.sizes.get("subject", 0)))
-    note = (f"{n:,} subjects; cells: median [5th–95th percentile across subjects]"
-            + ("; (…): 90 % interval of the median across parameter-uncertainty replicates"
-               if int(ds.attrs.get("uncertainty_replicates", 0)) > 1 else ""))
-    return note + "\n" + format_table(header, rows, numeric_from=2)
+def terminal_table(s: xr.Dataset, width: int = WIDTH) -> str:
+    """One block per PK model: its exposure table, then one table per PD model, each within
+    ``width`` columns; regimens the model cannot give are named on one line instead of a row."""
+    pk, pds = _pk_columns(s), _pd_columns(s)
+    out = []
+    for m in s.model.values:
+        skipped = skipped_regimens(s, str(m))
+        regs = [str(r) for r in s.regimen.values if str(r) not in skipped]
+        parts = [str(m)]
+        if regs:
+            rows = [[r, f"{float(s.dose.sel(regimen=r)):.1f}"] + [_fmt(float(s[n].sel(model=m, regimen=r)), d)
+                                                                   for n, _, d in pk] for r in regs]
+            parts.append(render(["regimen", "dose (mg)"] + [h for _, h, _ in pk], rows, 1, width=width))
+            for pd, cols in pds.items():
+                rows = [[r] + [_fmt(float(s[n].sel(model=m, regimen=r)), d) for n, _, d in cols] for r in regs]
+                parts.append(f"{m} + {pd}\n" + render(["regimen"] + [h for _, h, _ in cols], rows, 1, width=width))
+        if skipped:
+            parts.append(f"(not simulated with {m}, which lacks their route: {', '.join(skipped)})")
+        out.append("\n".join(parts[:2]) + "".join("\n\n" + p for p in parts[2:]))
+    return "\n\n".join(out)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pkpd import units
 from pkpd.dosing.regimen import Dose
 from pkpd.errors import PkpdError
+from pkpd.models.drugs import resolve_drug
 from pkpd.models.routes import ROUTES
 
 
-_DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
-              "steady_state"}
+DOSE_KEYS = {"route", "amount", "rate", "duration", "start", "every", "times", "sprays", "spray_interval",
+             "steady_state", "drug"}
 
 
 def parse_dose(d, f: str) -> Dose:
@@ -25,7 +26,8 @@ def parse_dose(d, f: str) -> Dose:
         The table: ``route`` (a key of :data:`pkpd.models.routes.ROUTES`), exactly one of
         ``amount`` (mg or mg/kg) and ``rate`` (mg/h or mg/kg/h), and optionally ``duration``,
         ``start``, ``every``, ``spray_interval`` (times with a unit, e.g. ``"40 min"``; converted
-        to h), ``times`` and ``sprays`` (1–10000) and ``steady_state`` (bool).
+        to h), ``times`` and ``sprays`` (1–10000), ``steady_state`` (bool) and ``drug`` (what is
+        given: ``esketamine``, ``racemic`` or ``arketamine``; :mod:`pkpd.models.drugs`).
     f : str
         The table's field path (e.g. ``regimens[0].doses[1]``), prefixed to error fields.
 
@@ -42,13 +44,15 @@ def parse_dose(d, f: str) -> Dose:
     """
     if not isinstance(d, dict):
         raise PkpdError("must be a table such as { route = \"iv\", amount = \"0.5 mg/kg\" }", field=f)
-    unknown = sorted(set(d) - _DOSE_KEYS)
+    unknown = sorted(set(d) - DOSE_KEYS)
     if unknown:
-        raise PkpdError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(_DOSE_KEYS))})", field=f"{f}.{unknown[0]}")
+        raise PkpdError(f"unknown key '{unknown[0]}' (known: {', '.join(sorted(DOSE_KEYS))})", field=f"{f}.{unknown[0]}")
     route = d.get("route")
     if not isinstance(route, str) or route not in ROUTES:
         raise PkpdError(f"unknown route {route!r} (known: {', '.join(ROUTES)})", field=f"{f}.route")
     kw = {"route": route}
+    if "drug" in d:
+        kw["drug"] = resolve_drug(d["drug"], f"{f}.drug")
     if "amount" in d:
         kw["amount"] = units.parse(d["amount"], "amount", f"{f}.amount", allow_per_kg=True)
         if kw["amount"].value < 0:

@@ -16,6 +16,8 @@
     weight = { dist = "normal", mean = "75 kg", sd = "12 kg", min = "45 kg", max = "130 kg" }
     age = { dist = "uniform", low = "18 year", high = "65 year" }
     thresholds = { ketamine_plasma = "100 ng/mL" }   # for time above threshold
+    observation_times = ["30 min", "1 h", "2 h", "4 h"]  # optional: sampled observations
+                                                         # (true and with residual error)
 """
 from __future__ import annotations
 
@@ -25,14 +27,45 @@ from pathlib import Path
 from typing import NamedTuple
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
+from pkpd.limits import RANGES, out_of_range
 from pkpd.simulation.sampling import CovariateDist, Population, read_covariate_csv
 from pkpd.scenario.spec import PopulationSpec
 
 
 MAX_SUBJECTS = 10_000_000
+#: Covariate distributions (``weight``/``age`` tables: ``dist`` and these keys).
+DISTRIBUTIONS = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
+                 "uniform": {"low", "high"}}
 
 
 def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
+    """A covariate distribution, checked against the sanity range of ``kind`` (weight, age)."""
+    d = _dist_unchecked(spec, kind, f, col)
+    if d is not None and not _in_range(d, kind, f, col):
+        return None
+    return d
+
+
+def _in_range(d: CovariateDist, kind: str, f: str, col: Collector) -> bool:
+    """Whether every number of ``d`` lies in the sanity range of ``kind`` (problems go to ``col``)."""
+    if d.low > d.high:
+        col.add(f"'min' ({d.low:g}) is above 'max' ({d.high:g})", f)
+        return False
+    if kind not in RANGES:
+        return True
+    named = {"constant": [("value", d.a)], "normal": [("mean", d.a)], "lognormal": [("median", d.a)],
+             "uniform": [("low", d.a), ("high", d.b)]}[d.kind]
+    named += [(k, v) for k, v in (("min", d.low), ("max", d.high)) if math.isfinite(v)]
+    ok = True
+    for key, v in named:
+        why = out_of_range(kind, v)
+        if why:
+            col.add(why, f if d.kind == "constant" else f"{f}.{key}")
+            ok = False
+    return ok
+
+
+def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
     if isinstance(spec, (str, int, float)) and not isinstance(spec, bool):
         try:
             return CovariateDist("constant", units.parse(spec, kind, f).value)
@@ -43,10 +76,9 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
         col.add("must be a quantity or a table { dist = \"normal\", mean = …, sd = … }", f)
         return None
     d = spec.get("dist", "normal")
-    allowed = {"normal": {"mean", "sd", "min", "max"}, "lognormal": {"median", "cv", "min", "max"},
-               "uniform": {"low", "high"}}
-    if d not in allowed:
-        col.add(f"'dist' must be one of {', '.join(allowed)}", f"{f}.dist")
+    allowed = DISTRIBUTIONS
+    if not isinstance(d, str) or d not in allowed:  # a list or table here is not hashable: check first
+        col.add(f"'dist' must be one of {', '.join(allowed)} (got {d!r})", f"{f}.dist")
         return None
     for k in sorted(set(spec) - allowed[d] - {"dist"}):
         col.add(f"unknown key '{k}' for a {d} distribution", f"{f}.{k}")
@@ -54,6 +86,9 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
         q = lambda k: units.parse(spec[k], kind, f"{f}.{k}").value
         lo = q("min") if "min" in spec else -math.inf
         hi = q("max") if "max" in spec else math.inf
+        if lo > hi:
+            col.add(f"'min' ({spec['min']}) is above 'max' ({spec['max']})", f)
+            return None
         if d == "normal":
             mean, sd = q("mean"), q("sd")
             if sd < 0:
@@ -72,12 +107,12 @@ def _dist(spec, kind: str, f: str, col: Collector) -> CovariateDist | None:
     except KeyError as e:
         col.add(f"missing {e.args[0]!r} for a {d} distribution", f)
     except PkpdError as e:
-        col.catch(e)
+        col.catch(e if e.file or (e.field or "").startswith(f) else e.located(field_prefix=f))
     return None
 
 
 KEYS = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file", "weight",
-        "age", "thresholds", "percentile_step"}
+        "age", "thresholds", "observation_times", "percentile_step"}
 
 
 class _Options(NamedTuple):
@@ -101,10 +136,12 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
         return None
     for k in sorted(set(tbl) - (KEYS | extra_covariates)):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
-    n, table = _size(tbl, col, base)
+    n, table = _size(tbl, col, base, extra_covariates)
     opts = _options(tbl, col)
     covs = _covariates(tbl, col, extra_covariates)
     thresholds = _thresholds(tbl, col)
+    obs_times = _observation_times(tbl, col)
+    pstep = _percentile_step(tbl, col)
     if n is None or any(v is None for v in covs.values()):
         return None
     try:
@@ -113,7 +150,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     except PkpdError as e:
         col.catch(e, f)
         return None
-    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, _percentile_step(tbl, col))
+    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, obs_times, pstep)
 
 
 def _percentile_step(tbl: dict, col: Collector) -> float | None:
@@ -132,7 +169,7 @@ def _percentile_step(tbl: dict, col: Collector) -> float | None:
     return v
 
 
-def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | None]:
+def _size(tbl: dict, col: Collector, base: Path, extra_covariates: set[str]) -> tuple[int | None, dict | None]:
     """``n`` (default: the rows of ``covariates_file``) and the covariate table read from that file."""
     f = "population"
     n = tbl.get("n")
@@ -143,7 +180,7 @@ def _size(tbl: dict, col: Collector, base: Path) -> tuple[int | None, dict | Non
             col.add("must be a file name", f"{f}.covariates_file")
         else:
             try:
-                table = read_covariate_csv(base / p)
+                table = read_covariate_csv(base / p, known=extra_covariates)
             except PkpdError as e:
                 col.catch(e)
         if n is None and table is not None:
@@ -227,3 +264,23 @@ def _thresholds(tbl: dict, col: Collector) -> dict[str, float]:
                 col.add("must be a concentration (\"100 ng/mL\") or, for a PD readout, a number",
                         f"{f}.thresholds.{k}")
     return thresholds
+
+
+def _observation_times(tbl: dict, col: Collector) -> tuple[float, ...]:
+    """``observation_times``: sampling times (h, increasing) of simulated observations, or ()."""
+    f = "population.observation_times"
+    v = tbl.get("observation_times", [])
+    if not isinstance(v, list):
+        col.add('must be a list of times such as ["30 min", "1 h", "4 h"]', f)
+        return ()
+    times = []
+    for i, x in enumerate(v):
+        try:
+            times.append(units.parse(x, "time", f"{f}[{i}]").value)
+        except PkpdError as e:
+            col.catch(e)
+            return ()
+    if any(t < 0 for t in times) or any(b <= a for a, b in zip(times, times[1:])):
+        col.add("times must be ≥ 0 and increasing", f)
+        return ()
+    return tuple(times)

@@ -4,7 +4,7 @@
 
     [[regimens]]                       # dose tables
     name = "IV 0.5 mg/kg over 40 min"
-    doses = [{ route = "iv", amount = "0.5 mg/kg", duration = "40 min" }]
+    doses = [{ route = "iv", amount = "0.5 mg/kg", duration = "40 min", drug = "racemic" }]
 
     [[regimens]]                       # compact notation (pkpd.dosing.notation)
     name = "Intranasal 56 mg"
@@ -14,20 +14,25 @@
     name = "Subject 3"
     events = "data/events.csv"
     id = 3                             # needed when the file has several IDs
+    drug = "esketamine"                # optional: what every dose without its own 'drug' gives
 
-Dose fields are checked by :func:`pkpd.scenario.doses.parse_dose`.
+Dose fields are checked by :func:`pkpd.scenario.doses.parse_dose`.  ``drug`` (esketamine,
+racemic or arketamine) may be set per dose, per notation segment or, as here, per regimen.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from pkpd.dosing.notation import parse_regimen
 from pkpd.dosing.records import read_events
 from pkpd.dosing.regimen import Regimen
+from pkpd.names import has_control
 from pkpd.errors import Collector, PkpdError
+from pkpd.models.drugs import resolve_drug
 from pkpd.scenario.doses import parse_dose
 
 
-KEYS = {"name", "doses", "text", "events", "id"}
+KEYS = {"name", "doses", "text", "events", "id", "drug"}
 
 
 def parse_regimens(tbls, col: Collector, base: Path) -> tuple[Regimen, ...]:
@@ -51,14 +56,30 @@ def parse_regimens(tbls, col: Collector, base: Path) -> tuple[Regimen, ...]:
         name = r.get("name", r.get("text"))
         if not isinstance(name, str) or not name.strip():
             col.add("missing 'name'", f"{f}.name")
+            continue  # a list or table here must not reach the set of names (unhashable)
+        if has_control(name) or len(name) > 200:
+            col.add("a regimen name must be at most 200 characters, without control characters (NUL, newline, …)",
+                    f"{f}.name")
             continue
         if name in seen:
             col.add(f"duplicate regimen name {name!r}", f"{f}.name")
         seen.add(name)
         reg = _regimen(r, name, f, col, base)
+        if reg is not None and "drug" in r:
+            reg = _with_drug(reg, r["drug"], f, col)
         if reg is not None:
             regs.append(reg)
     return tuple(regs)
+
+
+def _with_drug(reg: Regimen, drug, f: str, col: Collector) -> Regimen | None:
+    """The regimen with ``drug`` given to every dose that does not name its own."""
+    try:
+        name = resolve_drug(drug, f"{f}.drug")
+    except PkpdError as e:
+        col.catch(e)
+        return None
+    return Regimen(reg.name, tuple(d if d.drug is not None else replace(d, drug=name) for d in reg.doses))
 
 
 def _regimen(r: dict, name: str, f: str, col: Collector, base: Path) -> Regimen | None:

@@ -7,6 +7,7 @@
     description = "…"                  # optional
     models = ["perez_ruixo_2021"]      # PK models, run side by side (library names or files)
     pd = ["olofsen_2022"]              # optional PD models (effect sites, readouts)
+    validity = "warn"                  # or "refuse": a run outside a model's [validity] ranges
 
 Model files are looked up beside the scenario file first (:func:`pkpd.models.load.load_model`).
 """
@@ -21,7 +22,11 @@ from pkpd.models.pk import Model
 from pkpd.scenario.fields import text
 
 
-KEYS = {"title", "description", "models", "model", "pd"}
+KEYS = {"title", "description", "models", "model", "pd", "validity"}
+
+
+#: What ``[scenario] validity`` may say: warn about a run outside a model's ranges, or refuse it.
+VALIDITY = ("warn", "refuse")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ScenarioTable:
     description: str
     models: tuple[Model, ...]
     pd: tuple[PDModel, ...]
+    validity: str = "warn"
 
 
 def parse_scenario_table(tbl, col: Collector, path: str) -> ScenarioTable:
@@ -62,7 +68,11 @@ def parse_scenario_table(tbl, col: Collector, path: str) -> ScenarioTable:
         col.add("'pd' must list PD model names or files", "scenario.pd")
         pdn = []
     pds = _load_models(pdn, "pd", base, col)
-    return ScenarioTable(title, description or "", tuple(models), tuple(pds))
+    validity = tbl.get("validity", "warn")
+    if validity not in VALIDITY:
+        col.add(f"must be one of {', '.join(VALIDITY)} (got {validity!r})", "scenario.validity")
+        validity = "warn"
+    return ScenarioTable(title, description or "", tuple(models), tuple(pds), validity)
 
 
 def _load_models(names: list[str], key: str, base: Path, col: Collector) -> list:

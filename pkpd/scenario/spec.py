@@ -6,11 +6,12 @@ assembles them.  Everything here is frozen: a scenario is checked once, then onl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from pkpd.analysis.sweep_design import SweepSpec
 from pkpd.analysis.tradeoff import TradeoffSpec
 from pkpd.dosing.regimen import Regimen
+from pkpd.models.overrides import with_overrides
 from pkpd.models.pk import Model
 from pkpd.models.pd import PDModel
 from pkpd.simulation.sampling import Population
@@ -21,8 +22,6 @@ from pkpd.solvers.options import SolverOptions
 FORMATS = ("netcdf", "csv", "png", "html")
 
 
-#: At most this many output times (``[time]`` horizon / step).
-MAX_TIMES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class PopulationSpec:
     precision: str = "float32"  # storage of full trajectories
     chunk: int = 1024  # subjects per chunk
     thresholds: dict = field(default_factory=dict)  # output → threshold (ng/mL, or a readout's unit)
+    observation_times: tuple = ()  # h: sampled observations with residual error (none when empty)
     percentile_step: float | None = None  # streaming percentile times, h (None: at most 300 times)
 
 
@@ -83,7 +83,16 @@ class Scenario:
     log_scale : bool
         Concentration axes on a log scale.
     warnings : tuple of str
-        Non-fatal problems (a route a model lacks, doses after the horizon, PK/PD pairing caveats).
+        Non-fatal problems (doses after the horizon, PK/PD pairing caveats not accepted, subjects
+        outside a model's ``[validity]``).
+    notes : tuple of str
+        One line each, so that nothing is silent: what the run converts (racemic doses into
+        S-ketamine models — their S half —, doses without a drug, PK concentrations of another
+        ketamine form into a PD model by its ``[enantiomers]`` conversion), routes a model lacks
+        (those regimens are skipped for it), pairings the scenario accepts (``[pairing] accept``).
+    validity : str
+        ``[scenario] validity``: ``warn`` (default) or ``refuse`` a run outside a model's
+        ``[validity]`` ranges.
     population : PopulationSpec or None
         The ``[population]`` run, if any.
     sweep : SweepSpec or None
@@ -107,7 +116,17 @@ class Scenario:
     path: str = ""
     log_scale: bool = False
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)
     population: PopulationSpec | None = None
     sweep: SweepSpec | None = None
     tradeoff: TradeoffSpec | None = None
     solver: SolverOptions = field(default_factory=SolverOptions)
+    validity: str = "warn"
+
+    def with_overrides(self, overrides: dict | None, where: str = "overrides") -> "Scenario":
+        """This scenario with some models' typical values changed (``{model: {parameter: value}}``,
+        values as text with a unit; see :mod:`pkpd.models.overrides`).  Errors name ``where``."""
+        if not overrides:
+            return self
+        changed = with_overrides(self.models + self.pd, overrides, where)
+        return replace(self, models=changed[:len(self.models)], pd=changed[len(self.models):])

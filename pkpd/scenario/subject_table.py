@@ -18,6 +18,8 @@ from pkpd.errors import Collector, PkpdError
 
 
 DEFAULT_SUBJECT = {"WT": 70.0, "AGE": 40.0, "FEMALE": 0.0}
+#: Keys every scenario accepts; a model's own covariates (``ASIAN``) are accepted by name besides.
+KEYS = {"weight", "age", "sex"}
 
 
 def model_covariates(models) -> set[str]:

@@ -12,13 +12,20 @@
 
     [sweep.parameters]
     "olofsen_2022.C50" = { low = 0.38, high = 0.66 }   # model parameters: 'model.name'
+    "olofsen_2022.C50.cv" = { low = 0.25, high = 0.8 } # size of a parameter's IIV: '.cv' (log-normal) or '.omega'
     dose = { low = 0.5, high = 2.0 }                   # regimen parameters (grid: values = [...])
 """
 from __future__ import annotations
 
 import numpy as np
-from pkpd.errors import Collector
-from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec
+from pkpd.errors import Collector, PkpdError
+from pkpd.limits import check_count
+from pkpd.analysis.sweep_design import METRICS, DESIGNS, REGIMEN_PARAMS, SweepParam, SweepSpec, design_size
+
+
+KEYS = {"design", "points", "seed", "n", "sensitivity", "parameters", "batch"}
+#: Keys of one ``[sweep.parameters]`` entry (``values`` for a grid, ``low``/``high`` otherwise).
+PARAMETER_KEYS = {"low", "high", "values"}
 
 
 def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> SweepSpec | None:
@@ -31,7 +38,7 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
     if not isinstance(tbl, dict):
         col.add("must be a table", f)
         return None
-    for k in sorted(set(tbl) - {"design", "points", "seed", "n", "sensitivity", "parameters", "batch"}):
+    for k in sorted(set(tbl) - KEYS):
         col.add(f"unknown key '{k}'", f"{f}.{k}")
     design = tbl.get("design", "lhs")
     if design not in DESIGNS:
@@ -58,6 +65,7 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
     ptbl = tbl.get("parameters")
     params = []
     known = {f"{m.name}.{p}": m.parameters[p] for m in list(models) + list(pds) for p in m.parameters}
+    known.update(iiv_names(list(models) + list(pds)))
     if not isinstance(ptbl, dict) or not ptbl:
         col.add("needs [sweep.parameters]: name = { low, high } (or values = [...] for a grid)", f"{f}.parameters")
         return None
@@ -69,7 +77,25 @@ def parse_sweep(tbl, col: Collector, models, pds, population_n: int | None) -> S
         sens = "p_success" if any(len(p.readouts) for p in pds) else "ketamine_cmax_median"
     if not params:
         return None
-    return SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+    spec = SweepSpec(design, tuple(params), pts, seed, n, sens, batch)
+    try:
+        check_count("design_points", design_size(spec), "points of the sweep design", "use fewer values or points")
+    except PkpdError as e:
+        col.catch(e, f)
+        return None
+    return spec
+
+
+def iiv_names(models) -> dict:
+    """``model.PARAM.cv`` (log-normal IIV) and ``model.PARAM.omega`` (any IIV) → the parameter."""
+    out = {}
+    for m in models:
+        for pname, p in m.parameters.items():
+            if p.iiv is not None:
+                out[f"{m.name}.{pname}.omega"] = p
+                if p.iiv.transform == "log":
+                    out[f"{m.name}.{pname}.cv"] = p
+    return out
 
 
 def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> SweepParam | None:
@@ -82,6 +108,8 @@ def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> Swe
     if not isinstance(spec, dict):
         col.add("must be { low = …, high = … } or { values = [...] }", g)
         return None
+    for k in sorted(set(spec) - PARAMETER_KEYS):
+        col.add(f"unknown key '{k}' (known: {', '.join(sorted(PARAMETER_KEYS))})", f"{g}.{k}")
     if design == "grid":
         vals = spec.get("values")
         if not (isinstance(vals, list) and vals and len(vals) <= 1000 and
@@ -93,6 +121,9 @@ def _parameter(name: str, spec, design: str, known: dict, col: Collector) -> Swe
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in (lo, hi)) \
             or not lo < hi:
         col.add("needs finite low < high", g)
+        return None
+    if name.count(".") == 2 and lo < 0:  # model.PARAM.cv / .omega: the size of an IIV
+        col.add("IIV sizes need low ≥ 0", g)
         return None
     if name in REGIMEN_PARAMS and lo <= 0:
         col.add("regimen parameters need low > 0", g)

@@ -3,12 +3,15 @@
 ::
 
     [tradeoff]
-    analgesia_level = 0.5            # readout value that counts as analgesia
-    analgesia_duration = "30 min"    # adequate analgesia: at least this long at that level
+    analgesia_level = 0.3            # readout value that counts as analgesia (default 0.3)
+    analgesia_duration = "20 min"    # adequate analgesia: at least this long at that level (default)
     psychotomimetic_level = 0.5      # unacceptable psychotomimetic effect: reaching this
     cap = 0.10                       # pkpd optimize: at most 10 % of subjects above it
-    dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched
-    n = 500                          # subjects per sweep point / optimiser step
+    dose_bounds = [0.05, 10]         # pkpd optimize: dose multiples searched (oral, IV)
+    min_adequate = 0.5               # pkpd optimize: at least 50 % of subjects with adequate analgesia
+    products = { device_mg = 28, max_devices = 3, oral_step = "5 mg", iv_step = "0.05 mg/kg" }
+    n = 4000                         # subjects per sweep point / optimiser step
+    replicates = 20                  # parameter-uncertainty replicates (0: off); n/replicates per replicate
     pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
     sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
 
@@ -20,11 +23,13 @@ import math
 from pkpd import units
 from pkpd.errors import Collector, PkpdError
 from pkpd.analysis.dosefinding import SWEEPABLE
+from pkpd.analysis.products import ProductSpec
 from pkpd.analysis.tradeoff import TradeoffSpec
 
 
 KEYS = {"analgesia_level", "analgesia_duration", "psychotomimetic_level", "cap", "dose_bounds", "n", "pairs",
-        "sweep"}
+        "sweep", "min_adequate", "products", "replicates"}
+PRODUCT_KEYS = {"device_mg", "max_devices", "oral_step", "iv_step"}
 
 
 def _number(v) -> bool:
@@ -63,13 +68,51 @@ def _levels(tbl: dict, col: Collector) -> dict:
             kw["analgesia_duration"] = units.parse(tbl["analgesia_duration"], "time", f"{f}.analgesia_duration").value
         except PkpdError as e:
             col.catch(e)
-    if "cap" in tbl:
-        v = tbl["cap"]
-        if not _number(v) or not 0 <= v <= 1:
-            col.add("must be a fraction of subjects from 0 to 1", f"{f}.cap")
-        else:
-            kw["cap"] = float(v)
+    for k in ("cap", "min_adequate"):
+        if k in tbl:
+            v = tbl[k]
+            if not _number(v) or not 0 <= v <= 1:
+                col.add("must be a fraction of subjects from 0 to 1", f"{f}.{k}")
+            else:
+                kw[k] = float(v)
+    if "products" in tbl:
+        prod = _products(tbl["products"], col)
+        if prod is not None:
+            kw["products"] = prod
     return kw
+
+
+def _products(tbl, col: Collector) -> ProductSpec | None:
+    """``products``: device size (mg) and count, oral step (mg), IV step (mg/kg); None if invalid."""
+    f = "tradeoff.products"
+    if not isinstance(tbl, dict):
+        col.add(f"must be a table ({', '.join(sorted(PRODUCT_KEYS))})", f)
+        return None
+    for k in sorted(set(tbl) - PRODUCT_KEYS):
+        col.add(f"unknown key (known: {', '.join(sorted(PRODUCT_KEYS))})", f"{f}.{k}")
+    kw, n_err = {}, len(col.errors)
+    if "device_mg" in tbl:
+        v = tbl["device_mg"]
+        if not _number(v) or not 0 < v <= 1000:
+            col.add("must be mg per device, 0 < x ≤ 1000", f"{f}.device_mg")
+        else:
+            kw["device_mg"] = float(v)
+    if "max_devices" in tbl:
+        v = tbl["max_devices"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 10:
+            col.add("must be a whole number of devices from 1 to 10", f"{f}.max_devices")
+        else:
+            kw["max_devices"] = v
+    for k, kind, field_name in (("oral_step", "amount", "oral_step_mg"), ("iv_step", "amount", "iv_step_mg_per_kg")):
+        if k in tbl:
+            try:
+                q = units.parse(tbl[k], kind, f"{f}.{k}", allow_per_kg=True)
+                if (k == "iv_step") != q.per_kg or not q.value > 0:
+                    raise PkpdError("must be > 0 " + ("in mg/kg" if k == "iv_step" else "in mg"), field=f"{f}.{k}")
+                kw[field_name] = q.value
+            except PkpdError as e:
+                col.catch(e)
+    return ProductSpec(**kw) if len(col.errors) == n_err else None
 
 
 def _search(tbl: dict, col: Collector) -> dict:
@@ -82,6 +125,13 @@ def _search(tbl: dict, col: Collector) -> dict:
             col.add("must be [low, high] dose multiples with 0 < low < high ≤ 1000", f"{f}.dose_bounds")
         else:
             kw["dose_bounds"] = (float(v[0]), float(v[1]))
+    if "replicates" in tbl:
+        v = tbl["replicates"]
+        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 1000:
+            col.add("must be a whole number of replicates from 0 to 1000 (0: no parameter uncertainty)",
+                    f"{f}.replicates")
+        else:
+            kw["replicates"] = v
     if "n" in tbl:
         v = tbl["n"]
         if not isinstance(v, int) or isinstance(v, bool) or not 10 <= v <= 1_000_000:

@@ -1,4 +1,4 @@
-"""TODO docstring (simulation.grid)"""
+"""The output time grid (uniform, event times merged in) and padded event arrays for the kernels."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +15,10 @@ def output_times(horizon: float, step: float, extra=()) -> np.ndarray:
     ex = np.asarray([t for t in extra if 0.0 <= t <= horizon and np.isfinite(t)], dtype=float)
     if ex.size:
         tol = _MERGE_TOL * np.maximum(1.0, np.abs(ex))
-        near = np.abs(ex[:, None] - grid[None, :]).min(axis=1) <= tol
+        # the nearest grid point is one of the two around each event time (no events × grid matrix)
+        i = np.searchsorted(grid, ex)
+        dist = np.minimum(np.abs(ex - grid[np.clip(i - 1, 0, n - 1)]), np.abs(ex - grid[np.clip(i, 0, n - 1)]))
+        near = dist <= tol
         grid = np.union1d(grid, ex[~near])
         keep = np.concatenate([[True], np.diff(grid) > _MERGE_TOL * np.maximum(1.0, grid[1:])])
         grid = grid[keep]

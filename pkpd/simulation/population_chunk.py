@@ -16,6 +16,7 @@ import numpy as np
 
 from pkpd.dosing.events import regimen_events
 from pkpd.simulation.grid import pad_events
+from pkpd.simulation.occasions import plan_occasions
 from pkpd.simulation.population_layout import ModelLayout
 from pkpd.simulation.readouts import apply_readout, readout_arrays
 from pkpd.simulation.sampling import individual_values, sample_covariates
@@ -45,6 +46,7 @@ class ChunkPlan:
     solver: object = None  # pkpd.solvers.options.SolverOptions
     method: str = "auto"
     bin_ranges: tuple | None = None  # streaming: per regimen lower edges and inverse widths, log flags, nbins
+    keep_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # time indices to keep (observations)
     buffers: dict = field(default_factory=dict)  # reused across chunks
 
     def buffer(self, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
@@ -57,7 +59,8 @@ class ChunkPlan:
 @dataclass
 class Chunk:
     """A solved chunk: per kernel row ``j·S + s`` (regimen ``rix[j]``, subject ``s``) its metrics
-    (rows, n_all, len(METRICS)); in streaming mode the bins (n_all, n_percentile_times, ≥ rows)."""
+    (rows, n_all, len(METRICS)); in streaming mode the bins (n_all, n_percentile_times, ≥ rows);
+    the values at the time indices ``keep_at`` (the plan's and the last), ``kept`` (≥ rows, n_all, Tk)."""
 
     S: int
     rix: list  # regimen indices solved (the model supports their routes)
@@ -65,6 +68,8 @@ class Chunk:
     n_dense: int
     metrics: np.ndarray | None = None
     bins: np.ndarray | None = None
+    keep_at: np.ndarray | None = None
+    kept: np.ndarray | None = None
 
 
 def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
@@ -76,8 +81,11 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
     vals = individual_values(m.params, plan.population, start, stop, covs, purpose=2, overrides=ov.get(m.name))
     pdvals = [individual_values(p.params, plan.population, start, stop, covs, purpose=20 + i, overrides=ov.get(p.name))
               for i, p in enumerate(pd)]
-    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species)]
-    sysm = build_system(m, vals, links, list(zip(pd, pdvals)))
+    links = [lk for p, pv in zip(pd, pdvals) for lk in p.links(pv, m.species, m)]
+    occ = plan_occasions(m, plan.regimens, plan.population, start, stop, vals)  # inter-occasion variability
+    if occ is not None:
+        vals = occ.values
+    sysm = build_system(occ.model if occ is not None else m, vals, links, list(zip(pd, pdvals)))
     keep = [i for i, o in enumerate(sysm.outputs) if o.quantity != "amount"]
     conc_names = [sysm.outputs[i].name for i in keep]
     if conc_names != [o.name for o in lay.outs if o.quantity != "readout"]:
@@ -87,7 +95,9 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
     rix = [ri for ri in range(len(plan.regimens)) if plan.ok_routes[ri]]
     if not rix:
         return Chunk(S, rix, covs, 0)
-    events = pad_events([regimen_events(m, plan.regimens[ri], vals, covs.get("WT", np.full(S, 70.0))) for ri in rix])
+    wt = covs.get("WT", np.full(S, 70.0))
+    events = pad_events([occ.events(plan.regimens[ri], wt) if occ is not None else
+                         regimen_events(m, plan.regimens[ri], vals, wt) for ri in rix])
     nr, n_all, n_out, T = len(rix), len(lay.outs), len(keep), plan.times.size
     rows = nr * S
     cap = plan.chunk * sum(plan.ok_routes)  # rows of the largest chunk: buffers are sized once
@@ -102,7 +112,8 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
     work = dict(thresholds=plan.thresholds, metrics=True, sample_at=plan.sample_at, bins=bins, dest=plan.store,
                 dest_row=dest_row, dest_col=plan.store_col,
                 metrics_out=plan.buffer("metrics", (cap, n_all, len(METRICS))),
-                bins_out=plan.buffer("bins", (n_all, plan.sample_at.size, cap), np.uint16))
+                bins_out=plan.buffer("bins", (n_all, plan.sample_at.size, cap), np.uint16),
+                keep_at=plan.keep_at, n_times=T, kept_out=plan.buffer("kept", (cap, n_all, _n_kept(plan.keep_at, T))))
     if two_pass:
         y = plan.buffer("y", (cap, n_all, T))[:rows]
         info = solve(sysm.K, W, plan.times, plan.step, events, y, repeats=nr, nonlinear=sysm.nonlinear,
@@ -118,7 +129,12 @@ def solve_chunk(plan: ChunkPlan, start: int, stop: int) -> Chunk:
         info = solve(sysm.K, W, plan.times, plan.step, events, None, repeats=nr, options=plan.solver,
                      linear=plan.method, fused=f)
     n_dense = int(info.dense_rows.sum()) if info.dense_rows is not None else 0
-    return Chunk(S, rix, covs, n_dense, f.metrics, f.bins if bins is not None else None)
+    return Chunk(S, rix, covs, n_dense, f.metrics, f.bins if bins is not None else None, f.keep_at, f.kept)
+
+
+def _n_kept(keep_at: np.ndarray, T: int) -> int:
+    """How many time indices :func:`pkpd.solvers.fused.fused_work` keeps: ``keep_at`` and the last."""
+    return np.unique(np.concatenate([keep_at, [T - 1]])).size if T else keep_at.size
 
 
 def _readouts(yr: np.ndarray, lay: ModelLayout, pd, pdvals, conc_names, row_of, n_conc: int) -> None:

@@ -38,10 +38,10 @@ def model_layout(m, pd) -> ModelLayout:
     """Outputs of model ``m`` with PD models ``pd`` attached (typical parameters fix the layout)."""
     v1 = m.params.individual()
     pdv1 = [(p, p.params.individual()) for p in pd]
-    links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species)]
+    links = [lk for p, pv in pdv1 for lk in p.links(pv, m.species, m)]
     sysm = build_system(m, v1, links, pdv1)
     outs = [Out(o.name, o.species, o.quantity, "1" if o.quantity == "state" else "ng/mL", o.long_name,
-                {"species": o.species, "quantity": o.quantity})
+                {"species": o.species, "quantity": o.quantity, **({"pd_model": o.pd_model} if o.pd_model else {})})
             for o in sysm.outputs if o.quantity != "amount"]
     reads = []
     for p in pd:
@@ -52,7 +52,7 @@ def model_layout(m, pd) -> ModelLayout:
                 outs.append(Out(f"{rd.name}_{p.name}", "", "readout", rd.unit,
                                 f"{rd.name.replace('_', ' ')} ({p.name})" + (", sign flipped" if flipped else ""),
                                 {"category": rd.category, "pd_model": p.name, "direction": "increase",
-                                 "sign_flipped": int(flipped)}))
+                                 "sign_flipped": int(flipped), "readout": rd.name.replace("_", " ")}))
     return ModelLayout(m, outs, reads)
 
 
@@ -84,16 +84,15 @@ def histogram_ranges(typical, layout: ModelLayout, mi: int, ri: int) -> list[tup
     the typical curve for states and readouts."""
     ranges = []
     for o in layout.outs:
+        y = _typical_curve(typical, o.name, mi, ri)
         if o.quantity == "state":
-            y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
-            lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+            lo, hi = float(np.min(y)), float(np.max(y))
             span = max(hi - lo, 1e-9)
             ranges.append(("linear", lo - span, hi + span))
         elif o.quantity == "readout":
-            y = typical[o.name].values[mi, ri] if o.name in typical else np.array([0.0, 1.0])
             if o.attrs.get("sign_flipped"):
                 y = -y
-            lo, hi = np.nanmin(y), np.nanmax(y)
+            lo, hi = np.min(y), np.max(y)
             span = max(hi - lo, 1e-9)
             rd = next(rd for p, rd in layout.reads if f"{rd.name}_{p.name}" == o.name)
             if rd.type == "sigmoid_emax":
@@ -101,6 +100,13 @@ def histogram_ranges(typical, layout: ModelLayout, mi: int, ri: int) -> list[tup
             else:
                 ranges.append(("linear", lo - 3 * span, hi + 3 * span))
         else:
-            ranges.append(("log", float(np.nanmax(typical[o.name].values[mi, ri]))
-                           if o.name in typical else 1.0, 0.0))
+            ranges.append(("log", float(np.max(y)) if o.name in typical else 1.0, 0.0))
     return ranges
+
+
+def _typical_curve(typical, name: str, mi: int, ri: int) -> np.ndarray:
+    """The typical subject's finite values of output ``name``, or [0, 1] when there are none (the
+    output is missing, or the model cannot give the regimen): a harmless histogram range."""
+    y = typical[name].values[mi, ri] if name in typical else np.array([])
+    y = y[np.isfinite(y)]
+    return y if y.size else np.array([0.0, 1.0])

@@ -74,9 +74,11 @@ def readout_arrays(reads, pdvals: list, row_of: list, S: int) -> dict:
     D = len(reads)
     width = max([1] + [len(rd.slopes) for _, rd in reads if rd.type == "linear"])
     arr = {"kind": np.zeros(D, np.int64), "src": np.full((D, width), -1, np.int64), "ant": np.full(D, -1, np.int64),
-           "sign": np.ones(D), "par": np.zeros((D, 5, S)), "coef": np.zeros((D, width, S))}
+           "sign": np.ones(D), "par": np.zeros((D, 5, S)), "coef": np.zeros((D, width, S)),
+           "clip": np.tile([-np.inf, np.inf], (D, 1))}
     for d, ((_, rd), values, rows) in enumerate(zip(reads, pdvals, row_of)):
         c = _columns(rd, values, S)
+        arr["clip"][d] = (-np.inf if rd.minimum is None else rd.minimum, np.inf if rd.maximum is None else rd.maximum)
         arr["par"][d, 0] = c["e0"]
         arr["sign"][d] = -1.0 if rd.direction == "decrease" else 1.0  # population outputs: larger = more
         if rd.type == "linear":
@@ -106,8 +108,16 @@ def apply_readout(y: np.ndarray, out_row: int, pd: PDModel, rd: Readout, values:
         rows = np.array([row_of[e] for e, _ in c["slopes"]], dtype=np.int64)
         coefs = np.ascontiguousarray(np.stack([sl for _, sl in c["slopes"]], axis=1))
         readout_rows(y, out_row, True, rows, coefs, c["e0"], one, one, one, -1, one)
+        _clip(y, out_row, rd)
         return
     rows = np.array([row_of[rd.effect]], dtype=np.int64)
     ant_row = row_of[rd.antagonist[0]] if rd.antagonist is not None else -1
     readout_rows(y, out_row, False, rows, np.zeros((S, 1)), c["e0"], c["emax"], c["c50"], c["gamma"], ant_row,
                  c["c100"])
+    _clip(y, out_row, rd)
+
+
+def _clip(y: np.ndarray, out_row: int, rd: Readout) -> None:
+    """Bound the readout row to its scale's ends (``minimum``/``maximum``), in place."""
+    if rd.minimum is not None or rd.maximum is not None:
+        np.clip(y[:, out_row], rd.minimum, rd.maximum, out=y[:, out_row])

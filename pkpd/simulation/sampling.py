@@ -15,17 +15,20 @@ spread within is between-subject variability.
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 import numpy as np
 from scipy.special import ndtr
-from pkpd.errors import PkpdError
+from pkpd.errors import PkpdError, PkpdTypeError
+from pkpd.limits import out_of_range
 from pkpd.models.parameters import ParameterSet
+from pkpd.simulation.covariate_file import read_covariate_csv  # noqa: F401  (re-exported: its old home)
 
 
 BLOCK = 4096
+
+
+_KINDS = ("constant", "normal", "lognormal", "uniform", "bernoulli")
 
 
 _Z975 = 1.959963984540054
@@ -33,13 +36,43 @@ _Z975 = 1.959963984540054
 
 @dataclass(frozen=True)
 class CovariateDist:
-    """A covariate distribution: normal (optionally truncated) or uniform, or a constant."""
+    """A covariate distribution of a virtual population: constant, normal or log-normal
+    (optionally truncated), uniform or Bernoulli.
+
+    Attributes
+    ----------
+    kind : {"constant", "normal", "lognormal", "uniform", "bernoulli"}
+    a : float
+        The constant value; the mean (normal); the median (log-normal); the lower bound
+        (uniform); P(1) (Bernoulli).  In the covariate's unit (WT kg, AGE years).
+    b : float
+        The SD (normal); the CV as a fraction (log-normal); the upper bound (uniform).
+    low, high : float
+        Truncation bounds (values are clipped to them), same unit as ``a``.
+
+    Examples
+    --------
+    >>> CovariateDist("normal", 75.0, 12.0, low=45.0, high=140.0)   # weight, kg
+    """
 
     kind: str  # "constant" | "normal" | "lognormal" | "uniform" | "bernoulli"
     a: float  # constant value / mean / (lognormal: median) / low / (bernoulli: P(1))
     b: float = 0.0  # sd / (lognormal: CV) / high
     low: float = -math.inf
     high: float = math.inf
+
+    def __post_init__(self):
+        if self.kind not in _KINDS:
+            raise PkpdError(f"kind must be one of {', '.join(_KINDS)}, got {self.kind!r}", field="kind")
+        for k in ("a", "b", "low", "high"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or np.isnan(v) \
+                    or (k in ("a", "b") and not np.isfinite(v)):
+                raise PkpdError(f"must be a finite number, got {v!r}", field=k)
+        if self.low > self.high:
+            raise PkpdError(f"'low' ({self.low:g}) is above 'high' ({self.high:g})", field="low")
+        if self.b < 0 and self.kind in ("normal", "lognormal"):
+            raise PkpdError("the spread (sd or CV) must be ≥ 0", field="b")
 
     def sample(self, u: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Transform standard uniforms ``u`` / normals ``z`` into covariate values."""
@@ -85,8 +118,27 @@ class Population:
     replicates: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.n, int) or self.n < 1:
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
             raise PkpdError("population size must be a whole number ≥ 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise PkpdError(f"seed must be a whole number ≥ 0, got {self.seed!r}", field="seed")
+        if isinstance(self.replicates, bool) or not isinstance(self.replicates, int) or self.replicates < 0:
+            raise PkpdError(f"replicates must be a whole number ≥ 0, got {self.replicates!r}", field="replicates")
+        if not isinstance(self.covariates, dict) or not all(isinstance(d, CovariateDist)
+                                                            for d in self.covariates.values()):
+            raise PkpdTypeError("covariates must be a dict of name → CovariateDist", field="covariates")
+        for name, rng in (("WT", "weight"), ("AGE", "age")):
+            d = self.covariates.get(name)
+            for v in ([] if d is None else [d.a] + ([d.b] if d.kind == "uniform" else [])):
+                why = out_of_range(rng, v)
+                if why:
+                    raise PkpdError(why, field=f"covariates.{name}")
+        if self.table is not None:
+            if not isinstance(self.table, dict) or not self.table:
+                raise PkpdTypeError("table must be a non-empty dict of name → array", field="table")
+            sizes = {len(np.atleast_1d(v)) for v in self.table.values()}
+            if len(sizes) != 1 or 0 in sizes:
+                raise PkpdError("every table column must have the same, non-zero number of rows", field="table")
 
     def replicate_of(self, start: int, stop: int) -> np.ndarray:
         idx = np.arange(start, stop)
@@ -188,46 +240,3 @@ def individual_values(pset: ParameterSet, pop: Population, start: int, stop: int
                 raise PkpdError(f"unknown parameter {k!r}")
             typical[k] = np.full(n, float(v))
     return pset.individual(covariates=covariates, etas=etas or None, typical=typical, n=n)
-
-
-def read_covariate_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Read subjects' covariates from a CSV: columns WT (or weight), AGE (or age), SEX
-    (male/female or 0/1 as FEMALE) and any model covariate by name; one row per subject."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise PkpdError("covariate file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise PkpdError(f"cannot read covariate file: {e}", file=str(path)) from None
-    if not rows:
-        raise PkpdError("covariate file has no rows", file=str(path))
-    alias = {"weight": "WT", "wt": "WT", "age": "AGE", "female": "FEMALE"}
-    out: dict[str, list[float]] = {}
-    for i, r in enumerate(rows):
-        for k, v in r.items():
-            if k is None:
-                raise PkpdError(f"row {i + 2} has more cells than the header", file=str(path))
-            key = alias.get(k.strip().lower(), k.strip())
-            if key.upper() == "SEX":
-                s = (v or "").strip().lower()
-                if s in ("f", "female", "1"):
-                    val = 1.0
-                elif s in ("m", "male", "0"):
-                    val = 0.0
-                else:
-                    raise PkpdError(f"row {i + 2}: SEX must be male/female or 0/1, got {v!r}", file=str(path),
-                                    field="SEX")
-                key = "FEMALE"
-            else:
-                try:
-                    val = float(v)
-                except (TypeError, ValueError):
-                    raise PkpdError(f"row {i + 2}: {k} must be a number, got {v!r}", file=str(path), field=k) from None
-                if not math.isfinite(val):
-                    raise PkpdError(f"row {i + 2}: {k} must be finite", file=str(path), field=k)
-            out.setdefault(key, []).append(val)
-    if "WT" in out and (min(out["WT"]) <= 0 or max(out["WT"]) > 400):
-        raise PkpdError("WT must be in (0, 400] kg", file=str(path), field="WT")
-    return {k: np.asarray(v) for k, v in out.items()}

@@ -7,9 +7,9 @@ concentration per species, and each effect-site concentration.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import numpy as np
-from pkpd import units
+from pkpd.models.mass_units import mass_ratio
 from pkpd.models.pk import Model
 from pkpd.solvers.bytecode import compile_expression, pack
 from pkpd.solvers.dispatch import NonlinearPart
@@ -23,6 +23,7 @@ class Output:
     species: str
     quantity: str  # amount | plasma | effect
     long_name: str
+    pd_model: str = ""  # effect sites: the PD model they belong to
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,7 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
         K[:, s, s] -= k
         if fl.dest is not None:
             d = idx[fl.dest]
-            mw = (units.MOLAR_MASS[model.compartments[d].species]
-                  / units.MOLAR_MASS[model.compartments[s].species])
+            mw = mass_ratio(model.compartments[d].species, model.compartments[s].species, fl.molar)
             frac = np.broadcast_to(fl.fraction(values), (n,)) if fl.fraction is not None else 1.0
             K[:, d, s] += k * frac * mw
     depots = {p.depot for paths in model.routes.values() for p in paths if p.depot}
@@ -80,12 +80,13 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
         e = nc + j
         p = idx[model.plasma[eff.species]]
         vol = values[model.compartments[p].volume]
-        K[:, e, p] += eff.ke0 / vol
+        K[:, e, p] += eff.ke0 * eff.scale / vol  # scale: plasma of another ketamine form → the PD's
         K[:, e, e] -= eff.ke0
         r = np.zeros((n, ns))
         r[:, e] = 1.0
         rows.append(r)
-        outputs.append(Output(eff.name, eff.species, "effect", f"{eff.species} effect-site concentration ({eff.name})"))
+        outputs.append(Output(eff.name, eff.species, "effect", f"{eff.species} effect-site concentration "
+                              f"({eff.pd_model or eff.name})", eff.pd_model))
     extra_names = [st.name for st in (nl.states if nl else ())]
     extra_names += [f"{p.name}_{st.name}" for p, _ in pd_parts for st in p.states]
     extra_units = [st.unit for st in (nl.states if nl else ())] + [st.unit for p, _ in pd_parts for st in p.states]
@@ -98,6 +99,9 @@ def build_system(model: Model, values: dict[str, np.ndarray], effects: list[Effe
     states = tuple(c.name for c in model.compartments) + tuple(e.name for e in effects) + tuple(extra_names)
     part = (_nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts)
             if (nl or pd_parts) else None)
+    if part is not None:  # for messages: which model and which state a failed solve concerns
+        label = " with ".join([f"model {model.name!r}"] + [f"PD {p.name!r}" for p, _ in pd_parts])
+        part = replace(part, label=label, state_names=states)
     return System(K, W, states, tuple(outputs), part)
 
 
@@ -133,8 +137,8 @@ def _nonlinear_part(model, values, nl, nc, effects, ns, n, pd_parts=()) -> Nonli
             tgt.append(idx[fl.source])
             coef.append(np.full(n, -1.0))
             if fl.dest is not None:
-                mw = (units.MOLAR_MASS[model.compartments[idx[fl.dest]].species]
-                      / units.MOLAR_MASS[model.compartments[idx[fl.source]].species])
+                mw = mass_ratio(model.compartments[idx[fl.dest]].species,
+                                model.compartments[idx[fl.source]].species, fl.molar)
                 frac = np.broadcast_to(fl.fraction(values), (n,)) if fl.fraction is not None else np.ones(n)
                 progs.append(prog)
                 tgt.append(idx[fl.dest])

@@ -17,6 +17,8 @@ import numpy as np
 from numba import njit, prange
 
 from pkpd.solvers.options import DOPRI
+from pkpd.solvers.budget import (C_E, C_FAIL, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE, F_H, F_T, F_VEC,
+                                 NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
 from pkpd.solvers.bytecode import STACK, run_program
 from pkpd.solvers.events import state_event
 
@@ -122,26 +124,73 @@ def _err_norm(e, y0, y1, rtol, atol):
     return np.sqrt(acc / n)
 
 
+@njit(cache=True)
+def _worst(e, y0, y1, rtol, atol):
+    """The state with the largest scaled error (the one limiting the step size)."""
+    best, k = -1.0, 0
+    for i in range(e.shape[0]):
+        r = abs(e[i]) / (atol + rtol * max(abs(y0[i]), abs(y1[i])))
+        if not r <= best:  # NaN counts as the worst
+            best, k = r, i
+            if r != r:
+                break
+    return k
+
+
+@njit(cache=True)
+def _first_nonfinite(x):
+    """Index of the first non-finite entry of ``x`` (-1: all finite)."""
+    for i in range(x.shape[0]):
+        if not np.isfinite(x[i]):
+            return i
+    return -1
+
+
 @njit(parallel=True, cache=True)
-def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v, W, method, rtol, atol,
-                    out, stats):
-    """Integrate every subject; ``out[s, o, j] = W[s, o] · y(times[j])``; ``stats[s] = (steps, rejected)``.
+def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v, W, method, rtol, atol,
+            out, cf, ci, budget, max_steps):
+    """Integrate every row by at most ``budget`` steps from its saved state (``cf``/``ci``, see
+    :mod:`pkpd.solvers.budget`); ``out[s, o, j] = W[s, o] · y(times[j])``.
 
     Parameters
     ----------
     K : (S, n, n) linear part, 1/h.  pars : (S, P) per-subject parameter values.
     tgt : (T,) state receiving each nonlinear term; coef : (S, T) its coefficient.
     ops, off, consts : packed programs (one per term).  y0 : (S, n) initial states.
-    Events as in :func:`pkpd.solvers.dense.solve_dense`.  method: ``DOPRI`` (Dormand–Prince 5(4)) or ``ROSENBROCK`` (ROS2), codes of :mod:`pkpd.solvers.options`.
+    Events as in :func:`pkpd.solvers.dense.solve_dense`.  method: ``DOPRI`` (Dormand–Prince 5(4)) or
+    ``ROSENBROCK`` (ROS2), codes of :mod:`pkpd.solvers.options`.
     """
     S, n, _ = K.shape
     T = times.shape[0]
     E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
-        y = y0[s].copy()
+        if ci[s, C_STATUS] != RUNNING:
+            continue
+        y = np.zeros(n)
         b = np.zeros(n)
         active = np.zeros(n, dtype=np.int64)
+        if ci[s, C_INIT] == 0:
+            for i in range(n):
+                y[i] = y0[s, i]
+            t = times[0]
+            h = 1e-3
+            e = 0
+            j = 0
+            steps = 0
+            rejected = 0
+            ci[s, C_INIT] = 1
+        else:
+            for i in range(n):
+                y[i] = cf[s, F_VEC + i]
+                b[i] = cf[s, F_VEC + n + i]
+                active[i] = ci[s, C_VEC + i]
+            t = cf[s, F_T]
+            h = cf[s, F_H]
+            e = ci[s, C_E]
+            j = ci[s, C_J]
+            steps = ci[s, C_STEPS]
+            rejected = ci[s, C_REJ]
         k = np.zeros((7, n))
         tmp = np.zeros(n)
         ynew = np.zeros(n)
@@ -153,13 +202,12 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
         f0 = np.zeros(n)
         f1 = np.zeros(n)
         yp = np.zeros(n)
-        t = times[0]
-        e = 0
-        h = 1e-3
-        steps = 0
-        rejected = 0
-        j = 0
+        status = RUNNING
+        fail = -1
+        work = 0
         while j < T:
+            if work >= budget:  # hand back to Python (interrupts); the state is saved below
+                break
             eps = 1e-12 * max(1.0, abs(t))
             # events due now (a dose at an output time is applied before recording it)
             while e < E and ev_t[s, e] <= t + eps:
@@ -183,6 +231,7 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
             if hh <= 0.0:
                 t = stop
                 continue
+            work += 1
             if method == DOPRI:
                 _rhs(K[s], b, y, t, pars[s], n_par, tgt, coef[s], ops, off, consts, v, stack, k[0])
                 for st in range(1, 6):
@@ -218,6 +267,10 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                     for q in range(n):
                         Wm[i, q] = -g * hh * J[i, q]
                     Wm[i, i] += 1.0
+                if _first_nonfinite(Wm.ravel()) >= 0:
+                    status = NONFINITE
+                    fail = _first_nonfinite(f0) if _first_nonfinite(f0) >= 0 else 0
+                    break
                 k1 = np.linalg.solve(Wm, f0)
                 for i in range(n):
                     yp[i] = y[i] + hh * k1[i]
@@ -230,7 +283,11 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                     err[i] = 0.5 * hh * (k1[i] + k2[i])
                 en = _err_norm(err, y, ynew, rtol, atol)
                 order = 2.0
-            if en <= 1.0 or hh < 1e-14:
+            if en <= 1.0 or (hh < 1e-14 and en == en):
+                if _first_nonfinite(ynew) >= 0:  # the state blew up: stop here, naming it
+                    status = NONFINITE
+                    fail = _first_nonfinite(ynew)
+                    break
                 if method == DOPRI:  # outputs strictly inside the step, by the continuous extension
                     while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
                         _dense(k, y, hh, (times[j] - t) / hh, tmp, n)
@@ -248,6 +305,43 @@ def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k,
                 h = max(h, hh * fac) if hh < h else hh * fac
             else:
                 rejected += 1
+                if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
+                    status = NONFINITE
+                    fail = _first_nonfinite(ynew) if _first_nonfinite(ynew) >= 0 else _worst(err, y, ynew, rtol,
+                                                                                               atol)
+                    break
                 h = hh * max(0.1, 0.9 * en ** (-1.0 / (order + 1.0)))
-        stats[s, 0] = steps
-        stats[s, 1] = rejected
+            if steps + rejected >= max_steps:
+                status = TOO_MANY_STEPS
+                fail = _worst(err, y, ynew, rtol, atol)
+                break
+        if status == RUNNING and j >= T:
+            status = DONE
+        cf[s, F_T] = t
+        cf[s, F_H] = h
+        for i in range(n):
+            cf[s, F_VEC + i] = y[i]
+            cf[s, F_VEC + n + i] = b[i]
+            ci[s, C_VEC + i] = active[i]
+        ci[s, C_E] = e
+        ci[s, C_J] = j
+        ci[s, C_STEPS] = steps
+        ci[s, C_REJ] = rejected
+        ci[s, C_STATUS] = status
+        ci[s, C_FAIL] = fail
+
+
+def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v, W, method, rtol, atol,
+                    out, stats, max_steps: int = 1_000_000):
+    """Integrate every subject; ``out[s, o, j] = W[s, o] · y(times[j])``; ``stats[s] = (steps, rejected)``.
+
+    Runs :func:`_kernel` in budgeted slices (:func:`pkpd.solvers.budget.run_budgeted`), so an
+    interrupt stops it within a fraction of a second.  Returns ``(status, t, state)`` per row
+    (:data:`~pkpd.solvers.budget.DONE`, or why and where the row stopped).
+    """
+    S, n, _ = K.shape
+
+    def call(cf, ci, budget):
+        _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v, W, method, rtol, atol,
+                out, cf, ci, budget, max_steps)
+    return run_budgeted(call, S, F_VEC + 2 * n, C_VEC + n, stats)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from pkpd.solvers.events import SNAP
-from pkpd.solvers.fused import bin_step, c50_powers, derive, lane_bins, lane_parameters, store_step
+from pkpd.solvers.fused import bin_step, c50_powers, derive, keep_step, lane_bins, lane_parameters, store_step
 from pkpd.solvers.lane_metrics import metrics_finish, metrics_start, metrics_step
 from pkpd.solvers.modal import _phi
 from pkpd.solvers.options import BOLUS, RATE_ON
@@ -58,7 +58,7 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
 
 def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts,
                   kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
-                  bin_log, nbins, dest, dest_base, dest_col):
+                  bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
     """Solve blocks of rows with shared event times in modal coordinates, with the fused work.
 
     Parameters
@@ -74,19 +74,19 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
         Initial modal state per row.
     order, starts, counts
         The blocks (:func:`event_blocks`).
-    kind … dest_col
+    kind … kept
         The fused work (:class:`pkpd.solvers.fused.Fused`); ``metrics`` of shape (0, 0, 0)
         when not wanted.
     """
     run_ranges(_blocks, starts.shape[0], lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts,
                counts, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
-               bin_log, nbins, dest, dest_base, dest_col)
+               bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts, kind, src, ant,
             sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest,
-            dest_base, dest_col):
+            dest_base, dest_col, clip, keep_at, kept):
     """Blocks ``b0 … b1 − 1`` (one thread's share); the rows of a block share their event times.
     (One function: a separate block function would be compiled twice, once inlined.)"""
     for bi in range(b0, b1):
@@ -142,6 +142,7 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
         t = times[0]
         e = 0
         p = 0
+        kq = 0  # next kept time index
         for j in range(T):
             tj = times[j]
             tj_snap = tj + SNAP * max(1.0, abs(tj))
@@ -204,11 +205,14 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
                 for k in range(na):
                     for lane in range(L):
                         y[o, lane] += Wb[o, k, lane] * z[k, lane]
-            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L)
             store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
                 p += 1
+            if kq < keep_at.shape[0] and keep_at[kq] == j:
+                keep_step(y, kq, rows, kept, L)
+                kq += 1
             if want_metrics:
                 if j == 0:
                     metrics_start(y, ms, prev, thresholds, times[0], L)

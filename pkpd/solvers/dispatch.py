@@ -24,8 +24,10 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 4. treat rows independently (row ``r·S + s`` is subject ``s`` under regimen ``r``) so results do
    not depend on chunking or thread count;
 5. for adaptive methods: honour ``rtol``/``atol`` per step (defaults only from
-   :mod:`pkpd.solvers.options`), restart at every event, and record ``(steps, rejected)`` per
-   row in ``stats``;
+   :mod:`pkpd.solvers.options`), restart at every event, record ``(steps, rejected)`` per
+   row in ``stats``, and run in budgeted slices re-entered from Python
+   (:mod:`pkpd.solvers.budget`: interrupts within a fraction of a second, at most ``max_steps``
+   steps per row, non-finite states reported with the time and the state);
 6. get a runner here: for a nonlinear kernel a function ``(problem) -> bool`` that returns
    ``False`` when the kernel cannot take the system (e.g. an unsafe eigen-decomposition) so the
    next method in the plan runs, plus a row in :func:`_plan`'s table saying when it is tried; for
@@ -41,10 +43,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pkpd.limits import limit
 from pkpd.solvers.adaptive import solve_nonlinear
 from pkpd.solvers.batched import event_blocks, solve_batched
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
+from pkpd.solvers.failures import check_finite, raise_failure
 from pkpd.solvers.fused import Fused, fused_pass, fused_work
 from pkpd.solvers.hybrid import solve_hybrid
 from pkpd.solvers.modal import eigenbasis, modal_decomposition, solve_modal
@@ -68,6 +72,8 @@ class NonlinearPart:
     rtol: float
     atol: float
     n_linear: int  # states before the first extra (ODE) state: compartments and effect sites
+    label: str = ""  # the model(s), for messages
+    state_names: tuple = ()  # every state, for messages
 
 
 @dataclass
@@ -97,6 +103,9 @@ class _Problem:
     rtol: float = 0.0
     atol: float = 0.0
     stats: np.ndarray = field(default=None)
+    method: int = 0
+    max_steps: int = 0
+    failure: tuple | None = None  # (status, t, state) per row from the adaptive kernels
 
     def tile(self, a: np.ndarray) -> np.ndarray:
         """Per-subject array → per-row array (regimen-major)."""
@@ -156,8 +165,12 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
         if linear not in LINEAR_METHODS:
             raise ValueError(f"unknown linear method {linear!r} (known: {', '.join(LINEAR_METHODS)})")
         name, dense_rows = LINEAR_KERNELS[linear](p)
+        check_finite(p.out, p.fused, p.W.shape[1], p.times, p.repeats, p.K.shape[0] * p.repeats)
         return SolveInfo(name, dense_rows=dense_rows)
-    method, p.rtol, p.atol = (options or SolverOptions()).resolve(nonlinear.method, nonlinear.rtol, nonlinear.atol)
+    opts = options or SolverOptions()
+    method, p.rtol, p.atol = opts.resolve(nonlinear.method, nonlinear.rtol, nonlinear.atol)
+    p.method = method
+    p.max_steps = int(opts.max_steps or limit("solver_steps"))
     p.nl = nonlinear
     p.W = p.tile(np.ascontiguousarray(W))
     p.stats = np.zeros((p.sub.shape[0], 2), dtype=np.int64)
@@ -165,6 +178,7 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
         p.out = np.empty((p.sub.shape[0], W.shape[1], times.shape[0]))
     for name in _plan(method, _one_way(nonlinear)):
         if NONLINEAR_KERNELS[name](p):
+            raise_failure(p.failure, p.repeats, p.nl, name, p.max_steps, p.rtol, p.atol)
             if fused is not None:
                 _fused_pass(p, p.out, np.arange(p.out.shape[0], dtype=np.int64))
             return SolveInfo(name, steps=p.stats)
@@ -278,9 +292,9 @@ def _run_hybrid(p: _Problem) -> bool:
     lam, Vm, Vinv, ok = eigenbasis(np.ascontiguousarray(p.K[:, :n_lin, :n_lin]))
     if not ok.all():
         return False
-    solve_hybrid(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off,
-                 nl.consts, p.tile(np.ascontiguousarray(nl.y0[:, n_lin:])), p.times, *p.events, p.W, p.rtol,
-                 p.atol, p.out, p.stats)
+    p.failure = solve_hybrid(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(nl.pars), nl.tgt, p.tile(nl.coef),
+                             nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0[:, n_lin:])), p.times,
+                             *p.events, p.W, p.rtol, p.atol, p.out, p.stats, p.max_steps)
     return True
 
 
@@ -294,17 +308,18 @@ def _run_exponential(p: _Problem) -> bool:
     if not ok.all():
         return False
     WV = np.ascontiguousarray(np.einsum("soi,sik->sok", p.W, np.tile(Vm, (p.repeats, 1, 1))))
-    solve_exponential(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(Jn), WV, p.tile(nl.pars), nl.tgt,
-                      p.tile(nl.coef), nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0)), p.times,
-                      *p.events, p.rtol, p.atol, p.out, p.stats)
+    p.failure = solve_exponential(p.tile(lam), p.tile(Vm), p.tile(Vinv), p.tile(Jn), WV, p.tile(nl.pars), nl.tgt,
+                                  p.tile(nl.coef), nl.ops, nl.off, nl.consts, p.tile(np.ascontiguousarray(nl.y0)),
+                                  p.times, *p.events, p.rtol, p.atol, p.out, p.stats, p.max_steps)
     return True
 
 
 def _adaptive(method: int):
     def run(p: _Problem) -> bool:
         nl = p.nl
-        solve_nonlinear(p.tile(p.K), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off, nl.consts,
-                        p.tile(nl.y0), p.times, *p.events, p.W, method, p.rtol, p.atol, p.out, p.stats)
+        p.failure = solve_nonlinear(p.tile(p.K), p.tile(nl.pars), nl.tgt, p.tile(nl.coef), nl.ops, nl.off,
+                                    nl.consts, p.tile(nl.y0), p.times, *p.events, p.W, method, p.rtol, p.atol,
+                                    p.out, p.stats, p.max_steps)
         return True
     return run
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK
-from pkpd.solvers.adaptive import _add_terms, _err_norm
+from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _worst
+from pkpd.solvers.budget import (C_E, C_FAIL, C_FLAG1, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE, F_H, F_T,
+                                 F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
 from pkpd.solvers.events import modal_event
 
 
@@ -96,9 +98,10 @@ def _advance(lam, G1, G4, G5, h, tau0, tau, zo, ph, dt, Pdt):
 
 
 @njit(parallel=True, cache=True)
-def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v,
-                      rtol, atol, out, stats):
-    """Integrate every subject in the eigenbasis of ``A = K + J_N``.
+def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v,
+            rtol, atol, out, cf, ci, budget, max_steps):
+    """Integrate every subject in the eigenbasis of ``A = K + J_N``, at most ``budget`` steps per row
+    and call, resuming from ``cf``/``ci`` (:mod:`pkpd.solvers.budget`).
 
     Parameters
     ----------
@@ -113,17 +116,41 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
     E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
+        if ci[s, C_STATUS] != RUNNING:
+            continue
         z = np.zeros(n)
-        for q in range(n):
-            acc = 0.0
-            for i in range(n):
-                acc += Vinv[s, q, i] * y0[s, i]
-            z[q] = acc
         b = np.zeros(n)
         bm = np.zeros(n)
         active = np.zeros(n, dtype=np.int64)
         G = np.zeros((6, n))  # stages 1–5 and G at the accepted end point (next step's first)
-        g0_ok = False
+        if ci[s, C_INIT] == 0:
+            for q in range(n):
+                acc = 0.0
+                for i in range(n):
+                    acc += Vinv[s, q, i] * y0[s, i]
+                z[q] = acc
+            g0_ok = False
+            t = times[0]
+            e = 0
+            h = 1e-3
+            steps = 0
+            rejected = 0
+            j = 0
+            ci[s, C_INIT] = 1
+        else:
+            for q in range(n):
+                z[q] = cf[s, F_VEC + q]
+                b[q] = cf[s, F_VEC + n + q]
+                bm[q] = cf[s, F_VEC + 2 * n + q]
+                G[0, q] = cf[s, F_VEC + 3 * n + q]
+                active[q] = ci[s, C_VEC + q]
+            g0_ok = ci[s, C_FLAG1] == 1
+            t = cf[s, F_T]
+            h = cf[s, F_H]
+            e = ci[s, C_E]
+            j = ci[s, C_J]
+            steps = ci[s, C_STEPS]
+            rejected = ci[s, C_REJ]
         U = np.zeros(n)
         znew = np.zeros(n)
         zo = np.zeros(n)
@@ -142,13 +169,12 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
         Pdt = np.zeros((n, 4))
         for q in range(n):
             _phis(lam[s, q] * dt, Pdt[q])
-        t = times[0]
-        e = 0
-        h = 1e-3
-        steps = 0
-        rejected = 0
-        j = 0
+        status = RUNNING
+        fail = -1
+        work = 0
         while j < T:
+            if work >= budget:  # hand back to Python (interrupts); the state is saved below
+                break
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
                 modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
@@ -171,6 +197,7 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
             if hh <= 0.0:
                 t = stop
                 continue
+            work += 1
             for q in range(n):
                 _phis(lam[s, q] * hh, F[q])
                 _phis(0.5 * lam[s, q] * hh, Fh[q])
@@ -223,7 +250,11 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
                 x1[i] = a1
                 xe[i] = ae
             en = _err_norm(xe, x0, x1, rtol, atol)
-            if en <= 1.0 or hh < 1e-14:
+            if en <= 1.0 or (hh < 1e-14 and en == en):
+                if _first_nonfinite(x1) >= 0:  # a state blew up: stop here, naming it
+                    status = NONFINITE
+                    fail = _first_nonfinite(x1)
+                    break
                 tau0 = 0.0
                 for q in range(n):
                     zo[q] = z[q]
@@ -246,9 +277,44 @@ def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y
                 h = max(h, hh * fac) if hh < h else hh * fac
             else:
                 rejected += 1
+                if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
+                    status = NONFINITE
+                    fail = _first_nonfinite(x1) if _first_nonfinite(x1) >= 0 else _worst(xe, x0, x1, rtol, atol)
+                    break
                 h = hh * max(0.1, 0.9 * en ** -0.25)
-        stats[s, 0] = steps
-        stats[s, 1] = rejected
+            if steps + rejected >= max_steps:
+                status = TOO_MANY_STEPS
+                fail = _worst(xe, x0, x1, rtol, atol)
+                break
+        if status == RUNNING and j >= T:
+            status = DONE
+        cf[s, F_T] = t
+        cf[s, F_H] = h
+        for q in range(n):
+            cf[s, F_VEC + q] = z[q]
+            cf[s, F_VEC + n + q] = b[q]
+            cf[s, F_VEC + 2 * n + q] = bm[q]
+            cf[s, F_VEC + 3 * n + q] = G[0, q]
+            ci[s, C_VEC + q] = active[q]
+        ci[s, C_FLAG1] = 1 if g0_ok else 0
+        ci[s, C_E] = e
+        ci[s, C_J] = j
+        ci[s, C_STEPS] = steps
+        ci[s, C_REJ] = rejected
+        ci[s, C_STATUS] = status
+        ci[s, C_FAIL] = fail
+
+
+def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v,
+                      rtol, atol, out, stats, max_steps: int = 1_000_000):
+    """Integrate every subject in the eigenbasis of ``A = K + J_N`` (:func:`_kernel`) in budgeted
+    slices (:func:`pkpd.solvers.budget.run_budgeted`); returns ``(status, t, state)`` per row."""
+    S, n = lam.shape
+
+    def call(cf, ci, budget):
+        _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v,
+                rtol, atol, out, cf, ci, budget, max_steps)
+    return run_budgeted(call, S, F_VEC + 4 * n, C_VEC + n, stats)
 
 
 @njit(parallel=True, cache=True)

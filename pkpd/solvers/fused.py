@@ -18,6 +18,9 @@ A population run needs more than ``y = W x``.  :class:`Fused` describes, as arra
   subnormal values of a log row), ``nbins + 1`` overflow, :data:`NO_BIN` a NaN.  The log10 comes
   from the exponent bits and a degree-7 polynomial in the mantissa (:data:`LOG2_POLY`), within
   8.2e-7 of log2 — far inside a bin, and no table lookup, so the lanes vectorise;
+* **kept values**: every row at chosen time indices (``keep_at``, always including the last output
+  time when ``n_times`` is given: the solver's finite check reads it), into ``kept`` (rows, n_all,
+  Tk) float64 — e.g. sampled observations, which need values at a few times only;
 * **storage** of every row into a destination ``dest[a, b, col, time]`` (float32 or float64)
   through maps ``kernel row → (a, b)`` and ``row → col`` (``col < 0``: not stored), kept as a
   flat array and offsets so that a store is one add per lane.
@@ -71,6 +74,9 @@ class Fused:
     dest: np.ndarray  # flat view of the destination (time stride 1), float32 or float64
     dest_base: np.ndarray  # (rows,) int64: offset of each kernel row's first value in ``dest``
     dest_col: np.ndarray  # (n_all,) int64: offset of each row (−1: not stored)
+    clip: np.ndarray  # (D, 2) lower and upper bound of each derived row before its sign (±inf: none)
+    keep_at: np.ndarray  # (Tk,) increasing time indices whose values are kept
+    kept: np.ndarray  # (≥ rows, n_all, Tk) float64 written
 
     @property
     def n_derived(self) -> int:
@@ -80,13 +86,20 @@ class Fused:
         """The arrays in the order the kernels take them (after their own arguments)."""
         return (self.kind, self.src, self.ant, self.sign, self.par, self.coef, self.thresholds, self.metrics,
                 self.sample_at, self.bins, self.bin_group, self.bin_lo, self.bin_iw, self.bin_log, self.nbins,
-                self.dest, self.dest_base, self.dest_col)
+                self.dest, self.dest_base, self.dest_col, self.clip, self.keep_at, self.kept)
+
+    def last_kept(self, n_times: int) -> np.ndarray | None:
+        """Every row's values at the last output time ``(rows, n_all)``, or None if not kept."""
+        if n_times == 0 or self.keep_at.shape[0] == 0 or self.keep_at[-1] != n_times - 1:
+            return None
+        return self.kept[:, :, -1]
 
 
 def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds: np.ndarray | None = None,
                metrics: bool = False, sample_at: np.ndarray | None = None, bins: dict | None = None,
                dest: np.ndarray | None = None, dest_row: np.ndarray | None = None, dest_col: np.ndarray | None = None,
-               metrics_out: np.ndarray | None = None, bins_out: np.ndarray | None = None) -> Fused:
+               metrics_out: np.ndarray | None = None, bins_out: np.ndarray | None = None,
+               keep_at: np.ndarray | None = None, n_times: int = 0, kept_out: np.ndarray | None = None) -> Fused:
     """A :class:`Fused` with empty arrays for the work not asked for.
 
     ``derived``: dict of the arrays ``kind, src, ant, sign, par, coef`` (none: no derived rows).
@@ -94,12 +107,18 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
     for the values at the time indices ``sample_at``.
     ``dest``: a C-contiguous ``(A, B, C, T)`` array with ``dest_row`` (rows, 2) and ``dest_col``
     (n_all,) maps, or a plain ``(rows, n_all, T)`` output array without maps.
-    ``metrics_out`` ((≥ rows, n_all, len(METRICS))) and ``bins_out`` ((n_all, Tp, ≥ rows) uint16):
-    arrays to reuse instead of allocating (a population run keeps one of each for all chunks).
+    ``keep_at``: time indices whose values are kept (plus the last, ``n_times − 1``, when
+    ``n_times`` is given).
+    ``metrics_out`` ((≥ rows, n_all, len(METRICS))), ``bins_out`` ((n_all, Tp, ≥ rows) uint16) and
+    ``kept_out`` ((≥ rows, n_all, Tk)): arrays to reuse instead of allocating (a population run
+    keeps one of each for all chunks).
     """
     f64, i64 = np.float64, np.int64
     d = derived or {"kind": np.zeros(0, i64), "src": np.zeros((0, 1), i64), "ant": np.zeros(0, i64),
                     "sign": np.zeros(0), "par": np.zeros((0, 5, 1)), "coef": np.zeros((0, 1, 1))}
+    clip = d.get("clip", np.tile([-np.inf, np.inf], (d["kind"].shape[0], 1)))
+    keep = np.zeros(0, i64) if keep_at is None else np.asarray(keep_at, dtype=i64)
+    keep = np.unique(np.concatenate([keep, [n_times - 1]]) if n_times > 0 else keep).astype(i64)
     n_all = n_out + d["kind"].shape[0]
     th = np.full((n_all, 2), np.inf) if thresholds is None else np.ascontiguousarray(thresholds, dtype=f64)
     at = np.zeros(0, i64) if sample_at is None or bins is None else np.ascontiguousarray(sample_at, dtype=i64)
@@ -124,7 +143,8 @@ def fused_work(n_out: int, rows: int, *, derived: dict | None = None, thresholds
                  _buffer(metrics_out, (rows, n_all, len(METRICS)), 0, f64) if metrics else np.empty((0, 0, 0)), at,
                  _buffer(bins_out, (n_all, at.shape[0], rows), 2, np.uint16), np.ascontiguousarray(hb["group"], i64),
                  np.ascontiguousarray(hb["lo"], f64), np.ascontiguousarray(hb["iw"], f64),
-                 np.ascontiguousarray(hb["log"], i64), int(hb["nbins"]), flat, base, col)
+                 np.ascontiguousarray(hb["log"], i64), int(hb["nbins"]), flat, base, col,
+                 np.ascontiguousarray(clip, f64).reshape(-1, 2), keep, _buffer(kept_out, (rows, n_all, keep.size), 0, f64))
 
 
 def _buffer(given: np.ndarray | None, shape: tuple, axis: int, dtype) -> np.ndarray:
@@ -159,11 +179,12 @@ def lane_parameters(par, coef, sub, rows, L):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L):
+def derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L):
     """Derived rows ``n_out + d`` of the lane array ``y`` from its output rows.
 
     ``kg[d, lane]`` holds ``c50^γ`` (no antagonist: constant), NaN when it must be recomputed.
-    The operations and their order are those of :func:`pkpd.simulation.readouts.readout_rows`.
+    The operations and their order are those of :func:`pkpd.simulation.readouts.readout_rows`,
+    then ``np.clip`` to ``clip[d]`` (NaN stays NaN), then the sign.
     """
     for d in range(kind.shape[0]):
         r = n_out + d
@@ -205,9 +226,23 @@ def derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L):
                         cg = c ** g
                         kgl = kg[d, lane] if a_row < 0 else k50 ** g
                     y[r, lane] = lp[d, P_E0, lane] + lp[d, P_EMAX, lane] * cg / (kgl + cg)
+        lo, hi = clip[d, 0], clip[d, 1]
+        if lo > -np.inf or hi < np.inf:
+            for lane in range(L):
+                v = y[r, lane]
+                v = lo if v < lo else v
+                y[r, lane] = hi if v > hi else v
         if sign[d] < 0.0:
             for lane in range(L):
                 y[r, lane] *= -1.0
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def keep_step(y, q, rows, kept, L):
+    """The lanes' rows into ``kept[row, :, q]`` (a kept time index)."""
+    for o in range(kept.shape[1]):
+        for lane in range(L):
+            kept[rows[lane], o, q] = y[o, lane]
 
 
 @njit(cache=True, error_model="numpy")
@@ -279,18 +314,18 @@ LANES_PASS = 16  # rows per lane block in fused_pass
 
 
 def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-               bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
+               bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
     """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
     ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
     uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
     run_ranges(_pass_blocks, (buf.shape[0] + LANES_PASS - 1) // LANES_PASS, buf, rows_of, sub, times, kind, src,
                ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins,
-               dest, dest_base, dest_col)
+               dest, dest_base, dest_col, clip, keep_at, kept)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-                 bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col):
+                 bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
     """Lane blocks ``b0 … b1 − 1`` of the buffer (one thread's share)."""
     N = buf.shape[0]
     for bi in range(b0, b1):
@@ -313,15 +348,19 @@ def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, co
         ms = np.empty((6, n_all, L))
         prev = np.empty((n_all, L))
         p = 0
+        kq = 0  # next kept time index
         for j in range(T):
             for o in range(n_out):
                 for lane in range(L):
                     y[o, lane] = buf[i0 + lane, o, j]
-            derive(y, n_out, kind, src, ant, sign, lp, lc, kg, L)
+            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L)
             store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
                 p += 1
+            if kq < keep_at.shape[0] and keep_at[kq] == j:
+                keep_step(y, kq, rows, kept, L)
+                kq += 1
             if want_metrics:
                 if j == 0:
                     metrics_start(y, ms, prev, thresholds, times[0], L)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK, run_program
-from pkpd.solvers.adaptive import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm
+from pkpd.solvers.adaptive import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm, _first_nonfinite, _worst
+from pkpd.solvers.budget import (C_E, C_FAIL, C_FLAG1, C_FLAG2, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE,
+                                 F_H, F_T, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
 from pkpd.solvers.events import modal_event
 
 
@@ -60,21 +62,52 @@ def _rhs_extra(x, t, ylin, pars, n_par, n_lin, tgt, coef, ops, off, consts, v, s
 
 
 @njit(parallel=True, cache=True)
-def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
-                 out, stats):
+def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
+            out, cf, ci, budget, max_steps):
     """Linear part exact (modal: ``lam`` (S, nl), ``V``/``Vinv`` (S, nl, nl)), extra states
-    (``x0`` (S, m), targets ≥ nl) by Dormand–Prince 5(4); outputs ``W`` (S, n_out, nl + m)."""
+    (``x0`` (S, m), targets ≥ nl) by Dormand–Prince 5(4); outputs ``W`` (S, n_out, nl + m).  At most
+    ``budget`` steps per row and call, resuming from ``cf``/``ci`` (:mod:`pkpd.solvers.budget`)."""
     S, nl = lam.shape
     m = x0.shape[1]
     T = times.shape[0]
     E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
+        if ci[s, C_STATUS] != RUNNING:
+            continue
         z = np.zeros(nl)
         u = np.zeros(nl)
         b = np.zeros(nl)
+        zo = np.zeros(nl)
         active = np.zeros(nl, dtype=np.int64)
         x = x0[s].copy()
+        if ci[s, C_INIT] == 0:
+            has_u = False
+            zo_ok = False
+            t = times[0]
+            e = 0
+            h = 1e-3
+            steps = 0
+            rejected = 0
+            j = 0
+            ci[s, C_INIT] = 1
+        else:
+            for q in range(nl):
+                z[q] = cf[s, F_VEC + q]
+                u[q] = cf[s, F_VEC + nl + q]
+                b[q] = cf[s, F_VEC + 2 * nl + q]
+                zo[q] = cf[s, F_VEC + 3 * nl + q]
+                active[q] = ci[s, C_VEC + q]
+            for i in range(m):
+                x[i] = cf[s, F_VEC + 4 * nl + i]
+            has_u = ci[s, C_FLAG1] == 1
+            zo_ok = ci[s, C_FLAG2] == 1
+            t = cf[s, F_T]
+            h = cf[s, F_H]
+            e = ci[s, C_E]
+            j = ci[s, C_J]
+            steps = ci[s, C_STEPS]
+            rejected = ci[s, C_REJ]
         k = np.zeros((7, m))
         tmp = np.zeros(m)
         xnew = np.zeros(m)
@@ -83,13 +116,9 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
         zt = np.zeros(nl)
         v = np.zeros(n_par + nl + m + 1)
         stack = np.zeros(STACK)
-        has_u = False
-        t = times[0]
-        e = 0
-        h = 1e-3
-        steps = 0
-        rejected = 0
-        j = 0
+        status = RUNNING
+        fail = -1
+        work = 0
         # outputs on a uniform grid reuse one propagator: the modal state at the previous output
         # time advances by e^{Λ dt} (and φ(Λ, dt) u) instead of recomputing exponentials
         dt = times[1] - times[0] if T > 1 else 0.0
@@ -99,9 +128,9 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
             xq = lam[s, q] * dt
             edt[q] = np.exp(xq)
             gdt[q] = dt * (1.0 + 0.5 * xq) if abs(xq) < 1e-8 else np.expm1(xq) / lam[s, q]
-        zo = np.zeros(nl)
-        zo_ok = False
         while j < T:
+            if work >= budget:  # hand back to Python (interrupts); the state is saved below
+                break
             eps = 1e-12 * max(1.0, abs(t))
             while e < E and ev_t[s, e] <= t + eps:
                 has_u = modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u, has_u)
@@ -124,6 +153,7 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
             if hh <= 0.0:
                 t = stop
                 continue
+            work += 1
             # Dormand–Prince on the extra states; linear states exact at each stage time
             _lin_at(lam[s], V[s], z, u, has_u, 0.0, ylin, zt)
             _rhs_extra(x, t, ylin, pars[s], n_par, nl, tgt, coef[s], ops, off, consts, v, stack, k[0])
@@ -141,7 +171,11 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
             _rhs_extra(xnew, t + hh, ylin, pars[s], n_par, nl, tgt, coef[s], ops, off, consts, v, stack, k[6])
             _dp5_error(k, hh, err, m)
             en = _err_norm(err, x, xnew, rtol, atol)
-            if en <= 1.0 or hh < 1e-14:
+            if en <= 1.0 or (hh < 1e-14 and en == en):
+                if _first_nonfinite(xnew) >= 0:  # an extra state blew up: stop here, naming it
+                    status = NONFINITE
+                    fail = nl + _first_nonfinite(xnew)
+                    break
                 while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
                     _dense(k, x, hh, (times[j] - t) / hh, tmp, m)
                     if zo_ok and j > 0 and abs(times[j] - times[j - 1] - dt) <= 1e-9 * dt:
@@ -171,6 +205,47 @@ def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_
                 h = max(h, hh * fac) if hh < h else hh * fac
             else:
                 rejected += 1
+                if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
+                    status = NONFINITE
+                    fail = nl + (_first_nonfinite(xnew) if _first_nonfinite(xnew) >= 0 else
+                                 _worst(err, x, xnew, rtol, atol))
+                    break
                 h = hh * max(0.1, 0.9 * en ** (-1.0 / 6.0))
-        stats[s, 0] = steps
-        stats[s, 1] = rejected
+            if steps + rejected >= max_steps:
+                status = TOO_MANY_STEPS
+                fail = nl + _worst(err, x, xnew, rtol, atol)
+                break
+        if status == RUNNING and j >= T:
+            status = DONE
+        cf[s, F_T] = t
+        cf[s, F_H] = h
+        for q in range(nl):
+            cf[s, F_VEC + q] = z[q]
+            cf[s, F_VEC + nl + q] = u[q]
+            cf[s, F_VEC + 2 * nl + q] = b[q]
+            cf[s, F_VEC + 3 * nl + q] = zo[q]
+            ci[s, C_VEC + q] = active[q]
+        for i in range(m):
+            cf[s, F_VEC + 4 * nl + i] = x[i]
+        ci[s, C_FLAG1] = 1 if has_u else 0
+        ci[s, C_FLAG2] = 1 if zo_ok else 0
+        ci[s, C_E] = e
+        ci[s, C_J] = j
+        ci[s, C_STEPS] = steps
+        ci[s, C_REJ] = rejected
+        ci[s, C_STATUS] = status
+        ci[s, C_FAIL] = fail
+
+
+def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
+                 out, stats, max_steps: int = 1_000_000):
+    """Linear part exact (modal), extra states by Dormand–Prince 5(4), in budgeted slices
+    (:func:`pkpd.solvers.budget.run_budgeted`); returns ``(status, t, state)`` per row (the state
+    index counts the linear states first)."""
+    S, nl = lam.shape
+    m = x0.shape[1]
+
+    def call(cf, ci, budget):
+        _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
+                out, cf, ci, budget, max_steps)
+    return run_budgeted(call, S, F_VEC + 4 * nl + m, C_VEC + nl, stats)

@@ -2,6 +2,7 @@
 is printed and embedded in the figure's caption.  ``pkpd demo --list``; ``pkpd demo NAME``."""
 from __future__ import annotations
 
+import io
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,30 @@ class Demo:
     make: object  # () -> matplotlib figure
 
 
-def _caption(fig, text):
-    fig.subplots_adjust(bottom=0.30)
-    fig.text(0.02, 0.02, "\n".join(textwrap.wrap(text, 170)), fontsize=8, va="bottom", color="#333333")
-    return fig
+#: Resolution of the gallery PNGs.
+DPI = 110
+
+
+def captioned_png(fig, text: str) -> bytes:
+    """The figure as PNG with ``text`` as a caption in a band of its own below it.
+
+    The figure is rendered first (tight box) and the caption drawn underneath, so a caption can
+    never cover a legend, a label or data, whatever the figure's layout.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+    img = imread(io.BytesIO(png_bytes(fig, dpi=DPI)))
+    h, w = img.shape[:2]
+    chars = max(40, int((w - 24) / 6.6))  # 8-pt DejaVu Sans ≈ 6.6 px per character at 110 dpi
+    lines = textwrap.wrap(text, chars)
+    band = int((len(lines) + 1) * 8 * 1.35 / 72 * DPI) + 8
+    out = plt.figure(figsize=(w / DPI, (h + band) / DPI), dpi=DPI)
+    out.figimage(img, 0, band)
+    out.text(12 / w, (band - 6) / (h + band), "\n".join(lines), fontsize=8, va="top", color="#333333")
+    buf = io.BytesIO()
+    out.savefig(buf, format="png", dpi=DPI)  # no tight box: the canvas is exactly image + caption
+    plt.close(out)
+    return buf.getvalue()
 
 
 def _scenario(name):
@@ -90,7 +111,7 @@ def _csht():
         ax.plot(durations, cs * 60, "-o", color=col, lw=2, ms=4, label=name)
     ax.set(xlabel="infusion duration (h)", ylabel="context-sensitive half-time (min)",
            title="Context-sensitive half-time of ketamine")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside, over nothing
     return fig
 
 
@@ -128,11 +149,12 @@ def _tradeoff():
 
 def _tci():
     m, pd = load_model("herd_anderson_2007"), load_model("olofsen_2022")
-    res = [tci(m, 300.0, 1.0), tci(m, 300.0, 1.0, mode="effect", pd=pd)]
+    targets = [(0.0, 300.0), (0.5, 500.0)]
+    res = [tci(m, targets, 1.0, pd=pd), tci(m, targets, 1.0, mode="effect", pd=pd)]
     pop = Population(n=300, seed=2, covariates={"WT": CovariateDist("constant", 70.0)})
     bands = [tci_population(m, r, pop, pd=pd) for r in res]
-    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 ng/mL: the profile for the typical "
-                      "subject, given to 300 subjects", bands)
+    return tci_figure(res, "TCI (Herd & Anderson 2007 at 70 kg), target 300 then 500 ng/mL: the profile for the "
+                      "typical subject, given to 300 subjects", bands)
 
 
 DEMOS = {d.name: d for d in [
@@ -161,20 +183,36 @@ DEMOS = {d.name: d for d in [
          "effects. Olofsen 2022 (one curve for both) and Simons 2022 (drug high before analgesia) draw very "
          "different frontiers: the evidence does not settle which is right.", _tradeoff),
     Demo("tci", "Target-controlled infusion",
-         "A TCI pump recomputes the rate every 10 s. Plasma targeting holds plasma at the target; effect-site "
-         "targeting overshoots plasma on purpose so that the effect site reaches the target sooner, without "
-         "overshooting it. The pump only knows the typical subject: given to 300 simulated subjects with the "
-         "model's between-subject variability, the same profile spreads widely around the target.", _tci),
+         "A TCI pump recomputes the rate every 10 s for the typical subject; the target rises from 300 to 500 ng/mL "
+         "at 30 min. Plasma targeting (Jacobs) brings plasma to the target within a minute and holds it; the effect "
+         "site follows slowly. Effect-site targeting (Shafer & Gregg) gives the dose whose effect-site peak equals "
+         "the target as fast as the pump allows, stops while plasma falls towards the effect site, then holds "
+         "plasma so that the effect site settles on the target: the rate falls smoothly, without overshooting the "
+         "effect site. The pump only knows the typical subject: given to 300 simulated subjects with the model's "
+         "between-subject variability, the same profile spreads widely around the target.", _tci),
 ]}
 
 
-def run_demo(name: str, out_dir) -> tuple[str, Path]:
-    """Render one demo to ``out_dir/NAME.png`` (explanation in the caption); return (text, path)."""
-    if name not in DEMOS:
+def demo_figure(name: str):
+    """The figure of one demo (without its caption)."""
+    if not isinstance(name, str) or name not in DEMOS:
         raise PkpdError(f"unknown demo {name!r} (demos: {', '.join(DEMOS)})")
+    return DEMOS[name].make()
+
+
+def render_demo(name: str) -> tuple[str, bytes]:
+    """One demo's explanation and captioned PNG (written by the caller, e.g. as part of a set)."""
+    fig = demo_figure(name)
     d = DEMOS[name]
-    fig = _caption(d.make(), f"{d.title}. {d.explanation}")
-    return d.explanation, write_bytes(Path(out_dir) / f"{name}.png", png_bytes(fig, dpi=110))
+    return d.explanation, captioned_png(fig, f"{d.title}. {d.explanation}")
+
+
+def run_demo(name: str, out_dir, fig=None) -> tuple[str, Path]:
+    """Render one demo to ``out_dir/NAME.png`` (explanation in a caption band below the figure);
+    return (text, path).  ``fig``: the demo's figure when already made (:func:`demo_figure`)."""
+    fig = demo_figure(name) if fig is None else fig
+    d = DEMOS[name]
+    return d.explanation, write_bytes(Path(out_dir) / f"{name}.png", captioned_png(fig, f"{d.title}. {d.explanation}"))
 
 
 def gallery_markdown(paths: dict) -> str:

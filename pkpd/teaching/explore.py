@@ -23,6 +23,7 @@ from pkpd.simulation.sampling import CovariateDist, Population
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.typical import simulate
 from pkpd.analysis.tradeoff import TradeoffSpec, pairs_for
+from pkpd.names import safe_stem
 from pkpd.output.files import write_bytes
 from pkpd.output.figures import _style
 from pkpd.output.figures import png_bytes
@@ -157,7 +158,8 @@ def save_panels(s: State, directory) -> list:
                  + (f" over {s.duration_min:g} min" if s.route == "iv" and s.duration_min else "")
                  + f", {s.weight:g} kg", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return [write_bytes(Path(directory) / f"explore_{s.model}_{s.route}.png", png_bytes(fig))]
+    # the model may be a file path given on the command line: its name is data, not a path
+    return [write_bytes(Path(directory) / f"explore_{safe_stem(s.model)}_{safe_stem(s.route)}.png", png_bytes(fig))]
 
 
 def app(state: State = State()):

@@ -2,20 +2,27 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
-import matplotlib.pyplot as plt
 import numpy as np
 from pkpd.errors import PkpdError
-from pkpd.output.tables import format_table
-from pkpd.output.files import csv_text, with_provenance, write_figure, write_netcdf, write_text
+from pkpd.output.text_table import WIDTH, render_grouped
+from pkpd.output.files import csv_text, with_provenance
+from pkpd.output.output_set import OutputSet
+from pkpd.output.figures import png_bytes
+from pkpd.output.tradeoff_report import tradeoff_report
+from pkpd.output.validation_figures import validation_figure
+from pkpd.models.endpoints import load_endpoints
+from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
+from pkpd.workflows.validate import predict, simulate_trials
 from pkpd.simulation.sampling import Population
-from pkpd.workflows.run import tradeoff_setup
+from pkpd.workflows.run import scenario_stem, tradeoff_setup
 from pkpd.simulation.population import simulate_population
-from pkpd.output.analysis_figures import frontier_figure
+from pkpd.output.analysis_figures import dose_response_figure, frontier_figure
 from pkpd.analysis.dosefinding import pareto_mask, sweep_regimens
 from pkpd.analysis.tradeoff import evaluate, thresholds_for
-from pkpd.analysis.dosefinding import optimize
+from pkpd.analysis.products import choose, ladder
 
 
 DEFAULT_SWEEP = {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
@@ -26,10 +33,34 @@ DEFAULT_N = 500
 
 def _population(sc, spec) -> Population:
     """The subjects of a trade-off or optimisation: the scenario's population (or a default one)
-    with ``[tradeoff] n`` subjects (default: at most 2000 of the population's)."""
+    with ``[tradeoff] n`` subjects (default: at most 2000 of the population's, at least 100 per
+    replicate) and parameter uncertainty on (``[tradeoff] replicates``, default 20) unless the
+    population already has replicates or the scenario turns them off (``replicates = 0``)."""
     base = sc.population.population if sc.population is not None else Population(n=DEFAULT_N, seed=0)
-    n = spec.n or (min(base.n, 2000) if sc.population is not None else DEFAULT_N)
-    return replace(base, n=n)
+    reps = base.replicates or spec.replicates
+    n = spec.n or max(min(base.n, 2000) if sc.population is not None else DEFAULT_N, 100 * reps)
+    return replace(base, n=n, replicates=reps)
+
+
+def _noise_note(tr) -> str:
+    """Words when the parameter-uncertainty band is mostly Monte Carlo noise (too few subjects
+    per replicate): the median share of the replicate spread that binomial noise explains."""
+    vals = []
+    for k in ("adequate", "exceed"):
+        if f"p_{k}_mc_share" in tr:  # only where the probability is away from 0 and 1
+            p, share = tr[f"p_{k}"].values.ravel(), tr[f"p_{k}_mc_share"].values.ravel()
+            vals.append(share[(p > 0.05) & (p < 0.95) & np.isfinite(share)])
+    vals = np.concatenate(vals) if vals else np.array([])
+    if vals.size == 0:
+        return ""
+    med = float(np.median(vals))
+    per = tr.attrs["population_size"] / max(tr.attrs["uncertainty_replicates"], 1)
+    if med < 0.5:
+        return (f"parameter-uncertainty bands: binomial noise explains a median {med:.0%} of the spread across "
+                f"replicates ({per:.0f} subjects per replicate), so they show parameter uncertainty")
+    return (f"parameter-uncertainty bands are mostly Monte Carlo noise (binomial noise explains a median "
+            f"{min(med, 1):.0%} of the spread across replicates at {per:.0f} subjects per replicate): raise "
+            "[tradeoff] n, or add CIs to the models")
 
 
 def _setup(sc):
@@ -46,15 +77,16 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     variants, meta = sweep_regimens(sc.regimens, sweep)
     pop = _population(sc, spec)
     if not quiet:
-        print(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × {len(sc.models)} model(s) × "
-              f"{pop.n:,} subjects", file=sys.stderr)
+        print(textwrap.fill(f"{sc.title}: sweeping {', '.join(sweep)} → {len(variants)} regimens × "
+                            f"{len(sc.models)} model(s) × {pop.n:,} subjects", WIDTH), file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    header = ["PD", "model", "base regimen", "point", "P(adequate)", "P(psychotomimetic)", "P(success)",
-              "on frontier"]
-    rows = []
+    weight = _typical_weight(sc)
+    header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate)",
+              "P(psychotomimetic)", "P(success)", "on frontier"]
+    rows, csv_rows = [], []  # display (percentages) and CSV (fractions 0–1: one number per cell)
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
             for base in dict.fromkeys(x["base"] for x in meta):
@@ -65,40 +97,110 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                 for j, i in enumerate(idx):
                     if np.isnan(x[j]):
                         continue
-                    rows.append([str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given",
-                                 f"{y[j]:.1%}", f"{x[j]:.1%}", f"{tr.p_success.values[pi, mi, i]:.1%}",
-                                 "yes" if front[j] else ""])
-    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per point)")
-    stem = Path(sc.path).stem
-    out = sc.output_dir
-    files = [write_text(out / f"{stem}_frontier.csv", csv_text(header, rows)),
-             write_netcdf(with_provenance(tr, sc, sc.models, sc.pd), out / f"{stem}_frontier.nc"),
-             write_figure(fig, out / f"{stem}_frontier.png")]
-    plt.close(fig)
+                    key = [str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given"]
+                    ps = (y[j], x[j], tr.p_success.values[pi, mi, i])
+                    rows.append(key + [f"{variants[i].total(weight):.3g}"] + [f"{p:.1%}" for p in ps]
+                                + ["yes" if front[j] else ""])
+                    csv_rows.append(key + [f"{variants[i].total(weight):.6g}"] + [f"{p:.6g}" for p in ps]
+                                    + ["yes" if front[j] else ""])
+    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
+                          f"point; doses per session at {weight:g} kg)", cap=spec.cap,
+                          min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
+    stem = scenario_stem(sc)
+    png = png_bytes(fig)
+    doses = [v.total(weight) for v in variants]
+    dr_png = png_bytes(dose_response_figure(tr, meta, doses, cap=spec.cap))
+    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr)] if x]
+    report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
+                             _validation_summary(), dose_response_png=dr_png)
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{stem}_frontier.csv", csv_text(header, csv_rows))
+    out.add_netcdf(f"{stem}_frontier.nc", with_provenance(tr, sc, sc.models, sc.pd))
+    out.add_bytes(f"{stem}_frontier.png", png)
+    out.add_bytes(f"{stem}_dose_response.png", dr_png)
+    out.add_text(f"{stem}_frontier_report.html", report)
+    files = out.commit()
     if not quiet:
-        print(spec.describe())
-        print(format_table(header, [r for r in rows if r[-1] == "yes"], numeric_from=4))
+        print(textwrap.fill(spec.describe(), WIDTH))
+        for n in notes:
+            print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
+        print(render_grouped([*header[:5], "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)"],
+                             [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
         print("(frontier points only; every point is in the CSV)")
     return files
 
 
 def run_optimize(sc, quiet: bool = False) -> list[Path]:
+    """Per base regimen, PD pair and PK model: the product-sized regimen (28-mg devices, oral steps,
+    IV mg/kg steps) with the most adequate analgesia under the psychotomimetic cap and at least
+    ``min_adequate`` of it — or the sentence saying that none exists among the candidates."""
     spec, pairs = _setup(sc)
     pop = _population(sc, spec)
+    weight = _typical_weight(sc)
+    ladders = [ladder(base, spec.products, spec.dose_bounds, weight) for base in sc.regimens]
+    variants = [c.regimen for lad in ladders for c in lad]
     if not quiet:
-        print(f"{sc.title}: largest dose with ≤ {spec.cap:.0%} of {pop.n:,} subjects above the psychotomimetic "
-              f"level, per regimen (dose multiples {spec.dose_bounds[0]:g}–{spec.dose_bounds[1]:g})", file=sys.stderr)
-    res = optimize(sc.models, sc.regimens, sc.pd, pop, spec, horizon=sc.time.horizon, step=sc.time.step)
-    header = ["regimen", "PD", "model", "dose", "P(adequate)", "P(psychotomimetic)", "binding constraint",
-              "sensitivity (cap ± 5 points)"]
-    rows = [[o.regimen, o.pair, o.model, o.dose_text, f"{o.p_adequate:.1%}", f"{o.p_exceed:.1%}", o.binding,
-             o.sensitivity] for o in res]
-    stem = Path(sc.path).stem
-    files = [write_text(sc.output_dir / f"{stem}_optimum.csv", csv_text(header, rows))]
+        print(textwrap.fill(f"{sc.title}: {len(variants)} candidate regimens (28-mg devices, oral steps of "
+                            f"{spec.products.oral_step_mg:g} mg, IV steps of {spec.products.iv_step_mg_per_kg:g} "
+                            f"mg/kg) × {len(sc.models)} model(s) × {pop.n:,} subjects; cap {spec.cap:.0%}, "
+                            f"analgesia target ≥ {spec.min_adequate:.0%}", WIDTH), file=sys.stderr)
+    ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
+                             mode="streaming", thresholds=thresholds_for(pairs, spec),
+                             progress=None if not quiet else False, solver=sc.solver)
+    tr = evaluate(ds, pairs, spec)
+    header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
+              "why"]
+    rows, csv_rows, k = [], [], 0
+    for base, lad in zip(sc.regimens, ladders):
+        idx = list(range(k, k + len(lad)))
+        k += len(lad)
+        for pi, pl in enumerate(tr.pair.values):
+            for mi, m in enumerate(tr.model.values):
+                a, x = tr.p_adequate.values[pi, mi, idx], tr.p_exceed.values[pi, mi, idx]
+                if np.all(np.isnan(x)):
+                    continue
+                ch = choose(a, x, spec.cap, spec.min_adequate)
+                c = lad[ch.index] if ch.index is not None else None
+                rows.append([base.name, str(pl), str(m), c.label if c else "none",
+                             f"{c.dose_mg:.3g}" if c else "", f"{c.dose_mg_per_kg:.3g}" if c else "",
+                             f"{a[ch.index]:.1%}" if c else "", f"{x[ch.index]:.1%}" if c else "", ch.reason])
+                csv_rows.append(rows[-1][:4] + ([f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
+                                                                        x[ch.index])] if c else [""] * 4) + [ch.reason])
+    # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(header, csv_rows))
+    files = out.commit()
     if not quiet:
-        print(spec.describe())
-        print(format_table(header[:7], [r[:7] for r in rows], numeric_from=None))
-        for o in res:
-            if o.sensitivity:
-                print(f"  {o.regimen} / {o.pair} / {o.model}: {o.sensitivity}")
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(textwrap.fill(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
+                            + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}"
+                                        for b, lad in zip(sc.regimens, ladders) if lad) + ")", WIDTH))
+        print(render_grouped([*header[:4], "dose (mg)", "dose (mg/kg)", "P(adequate analgesia)",
+                              "P(unacceptable psychotomimetic)"], [r[:8] for r in rows], 1, numeric_from=4, joiner=""))
+        for r in rows:
+            print(f"  {r[0]} / {r[1]} / {r[2]}:")
+            print(textwrap.fill(r[8], WIDTH, initial_indent="    ", subsequent_indent="    "))
     return files
+
+
+def _validation_summary() -> tuple[bytes, list[str]] | None:
+    """The shipped validation (figure and coverage lines), or None where the trials file is absent."""
+    path = DEFAULT_TRIALS
+    if not path.is_file():
+        return None
+    tf = load_trials(path)
+    eps = load_endpoints()
+    preds = predict(simulate_trials(tf, eps, progress=False), eps, seed=tf.seed)
+    lines = []
+    for label in dict.fromkeys(p.label for p in preds):
+        held = [p for p in preds if p.label == label and p.trial.set == "held-out"]
+        lines.append(f"{label}: {sum(p.inside for p in held)} of {len(held)} held-out observed rates inside the "
+                     "predictive 95 % interval")
+    return png_bytes(validation_figure(preds, tf.title)), lines
+
+
+def _typical_weight(sc) -> float:
+    """The population's typical body weight, kg (the mean or median of its weight distribution)."""
+    pop = sc.population.population if sc.population is not None else None
+    d = pop.covariates.get("WT") if pop is not None else None
+    return float(d.a) if d is not None and d.kind in ("constant", "normal", "lognormal") else 70.0

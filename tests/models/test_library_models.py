@@ -105,12 +105,33 @@ class TestFantaOtto:
         assert F == pytest.approx(0.08, abs=2e-3)
 
     def test_oral_norketamine_ketamine_auc_ratio(self):
-        """16.5 (Fanta abstract; mass concentrations) — the presystemic fraction is derived from it,
-        so this checks the derivation and its implementation, tolerance 2 %."""
+        """16.5 (Fanta abstract; mass concentrations, single-dose AUC0–∞ = steady-state AUCτ) — the
+        presystemic fraction is derived from it, so this checks the derivation and its
+        implementation, tolerance 2 %."""
         ds = simulate(self.m, regimen({"route": "oral", "amount": "0.25 mg/kg"}), horizon=400, step=5 / 60)
         t = ds.time.values
         r = auc(ds.norketamine_plasma.values[0, 0], t) / auc(ds.ketamine_plasma.values[0, 0], t)
         assert r == pytest.approx(16.5, rel=0.02)
+
+    def _nk_formed_mg(self, dose):
+        """Norketamine formed (mg, in S-ketamine mass): AUC0–∞ · CLn (a 400-h horizon)."""
+        ds = simulate(self.m, regimen(dose), horizon=400, step=5 / 60)
+        return auc(ds.norketamine_plasma.values[0, 0], ds.time.values) / 1000.0 * 57.7
+
+    def test_iv_norketamine_in_s_ketamine_mass(self):
+        """Otto 2021's NONMEM code (supplement, as coded in nlmixr2lib Otto_2021_s_ketamine.R) carries
+        S-norketamine in S-ketamine mass with fm = 1: every mg of an IV dose becomes one mg of
+        norketamine (no 223.70/237.73 conversion), so AUC_NK · CLn = dose."""
+        assert self._nk_formed_mg({"route": "iv", "amount": "10 mg"}) == pytest.approx(10.0, rel=2e-3)
+
+    def test_presystemic_fraction(self):
+        """Fpre (derived, docs/model_checks.md): F + Fpre = 16.5 · F · CLn / CL = 16.5 · 0.08 · 57.7 /
+        95.2 = 0.800, so Fpre = 0.720 of an oral dose reaches norketamine presystemically, unconverted
+        as in Otto's code (before, 0.770 was written and 0.770 · 223.70/237.73 = 0.725 delivered).
+        Total norketamine formed = (F + Fpre) · dose."""
+        assert self.m.parameters["Fpre"].value == pytest.approx(0.720)
+        formed = self._nk_formed_mg({"route": "oral", "amount": "20 mg"})
+        assert formed / 20.0 - 0.08 == pytest.approx(0.720, abs=2e-3)
 
     def test_weight_scaling(self):
         """CL ∝ (WT/70)^0.75 (Otto code)."""
@@ -264,8 +285,17 @@ class TestPD:
         assert np.all(b <= a + 1e-15) and b.max() < a.max()
 
 
-def test_pairing_warnings():
-    from pkpd.models.pairing import pairing_warnings
-    assert pairing_warnings(load_model("simons_2022"), load_model("simons_2022_pd")) == []
-    w = pairing_warnings(load_model("domino"), load_model("olofsen_2022"))
-    assert any("racemic" in x for x in w) and any("arterial" in x for x in w)
+def test_pairings():
+    """Issue 14 changed this: a racemic PK model with an S-ketamine PD model is an error naming both
+    files unless the PD file declares an [enantiomers] conversion.  Olofsen 2022 declares one (R-ketamine
+    contributed to neither endpoint: effect sites see 0.5 × the racemic concentration), so domino +
+    olofsen_2022 is a note; Simons 2022 PD (S-ketamine only) declares none.  Sampling sites still warn."""
+    from pkpd.models.pairing import pairing_notes, pairing_problems, pairing_warnings
+    simons, simons_pd = load_model("simons_2022"), load_model("simons_2022_pd")
+    assert pairing_warnings(simons, simons_pd) == [] and pairing_problems(simons, simons_pd) == []
+    dom, olo = load_model("domino"), load_model("olofsen_2022")
+    assert pairing_problems(dom, olo) == []
+    assert "0.5 × the plasma concentration" in pairing_notes(dom, olo)[0]
+    assert any("arterial" in x for x in pairing_warnings(dom, olo))
+    (problem,) = pairing_problems(dom, simons_pd)
+    assert "domino.toml" in problem and "simons_2022_pd.toml" in problem and "[enantiomers]" in problem

@@ -1,0 +1,165 @@
+"""Clinical endpoint definitions (``models/endpoints/endpoints.toml``): the observation model that turns a
+readout into a trial-reported event, with a grade and source for every number.
+
+::
+
+    [endpoints.dissociation_ae]
+    description = "spontaneously reported dissociation adverse event, ≥ 1 per patient over the course"
+    category = "psychotomimetic"          # the PD readout category that drives it, or "exposure" with
+                                          # output = "ketamine_plasma" (an empirical exposure–incidence
+                                          # model on the peak concentration, ng/mL; thresholds per PK model)
+    between_cv = { value = 0.5, grade = "assumption", range = [0.25, 1.0], note = "…" }
+    session_sd = { value = 0.3, grade = "assumption", range = [0.0, 0.6], note = "…" }
+    background = { value = 0.035, grade = "table", source = "TRANSFORM-1 placebo 4/113" }
+
+    [endpoints.dissociation_ae.threshold]     # median reporting threshold, per PD model
+    olofsen_2022 = { value = 0.2, grade = "calibrated", source = "TRANSFORM-1 56 mg …", range = [0.15, 0.3] }
+
+    [endpoints.dissociation_ae.session_sd_by_model]   # optional: fitted where calibration rows with
+    olofsen_2022 = { value = 0.6, grade = "calibrated", source = "…", range = [0.4, 0.9] }  # different
+                                                      # session counts identify it (else session_sd)
+
+``between_cv``/``session_sd`` are SDs of the log threshold; ``background`` is the once-per-patient
+rate in placebo arms over a course, used when a trial gives no control arm.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pkpd.errors import Collector, PkpdError
+from pkpd.models.common import text_field
+from pkpd.models.library import library_dirs, read_toml
+from pkpd.models.parameters import GRADES
+
+_VALUE_KEYS = {"value", "grade", "source", "note", "range"}
+
+
+@dataclass(frozen=True)
+class GradedValue:
+    """A number with its provenance (grade as in :data:`pkpd.models.parameters.GRADES`)."""
+
+    value: float
+    grade: str
+    source: str = ""
+    note: str = ""
+    range: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class EndpointDef:
+    """One clinical endpoint: what is counted, which readout drives it, and its observation model."""
+
+    name: str
+    description: str
+    category: str  # analgesia | psychotomimetic | exposure
+    between_cv: GradedValue
+    session_sd: GradedValue
+    background: GradedValue
+    thresholds: dict  # PD model (PK model for exposure) → GradedValue: median threshold, readout scale or ng/mL
+    output: str = ""  # exposure endpoints: the concentration output whose peak drives them
+    session_sds: dict = field(default_factory=dict)  # model → fitted session-to-session SD (GradedValue)
+
+    def session(self, model: str) -> GradedValue:
+        """The session-to-session SD for ``model``: fitted where the calibration identified it."""
+        return self.session_sds.get(model, self.session_sd)
+
+    @property
+    def empirical(self) -> bool:
+        """Driven by a concentration, not a PD readout: an empirical exposure–incidence model."""
+        return self.category == "exposure"
+
+    def threshold(self, pd_name: str) -> GradedValue:
+        """The threshold for PD model ``pd_name``; an error naming the file when there is none."""
+        if pd_name not in self.thresholds:
+            raise PkpdError(f"endpoint {self.name!r} has no threshold for PD model {pd_name!r} (has: "
+                            f"{', '.join(self.thresholds) or 'none'}): calibrate it with 'pkpd validate "
+                            f"--calibrate'", field=f"endpoints.{self.name}.threshold")
+        return self.thresholds[pd_name]
+
+
+def endpoints_file() -> Path:
+    """The endpoint definitions in the model library (the first ``endpoints/endpoints.toml`` found;
+    a folder of its own, so the model listing never takes it for a PK model)."""
+    for d in library_dirs():
+        if (d / "endpoints" / "endpoints.toml").is_file():
+            return d / "endpoints" / "endpoints.toml"
+    raise PkpdError("no endpoints/endpoints.toml in the model library (" + ", ".join(map(str, library_dirs())) + ")")
+
+
+def load_endpoints(path: Path | None = None) -> dict[str, EndpointDef]:
+    """Read and check the endpoint definitions; every problem reported together with its field."""
+    path = Path(path) if path is not None else endpoints_file()
+    data, _ = read_toml(path, "endpoints file")
+    col = Collector(str(path))
+    tbl = data.get("endpoints")
+    if not isinstance(tbl, dict) or not tbl:
+        col.add("missing [endpoints.NAME] tables", "endpoints")
+        col.raise_if_any()
+    out = {name: _endpoint(name, spec, col) for name, spec in tbl.items()}
+    col.raise_if_any()
+    return out
+
+
+def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
+    f = f"endpoints.{name}"
+    if not isinstance(spec, dict):
+        col.add("must be a table", f)
+        return None
+    known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold",
+             "session_sd_by_model")
+    for k in sorted(set(spec) - set(known)):
+        col.add(f"unknown key (known: {', '.join(known)})", f"{f}.{k}")
+    desc = text_field(col, spec, "description", f)
+    cat = text_field(col, spec, "category", f, choices=("analgesia", "psychotomimetic", "exposure"))
+    output = text_field(col, spec, "output", f, required=cat == "exposure")
+    if output and cat != "exposure":
+        col.add("'output' is for category = \"exposure\" (a readout category picks its PD readout)", f"{f}.output")
+    vals = {k: _graded(spec.get(k), f"{f}.{k}", col, upper) for k, upper in
+            (("between_cv", 3.0), ("session_sd", 3.0), ("background", 1.0))}
+    thresholds = _by_model(spec.get("threshold"), f"{f}.threshold", col, math.inf, positive=True)
+    sds = _by_model(spec.get("session_sd_by_model", {}), f"{f}.session_sd_by_model", col, 3.0)
+    return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds,
+                       output, sds)
+
+
+def _by_model(tbl, f: str, col: Collector, upper: float, positive: bool = False) -> dict:
+    """A table of model name → graded value (thresholds, fitted session SDs)."""
+    if not isinstance(tbl, dict):
+        col.add("must be a table: model name → { value, grade, source, range }", f)
+        return {}
+    out = {}
+    for name, v in tbl.items():
+        g = _graded(v, f"{f}.{name}", col, upper)
+        if g is not None and positive and g.value <= 0:
+            col.add("must be > 0", f"{f}.{name}.value")
+        out[name] = g
+    return out
+
+
+def _graded(v, f: str, col: Collector, upper: float) -> GradedValue | None:
+    """``{ value, grade, source, note, range }`` checked: a finite value in [0, upper), a known grade,
+    a note and range for assumptions, a source naming the trials for calibrated values."""
+    if not isinstance(v, dict):
+        col.add("must be a table { value, grade, source, note, range }", f)
+        return None
+    for k in sorted(set(v) - _VALUE_KEYS):
+        col.add(f"unknown key (known: {', '.join(sorted(_VALUE_KEYS))})", f"{f}.{k}")
+    x = v.get("value")
+    if not isinstance(x, (int, float)) or isinstance(x, bool) or not math.isfinite(x) or not 0 <= x < upper:
+        col.add(f"must be a number in [0, {upper:g})", f"{f}.value")
+        return None
+    grade = text_field(col, v, "grade", f, choices=tuple(GRADES))
+    source, note = text_field(col, v, "source", f, required=False), text_field(col, v, "note", f, required=False)
+    rng = v.get("range")
+    if rng is not None and not (isinstance(rng, list) and len(rng) == 2
+                                and all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in rng)
+                                and rng[0] <= rng[1]):
+        col.add("must be [low, high]", f"{f}.range")
+        rng = None
+    if grade == "assumption" and (not note or rng is None):
+        col.add("an assumption needs a 'note' (why) and a 'range' (what to try)", f)
+    if grade == "calibrated" and not source:
+        col.add("a calibrated value needs a 'source' naming the trials it was fitted to", f)
+    return GradedValue(float(x), grade, source, note, tuple(rng) if rng is not None else None)
