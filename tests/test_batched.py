@@ -417,3 +417,40 @@ def test_metrics_mode_gives_the_streaming_metrics_without_histograms():
     assert not any(v.endswith("_percentiles") for v in m.data_vars) and m.sizes["time"] == 0
     for v in m.data_vars:
         np.testing.assert_array_equal(m[v].values, s[v].values, err_msg=v)
+
+
+def test_basis_checks_on_every_core_decide_as_the_numpy_formulas():
+    """``eigenbasis`` now checks the condition number and the reconstruction ``V Λ V⁻¹ ≈ K`` in a
+    numba loop on every core; its decisions equal the former numpy formulas' on matrices with real
+    eigenvalues and well- or ill-conditioned bases, random ones (complex pairs), nearly defective ones (a Jordan block perturbed by 1e-7 … 1e-13) and a
+    repeated eigenvalue."""
+    from pkpd.solvers.lapack import eig_stack
+    from pkpd.solvers.modal import _COND_MAX, eigenbasis
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(200, 6, 6))
+    P = rng.normal(size=(200, 6, 6))
+    P[100:, :, 0] = P[100:, :, 1] + 10.0 ** -rng.uniform(2, 9, (100, 1)) * P[100:, :, 0]  # ill-conditioned
+    D = -np.sort(rng.uniform(0.1, 5.0, (200, 6)), axis=1)
+    A[:, :, :] = np.einsum("sij,sj,sjk->sik", P, D, np.linalg.inv(P))  # real eigenvalues
+    J = np.zeros((60, 6, 6))
+    for i in range(60):
+        J[i] = np.diag(-np.ones(6)) + np.diag(np.ones(5), 1)
+        J[i, 5, 0] = 10.0 ** -rng.uniform(7, 13)
+    R = np.tile(np.diag([-1.0, -1.0, -2.0, -3.0, -4.0, -5.0]), (5, 1, 1))
+    K = np.concatenate([A, J, R, rng.normal(size=(40, 6, 6))])
+    lam, V, Vinv, ok = eigenbasis(K)
+    lr, li, Vr = eig_stack(K)
+    want = np.all(np.abs(li) <= 1e-12 * (1.0 + np.abs(lr)), axis=1)
+    Vi = np.zeros_like(Vr)
+    with np.errstate(all="ignore"):
+        for i in np.flatnonzero(want):
+            try:
+                Vi[i] = np.linalg.inv(Vr[i])
+            except np.linalg.LinAlgError:
+                want[i] = False
+        cond = np.abs(Vr).sum(axis=2).max(axis=1) * np.abs(Vi).sum(axis=2).max(axis=1)
+    want &= np.isfinite(cond) & (cond < _COND_MAX)
+    recon = np.einsum("sij,sj,sjk->sik", Vr, lr, Vi)
+    want &= ~(np.abs(recon - K).max(axis=(1, 2)) > 1e-9 * (np.abs(K).max(axis=(1, 2)) + 1e-300))
+    np.testing.assert_array_equal(ok, want)
+    assert ok.sum() > 100 and (~ok).sum() > 60  # both sides of every check are exercised
