@@ -454,3 +454,33 @@ def test_basis_checks_on_every_core_decide_as_the_numpy_formulas():
     want &= ~(np.abs(recon - K).max(axis=(1, 2)) > 1e-9 * (np.abs(K).max(axis=(1, 2)) + 1e-300))
     np.testing.assert_array_equal(ok, want)
     assert ok.sum() > 100 and (~ok).sum() > 60  # both sides of every check are exercised
+
+
+def test_states_no_dose_reaches_are_left_out_exactly():
+    """States that no dose and no initial state reach (here a defective Jordan block upstream of
+    the dosed compartment, which alone would send every subject to the dense fallback) are left
+    out of the solve: the subjects then take the modal kernels, and the outputs — of a state two
+    flows from the dose, too — equal the full system's matrix exponential (scipy ``expm``) to
+    1e-12.  With a dose into that block, every state is kept and the subjects fall back to dense."""
+    from scipy.linalg import expm
+    S, times = 6, np.linspace(0.0, 5.0, 51)
+    K = np.zeros((S, 5, 5))
+    ks = np.linspace(0.5, 1.5, S)
+    K[:, 0, 0], K[:, 1, 0] = -1.2 * ks, 0.7 * ks  # 0 → 1 → 2 (two hops from the dose)
+    K[:, 1, 1], K[:, 2, 1], K[:, 2, 2] = -0.9, 0.4, -0.3
+    K[:, 3, 3], K[:, 4, 4], K[:, 4, 3], K[:, 0, 3] = -1.0, -1.0, 1.0, 0.5  # Jordan block 3, 4 feeding 0
+    W = np.zeros((S, 2, 5))
+    W[:, 0, 0], W[:, 1, 2] = 1.0, 2.0
+    ev = (np.array([[0.0, 2.0]] * S), np.full((S, 2), BOLUS, np.int64), np.zeros((S, 2), np.int64),
+          np.ones((S, 2)) * 3.0)
+    out = np.full((S, 2, times.size), np.nan)
+    info = solve(K, W, times, 0.1, ev, out)
+    assert not info.dense_rows.any() and info.method in ("batched", "modal")
+    for s in range(S):
+        x = np.zeros(5)
+        x[0] = 3.0
+        for j, t in enumerate(times):
+            xt = expm(K[s] * t) @ x + (expm(K[s] * (t - 2.0)) @ np.eye(5)[0] * 3.0 if t >= 2.0 else 0.0)
+            np.testing.assert_allclose(out[s, :, j], W[s] @ xt, rtol=1e-12, atol=1e-14)
+    ev3 = (ev[0], ev[1], np.full((S, 2), 3, np.int64), ev[3])
+    assert solve(K, W, times, 0.1, ev3, out).dense_rows.all()

@@ -39,7 +39,7 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -164,7 +164,7 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
     if nonlinear is None:
         if linear not in LINEAR_METHODS:
             raise ValueError(f"unknown linear method {linear!r} (known: {', '.join(LINEAR_METHODS)})")
-        name, dense_rows = LINEAR_KERNELS[linear](p)
+        name, dense_rows = LINEAR_KERNELS[linear](_without_unreached(p))
         check_finite(p.out, p.fused, p.W.shape[1], p.times, p.repeats, p.K.shape[0] * p.repeats)
         return SolveInfo(name, dense_rows=dense_rows)
     opts = options or SolverOptions()
@@ -183,6 +183,38 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
                 _fused_pass(p, p.out, np.arange(p.out.shape[0], dtype=np.int64))
             return SolveInfo(name, steps=p.stats)
     raise AssertionError("the last method of every plan always runs")  # pragma: no cover
+
+
+def _without_unreached(p: _Problem) -> _Problem:
+    """The problem restricted to the states a dose or the initial state can reach (linear systems).
+
+    A state no event compartment and no non-zero initial state leads to (through ``K[i, j] ≠ 0``,
+    a flow j → i, in any subject) only feeds on such states, so it is exactly 0 at every time and
+    contributes nothing to the outputs: e.g. the depots of the other routes under IV dosing.
+    Leaving it out makes the eigen-decompositions smaller (LAPACK then works on the reached block:
+    results move at the 1e-15 level against the full decomposition, and every kernel sees the same
+    smaller system, so they still agree bit for bit).
+    """
+    n = p.K.shape[1]
+    ev_t, ev_k, ev_c, ev_v = p.events
+    reach = np.zeros(n, dtype=bool)
+    reach[np.unique(ev_c[np.isfinite(ev_t)])] = True
+    if p.x0 is not None:
+        reach |= (p.x0 != 0).any(axis=0)
+    flows = (p.K != 0).any(axis=0)  # flows[i, j]: j → i in some subject
+    while True:
+        grown = reach | flows[:, reach].any(axis=1)
+        if (grown == reach).all():
+            break
+        reach = grown
+    if reach.all() or not reach.any():
+        return p
+    keep = np.flatnonzero(reach)
+    new_index = np.cumsum(reach) - 1
+    ev_c = np.where(np.isfinite(ev_t), new_index[ev_c], 0).astype(ev_c.dtype)
+    return replace(p, K=np.ascontiguousarray(p.K[:, keep][:, :, keep]), W=np.ascontiguousarray(p.W[:, :, keep]),
+                   events=(ev_t, ev_k, np.ascontiguousarray(ev_c), ev_v),
+                   x0=None if p.x0 is None else np.ascontiguousarray(p.x0[:, keep]))
 
 
 #: ``linear="auto"`` takes the batched kernel when the rows form blocks of at least this many

@@ -70,23 +70,31 @@ if _LIB is not None:
         ``V`` with numpy's convention for a complex pair (both columns hold the real part)."""
         n = K.shape[1]
         jobs = np.array([ord("N"), ord("V")], dtype=np.uint8)
+        # buffers and the workspace query once per range: the optimal workspace depends on n
+        # only, and numpy too queries it once per call on a stack of matrices
+        a = np.empty((n, n))
+        vr = np.empty((n, n))
+        vl = np.empty(1)
+        ints = np.array([n, n, 1, n, -1, 0], dtype=np.int64)  # n, lda, ldvl, ldvr, lwork, info
+        w_r = np.empty(n)
+        w_i = np.empty(n)
+        query = np.empty(1)
+        ip = ints.ctypes.data
+        _dgeev(jobs.ctypes.data, jobs.ctypes.data + 1, ip, a.ctypes.data, ip + 8, w_r.ctypes.data,
+               w_i.ctypes.data, vl.ctypes.data, ip + 16, vr.ctypes.data, ip + 24, query.ctypes.data, ip + 32,
+               ip + 40, 1, 1)
+        lwork = np.int64(query[0])  # the optimal workspace, as numpy asks for it
+        work = np.empty(max(lwork, 1))
         for s in range(s0, s1):
-            a = np.empty((n, n))
             for i in range(n):
                 for j in range(n):
                     a[j, i] = K[s, i, j]  # column-major copy
-            vr = np.empty((n, n))
-            vl = np.empty(1)
-            ints = np.array([n, n, 1, n, -1, 0], dtype=np.int64)  # n, lda, ldvl, ldvr, lwork, info
-            w_r = np.empty(n)
-            w_i = np.empty(n)
-            query = np.empty(1)
-            ip = ints.ctypes.data
-            _dgeev(jobs.ctypes.data, jobs.ctypes.data + 1, ip, a.ctypes.data, ip + 8, w_r.ctypes.data,
-                   w_i.ctypes.data, vl.ctypes.data, ip + 16, vr.ctypes.data, ip + 24, query.ctypes.data, ip + 32,
-                   ip + 40, 1, 1)
-            ints[4] = np.int64(query[0])  # the optimal workspace, as numpy asks for it
-            work = np.empty(max(ints[4], 1))
+            ints[0] = n
+            ints[1] = n
+            ints[2] = 1
+            ints[3] = n
+            ints[4] = lwork
+            ints[5] = 0
             _dgeev(jobs.ctypes.data, jobs.ctypes.data + 1, ip, a.ctypes.data, ip + 8, w_r.ctypes.data,
                    w_i.ctypes.data, vl.ctypes.data, ip + 16, vr.ctypes.data, ip + 24, work.ctypes.data, ip + 32,
                    ip + 40, 1, 1)
