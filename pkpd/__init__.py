@@ -29,6 +29,7 @@ from pkpd.simulation.sampling import CovariateDist, Population
 from pkpd.simulation.population import percentiles, simulate_population
 from pkpd.analysis.metrics import auc, summary
 from pkpd.analysis.nca import nca
+from pkpd.analysis.nca_dosing import Dosing
 from pkpd.scenario.spec import Scenario
 from pkpd.scenario.load import load_scenario
 from pkpd.scenario.doses import parse_dose
@@ -40,7 +41,7 @@ __all__ = [
     "Dose", "Regimen", "regimen_events", "format_regimen", "parse_regimen",
     "SolverOptions", "simulate", "solve_states",
     "CovariateDist", "Population", "percentiles", "simulate_population",
-    "auc", "summary", "nca",
+    "auc", "summary", "nca", "Dosing",
     "Scenario", "load_scenario", "parse_dose",
     "run_scenario", "write_outputs",
 ]

@@ -31,10 +31,10 @@ def test_dose_fractions():
     assert dose_fraction("racemic ketamine", "S-ketamine") == 0.5
     assert dose_fraction("racemic ketamine", "R-ketamine") == 0.5
     assert dose_fraction("S-ketamine", "S-ketamine") == dose_fraction("racemic ketamine", "racemic ketamine") == 1
-    for given, model in [("S-ketamine", "racemic ketamine"), ("R-ketamine", "S-ketamine"),
-                         ("R-ketamine", "racemic ketamine")]:
-        with pytest.raises(PkpdError, match=f"{article(given)} {given} dose cannot be simulated"):
-            dose_fraction(given, model, "m")
+    for drug, model in [("S-ketamine", "racemic ketamine"), ("R-ketamine", "S-ketamine"),
+                        ("R-ketamine", "racemic ketamine")]:
+        with pytest.raises(PkpdError, match=f"{article(drug)} {drug} dose cannot be simulated"):
+            dose_fraction(drug, model, "m")
 
 
 def test_racemic_half_mg_per_kg_into_an_s_model_is_esketamine_quarter_mg_per_kg():

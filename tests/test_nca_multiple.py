@@ -70,6 +70,16 @@ def test_swing_and_fluctuation_follow_pknca_definitions():
     assert r.cl == pytest.approx(1.0 / auc * 1000)  # 1 mg over one interval at steady state
 
 
+def test_dosing_is_public_as_docs_nca_tci_shows():
+    """docs/nca_tci.md writes ``nca(t, c, dosing=Dosing(...))``: both names come from ``pkpd``
+    (same hand-computed AUCτ as above)."""
+    import pkpd
+    assert pkpd.Dosing is Dosing and "Dosing" in pkpd.__all__
+    r = pkpd.nca([0, 1, 2], [10, 100, 10], dosing=pkpd.Dosing((0.0,), (1.0,), "extravascular"), tau=2,
+                 steady_state=True)
+    assert r.auc_tau == pytest.approx(55 + 90 / math.log(10))
+
+
 # --- hand-computed multiple-dose cases -------------------------------------------------------------
 
 def _bolus_train(k, V, D, tau, n, t):

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
+from pkpd import units
 from pkpd.cli.main import main
+from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import PkpdError
 from pkpd.dosing.records import parse_events, records_csv, regimen_to_records
 from pkpd.models.load import load_model
@@ -21,6 +23,9 @@ EXAMPLES = {
     "0.25 mg/kg/h for 20 min then 0.1 mg/kg/h for 100 min": [dict(start=0.0, duration=1 / 3),
                                                              dict(start=1 / 3, duration=100 / 60)],
     "50 mg PO every 12 h x5 SS": [dict(steady_state=True, every=12.0, times=5)],
+    # one dose at steady state on 50 mg every 12 h: format_regimen used to drop the interval here
+    "50 mg PO every 12 h x1 SS": [dict(steady_state=True, every=12.0, times=1)],
+    "50 mg PO every 12 h x1 then 20 mg IV": [dict(every=12.0, times=1, start=0.0), dict(route="iv", start=0.0)],
 }
 
 
@@ -34,6 +39,20 @@ def test_notation_examples(text):
             assert got == pytest.approx(v) if isinstance(v, float) else got == v, (k, got, v)
     # round trips: text → regimen → text → regimen, and regimen → records → regimen
     assert parse_regimen(format_regimen(reg)).doses == reg.doses
+
+
+@pytest.mark.parametrize("text", ["28 mg IN x2 every 5 min every 84 h x4", "0.5 mg/kg IV over 40 min racemic",
+                                  "100 mg PO every 24 h x7 then 50 mg PO every 12 h x20", "10 mg IV at 17 min",
+                                  "0.25 mg/kg/h IV for 20 min then 0.1 mg/kg/h IV for 100 min"])
+def test_format_regimen_writes_what_a_clinician_would(text):
+    """Short numbers and minutes where they read back exactly (was '28.0 mg … every 0.08333333333333333 h')."""
+    assert format_regimen(parse_regimen(text)) == text
+
+
+def test_format_regimen_keeps_full_precision_where_short_text_would_not_read_back():
+    reg = Regimen("r", (Dose("iv", amount=units.Quantity(10.0, "amount", False, "10 mg"), start=0.1 + 0.2),))
+    text = format_regimen(reg)
+    assert "0.30000000000000004 h" in text and parse_regimen(text).doses == reg.doses
 
 
 @pytest.mark.parametrize("text,msg", [
@@ -58,6 +77,29 @@ def test_records_round_trip(text):
     a = simulate(m, reg, horizon=200, step=0.25).ketamine_plasma.values
     b = simulate(m, back, horizon=200, step=0.25).ketamine_plasma.values
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=0)
+
+
+def test_records_keep_the_drug_form():
+    """A racemic dose written as records and read back stays racemic: Perez-Ruixo 2021 (an esketamine
+    model) takes half of it, so its S-ketamine curve is half that of the same mg given as esketamine
+    (linear model); records without a DRUG column are unchanged (drug not stated)."""
+    reg = parse_regimen("0.5 mg/kg racemic over 40 min then 28 mg IN x2 every 5 min esketamine")
+    csv = records_csv(regimen_to_records(reg, weight=70.0))
+    assert csv.splitlines()[0].endswith(",DRUG") and ",racemic ketamine" in csv
+    back = parse_events(csv).regimens[1]
+    assert [d.drug for d in back.doses] == ["racemic ketamine", "S-ketamine"]
+    m = load_model("perez_ruixo_2021")
+    racemic = simulate(m, back, horizon=4, step=0.25).ketamine_plasma.values
+    np.testing.assert_allclose(racemic, simulate(m, reg, horizon=4, step=0.25).ketamine_plasma.values, rtol=1e-12)
+    iv_only = parse_events(records_csv(regimen_to_records(parse_regimen("35 mg racemic over 40 min"))))
+    esk = parse_events(records_csv(regimen_to_records(parse_regimen("35 mg esketamine over 40 min"))))
+    np.testing.assert_allclose(simulate(m, iv_only.regimens[1], horizon=4, step=0.25).ketamine_plasma.values,
+                               0.5 * simulate(m, esk.regimens[1], horizon=4, step=0.25).ketamine_plasma.values,
+                               rtol=1e-12)
+    plain = records_csv(regimen_to_records(parse_regimen("35 mg over 40 min")))
+    assert "DRUG" not in plain and parse_events(plain).regimens[1].doses[0].drug is None
+    with pytest.raises(PkpdError, match="row 2: DRUG 'ketamine' alone is ambiguous"):
+        parse_events(csv.replace("racemic ketamine", "ketamine"))
 
 
 def test_steady_state_is_exact():

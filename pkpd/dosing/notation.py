@@ -290,7 +290,8 @@ def format_regimen(reg: Regimen) -> str:
     Parameters
     ----------
     reg : Regimen
-        Doses in mg or mg/kg (rates mg/h or mg/kg/h); times are written in h.
+        Doses in mg or mg/kg (rates mg/h or mg/kg/h); numbers are written short (``28 mg``,
+        ``every 5 min``, ``every 12 h``) where that reads back to the same value, else in full.
 
     Returns
     -------
@@ -309,19 +310,34 @@ def format_regimen(reg: Regimen) -> str:
     for d in reg.doses:
         q = d.rate if d.rate is not None else d.amount
         unit = ("mg/kg/h" if q.per_kg else "mg/h") if d.rate is not None else ("mg/kg" if q.per_kg else "mg")
-        s = f"{q.value!r} {unit} {ROUTE_BY_KEY[d.route].code}"
+        s = f"{_number(q.value)} {unit} {ROUTE_BY_KEY[d.route].code}"
         if d.duration is not None:
-            s += f" {'for' if d.rate is not None else 'over'} {d.duration!r} h"
+            s += f" {'for' if d.rate is not None else 'over'} {_time(d.duration)}"
         if d.sprays > 1:
-            s += f" x{d.sprays} every {d.spray_interval!r} h"
-        if d.times > 1:
-            s += f" every {d.every!r} h x{d.times}"
+            s += f" x{d.sprays} every {_time(d.spray_interval)}"
+        if d.every is not None:  # also for one administration: a steady state needs its interval
+            s += f" every {_time(d.every)} x{d.times}"
         if d.steady_state:
             s += " SS"
         if d.drug is not None:
             s += f" {_WORD_OF[d.drug]}"
         if abs(d.start - implied) > 1e-12:
-            s += f" at {d.start!r} h"
+            s += f" at {_time(d.start)}"
         parts.append(s)
         implied = _segment_end(d)
     return " then ".join(parts)
+
+
+def _number(x: float) -> str:
+    """``x`` short (``28``, ``0.5``) when that reads back to the same float, else in full."""
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def _time(h: float) -> str:
+    """A time for the notation: ``12 h`` or ``5 min`` when that reads back to exactly ``h`` hours,
+    else the hours in full (``0.7000000000000001 h``)."""
+    for text in (f"{h:g} h", f"{h * 60:g} min"):
+        if units.parse(text, "time").value == h:
+            return text
+    return f"{h!r} h"

@@ -6,7 +6,11 @@ Columns (case-insensitive): ``ID``, ``TIME`` (h), ``AMT`` (mg), ``RATE`` (mg/h; 
 :data:`pkpd.models.routes.ROUTE_TABLE` — or a ``ROUTE`` column with the name), ``EVID`` (1 dose, 0 observation, 2 other), ``MDV``, ``II`` (h), ``ADDL``, ``SS`` (1 = at
 steady state before this dose, dosing every ``II``), ``SPRAY`` (spray number within an intranasal
 administration; default 1), ``DV``, and covariates ``WT`` (kg), ``AGE`` (years), ``SEX``
-(male/female or 0/1 with 1 female).  Other columns are kept and written back unchanged.
+(male/female or 0/1 with 1 female).  An optional ``DRUG`` column says what a dose is
+(``racemic``, ``esketamine``/``S-ketamine``, ``arketamine``, as in :mod:`pkpd.models.drugs`; empty
+or ``.``: the form each model describes); :func:`regimen_to_records` writes it for doses that state
+their drug, so a racemic dose read back stays racemic.  Other columns are kept and written back
+unchanged.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import Collector, PkpdError
 from pkpd.inputs import read_text
 from pkpd.limits import limit
+from pkpd.models.drugs import resolve_drug
 from pkpd.models.routes import (CMT_ROUTE, ROUTE_BY_KEY, ROUTE_CMT, ROUTE_TABLE, ROUTE_WORDS, infusion_routes,
                                  or_list)
 
@@ -57,7 +62,8 @@ def regimen_to_records(reg: Regimen, id_: int = 1, weight: float = 70.0) -> list
             rows.append({"ID": id_, "TIME": d.start + k * d.spray_interval, "AMT": amt, "RATE": rate,
                          "CMT": ROUTE_CMT[d.route], "EVID": 1, "MDV": 1,
                          "II": d.every if d.times > 1 or d.steady_state else 0.0,
-                         "ADDL": d.times - 1, "SS": int(d.steady_state), "SPRAY": k + 1, "DV": "."})
+                         "ADDL": d.times - 1, "SS": int(d.steady_state), "SPRAY": k + 1, "DV": ".",
+                         "DRUG": d.drug})  # None (not stated) is written "."
     rows.sort(key=lambda r: (r["TIME"], r["SPRAY"]))
     return rows
 
@@ -78,9 +84,9 @@ def records_to_regimen(rows: list[dict], name: str = "events", col: Collector | 
         interval = pending[1]["TIME"] - r0["TIME"] if sprays > 1 else 0.0
         for j, r in enumerate(pending[1:], start=2):
             if (r["SPRAY"] != j or r["AMT"] != r0["AMT"] or r["II"] != r0["II"] or r["ADDL"] != r0["ADDL"]
-                    or abs(r["TIME"] - (r0["TIME"] + (j - 1) * interval)) > 1e-9):
+                    or r.get("DRUG") != r0.get("DRUG") or abs(r["TIME"] - (r0["TIME"] + (j - 1) * interval)) > 1e-9):
                 raise PkpdError(f"{where}{CMT_ROUTE[r0['CMT']]} SPRAY records must count 1, 2, … with the same AMT, "
-                                f"II and ADDL, evenly spaced (row {r['_row']})", field="SPRAY")
+                                f"II, ADDL and DRUG, evenly spaced (row {r['_row']})", field="SPRAY")
         doses.append(_dose(r0, sprays, interval, where))
         pending.clear()
 
@@ -108,7 +114,8 @@ def records_to_regimen(rows: list[dict], name: str = "events", col: Collector | 
 def _dose(r: dict, sprays: int, interval: float, where: str) -> Dose:
     route = CMT_ROUTE[r["CMT"]]
     amt = units.Quantity(r["AMT"], "amount", False, f"{r['AMT']:g} mg")
-    kw = dict(route=route, amount=amt, start=r["TIME"], sprays=sprays, spray_interval=interval)
+    kw = dict(route=route, amount=amt, start=r["TIME"], sprays=sprays, spray_interval=interval,
+              drug=r.get("DRUG"))
     if r["RATE"] > 0:
         if not ROUTE_BY_KEY[route].infusion:
             raise PkpdError(f"{where}RATE > 0 (zero-order input) is supported for "
@@ -225,6 +232,7 @@ def _parse_row(r: dict, rown: int, upper: dict[str, str], c: Collector) -> dict 
     row["SS"] = _num(u.get("SS"), "SS", rown, "SS", c, integer=True, default=0)
     row["SPRAY"] = _num(u.get("SPRAY"), "SPRAY", rown, "SPRAY", c, integer=True, default=1)
     row["CMT"] = _row_cmt(u, rown, evid, c)
+    row["DRUG"] = _row_drug(u.get("DRUG"), rown, c)
     for k in ("WT", "AGE", "SEX"):
         row[f"_{k}"] = u.get(k)
     if evid not in (0, 1, 2):
@@ -245,6 +253,17 @@ def _row_cmt(u: dict, rown: int, evid: int, c: Collector) -> int | None:
             return 1
         return ROUTE_CMT[ROUTE_WORDS[name]]
     return _num(u.get("CMT"), "CMT", rown, "CMT", c, integer=True, default=1 if evid != 1 else None)
+
+
+def _row_drug(v, rown: int, c: Collector) -> str | None:
+    """The canonical drug of a DRUG cell (None when empty or '.')."""
+    if v is None or v.strip() in ("", "."):
+        return None
+    try:
+        return resolve_drug(v)
+    except PkpdError as e:
+        c.add(f"row {rown}: DRUG {e.problem}", "DRUG")
+        return None
 
 
 def _check_dose_row(row: dict, rown: int, c: Collector) -> None:
@@ -307,8 +326,9 @@ def read_events(path) -> EventData:
 
 
 def records_csv(rows: list[dict], columns: list[str] | None = None) -> str:
-    """CSV text of records (standard columns first, then any others)."""
-    cols = columns or STANDARD
+    """CSV text of records (standard columns first, then any others; by default the standard ones,
+    and ``DRUG`` when a record states one)."""
+    cols = columns or STANDARD + (["DRUG"] if any(r.get("DRUG") not in (None, ".") for r in rows) else [])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)

@@ -61,8 +61,8 @@ def resolve_drug(word, field: str | None = None) -> str:
     if word in DRUGS:
         return word
     if w == "ketamine":
-        raise PkpdError(f"'ketamine' alone is ambiguous: write racemic (racemic ketamine, e.g. Ketalar) or "
-                        f"esketamine (S-ketamine)", field=field)
+        raise PkpdError("'ketamine' alone is ambiguous: write racemic (racemic ketamine, e.g. Ketalar) or "
+                        "esketamine (S-ketamine)", field=field)
     raise PkpdError(f"unknown drug {word!r}: give {DOSE_NAMES}", field=field)
 
 

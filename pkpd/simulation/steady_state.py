@@ -1,4 +1,9 @@
-"""TODO docstring (simulation.steady_state)"""
+"""Pre-dose steady state of NONMEM-style ``SS=1`` doses (linear models only).
+
+For a dose repeated every τ h, the state just before a dose solves ``x = Φ(τ) x + y`` exactly
+(``Φ(τ) = exp(K τ)``, ``y`` the state τ after one administration from zero): no washing-in over
+many simulated doses.  Amounts mg.
+"""
 from __future__ import annotations
 
 import numpy as np

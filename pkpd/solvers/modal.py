@@ -1,7 +1,12 @@
-"""Modal solution of linear systems: per-subject eigen-decomposition with safety checks
-(:func:`eigenbasis`, :func:`modal_decomposition`) and the per-row kernel :func:`solve_modal` (one
-multiply per mode and step; the batched kernel of :mod:`pkpd.solvers.batched` does the same per
-lane).  Eigenvalues in 1/h."""
+"""Exact solution of linear systems in modal coordinates.
+
+:func:`eigenbasis` / :func:`modal_decomposition` eigen-decompose each subject's ``K`` (1/h) and
+flag the subjects where that is unsafe (complex or nearly coincident eigenvalues, an
+ill-conditioned or inaccurate basis: they take the dense path of :mod:`pkpd.solvers.dense`; the
+checks run on every core); :func:`solve_modal` then advances every mode exactly, one multiply per
+mode and output step (``exp(λ·h)`` with the input terms of rate events), time h, amounts mg.  The
+batched kernel of :mod:`pkpd.solvers.batched` does the same per lane.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,115 +1,28 @@
 """Interactive explorer for teaching: a Panel/Bokeh app (browser or Jupyter) and a headless
 PNG export of the same panels.
 
-All numbers come from :func:`compute`, a plain function of the explorer's state (model, PD
-model, route, dose, infusion duration, sprays, weight): the typical subject, a 200-subject band
-and the therapeutic window.  The web app only draws what it returns, so it is tested in-process
-without a browser, and in a real headless Chromium.
+All numbers come from :func:`~pkpd.teaching.explore_state.compute`, a plain function of the
+explorer's :class:`~pkpd.teaching.explore_state.State` (model, PD model, route, dose, infusion
+duration, sprays, weight, repeated dosing or a regimen in notation, parameter knobs, log axis): the
+typical subject, a 200-subject band and the therapeutic window.  The web app only draws what it
+returns, so it is tested in-process without a browser, and in a real headless Chromium.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from functools import lru_cache
+import math
 import numpy as np
-from pkpd import units
-from pkpd.dosing.regimen import Dose, Regimen
 from pkpd.errors import PkpdError
 from pkpd.models.pk import Model
 from pkpd.models.library import available_models
-from pkpd.models.load import load_model
-from pkpd.models.pd import PDModel
-from pkpd.simulation.sampling import CovariateDist, Population
-from pkpd.simulation.population import simulate_population
-from pkpd.simulation.typical import simulate
-from pkpd.analysis.tradeoff import TradeoffSpec, pairs_for
+from pkpd.models.roles import PK_ROLES, knobs
 from pkpd.names import safe_stem
 from pkpd.output.files import write_bytes
 from pkpd.output.figures import _style
 from pkpd.output.figures import png_bytes
+from pkpd.teaching.explore_state import (BAND_SUBJECTS, FACTOR_RANGE, MAX_DOSES, State, load_cached, compute,
+                                         log_floor, regimen_for)
 
-
-BAND_SUBJECTS = 200
-
-
-@dataclass(frozen=True)
-class State:
-    model: str = "perez_ruixo_2021"
-    pd: str = "olofsen_2022"
-    route: str = "intranasal"
-    dose_mg: float = 28.0  # per administration (per spray for intranasal)
-    duration_min: float = 40.0  # IV infusion duration (0 = bolus)
-    sprays: int = 2
-    weight: float = 70.0
-    horizon_h: float = 8.0
-    band: bool = True
-
-
-def regimen_for(s: State) -> Regimen:
-    q = units.Quantity(s.dose_mg, "amount", False, f"{s.dose_mg:g} mg")
-    if s.route == "iv":
-        d = Dose("iv", amount=q, duration=s.duration_min / 60 if s.duration_min > 0 else None)
-    elif s.route == "intranasal":
-        d = Dose("intranasal", amount=q, sprays=max(1, int(s.sprays)), spray_interval=5 / 60)
-    else:
-        d = Dose(s.route, amount=q)
-    return Regimen("explorer", (d,))
-
-
-@lru_cache(maxsize=32)
-def _load(name: str):
-    return load_model(name)
-
-
-def _models(s: State):
-    m = _load(s.model)
-    if not isinstance(m, Model):
-        raise PkpdError(f"{s.model!r} is not a PK model")
-    p = _load(s.pd) if s.pd else None
-    if p is not None and not isinstance(p, PDModel):
-        raise PkpdError(f"{s.pd!r} is not a PD model")
-    if not m.supports(s.route):
-        raise PkpdError(f"{m.name} has no {s.route} route (it has {', '.join(m.routes)})")
-    return m, p
-
-
-def compute(s: State) -> dict:
-    """Everything the panels show, as plain arrays (concentrations ng/mL, time h)."""
-    t0 = time.perf_counter()
-    m, p = _models(s)
-    reg = regimen_for(s)
-    pds = [p] if p is not None else []
-    step = max(s.horizon_h / 480, 1 / 60)
-    ds = simulate(m, reg, horizon=s.horizon_h, step=step, subject={"WT": s.weight}, pd=pds)
-    out = {"time": ds.time.values, "elapsed_ms": 0.0}
-    for v in ("ketamine_plasma", "norketamine_plasma"):
-        out[v] = ds[v].values[0, 0] if v in ds else np.full(ds.sizes["time"], np.nan)
-    ce = [v for v in ds.data_vars if v.startswith("ce_") and not v.endswith("_molar")]
-    out["effect_site"] = ds[ce[0]].values[0, 0] if ce else np.full(ds.sizes["time"], np.nan)
-    out["analgesia"] = out["psychotomimetic"] = np.full(ds.sizes["time"], np.nan)
-    out["window"] = None
-    out["analgesia_name"] = out["psychotomimetic_name"] = ""
-    if p is not None:
-        for r in p.readouts:
-            key = "analgesia" if r.category == "analgesia" else "psychotomimetic"
-            if f"{key}_name" in out and not out[f"{key}_name"]:
-                out[key] = ds[f"{r.name}_{p.name}"].values[0, 0]
-                out[f"{key}_name"] = r.name.replace("_", " ")
-        try:
-            pair = pairs_for((p,), TradeoffSpec(analgesia_level=0.3, psychotomimetic_level=0.5))[0]
-            out["window"] = pair.window
-        except PkpdError:
-            pass
-    if s.band:
-        pop = Population(n=BAND_SUBJECTS, seed=1, covariates={"WT": CovariateDist("constant", s.weight)})
-        pds_ = simulate_population(m, reg, pop, horizon=s.horizon_h, step=step, pd=pds, mode="streaming",
-                                   progress=False, chunk=256)
-        pc = pds_.ketamine_plasma_percentiles.values[0, 0]
-        q = list(pds_["quantile"].values)
-        out["band_lo"], out["band_hi"] = pc[q.index(5.0)], pc[q.index(95.0)]
-        out["band_time"] = pds_.time.values
-    out["elapsed_ms"] = (time.perf_counter() - t0) * 1000
-    return out
+__all__ = ["BAND_SUBJECTS", "State", "app", "compute", "options", "regimen_for", "save_panels", "serve"]
 
 
 def options():
@@ -117,7 +30,7 @@ def options():
     pk, pd = {}, []
     for name, path in available_models().items():
         try:
-            m = _load(str(path))
+            m = load_cached(str(path))
         except PkpdError:
             continue
         if isinstance(m, Model):
@@ -127,7 +40,21 @@ def options():
     return pk, pd
 
 
+def describe_state(s: State, r: dict) -> str:
+    """One line for a figure title: models, regimen, weight and the knobs moved."""
+    if s.regimen.strip():
+        reg = s.regimen.strip()
+    else:
+        reg = (f"{s.route} {s.dose_mg:g} mg" + (f" × {s.sprays} sprays" if s.route == "intranasal" else "")
+               + (f" over {s.duration_min:g} min" if s.route == "iv" and s.duration_min else "")
+               + (f", {s.doses} doses every {s.interval_h:g} h" if s.doses > 1 else ""))
+    moved = [f"{k['label']} ×{k['factor']:.2g}" for k in r["knobs"] if k["factor"] != 1.0]
+    return (f"{s.model} + {s.pd}: {reg}, {s.weight:g} kg" if s.pd else f"{s.model}: {reg}, {s.weight:g} kg") \
+        + (f" ({', '.join(moved)})" if moved else "")
+
+
 def save_panels(s: State, directory) -> list:
+    """The explorer's three panels for ``s`` as one PNG in ``directory``; returns the paths written."""
     from pathlib import Path
     import matplotlib.pyplot as plt
     _style()
@@ -143,7 +70,11 @@ def save_panels(s: State, directory) -> list:
     ax.plot(t, r["effect_site"], color="#1e8449", lw=1.6, ls="--", label="ketamine effect site")
     if r["window"] and r["window"][0] < r["window"][1]:
         ax.axhspan(*r["window"], color="#f1c40f", alpha=0.2, label="therapeutic window (Ce)")
-    ax.set(xlabel="time (h)", ylabel="ng/mL", title="Concentrations")
+    ax.set(xlabel="time (h)", ylabel="ng/mL", title="Concentrations" + (" (log axis)" if s.log_axis else ""))
+    if s.log_axis:
+        peak = float(np.nanmax(r["ketamine_plasma"]))
+        ax.set_yscale("log")
+        ax.set_ylim(peak * 1e-4, peak * 3)  # four decades below the peak, as in the app
     ax.legend(fontsize=7, frameon=False)
     ax = axes[1]
     ax.plot(t, r["analgesia"], color="#1e8449", lw=2, label=r["analgesia_name"] or "analgesia")
@@ -153,91 +84,210 @@ def save_panels(s: State, directory) -> list:
     ax = axes[2]
     ax.plot(r["ketamine_plasma"], r["analgesia"], color="#1e8449", lw=2)
     ax.set(xlabel="ketamine plasma (ng/mL)", ylabel="analgesia", title="Hysteresis (effect-site lag)")
-    fig.suptitle(f"{s.model} + {s.pd}: {s.route} {s.dose_mg:g} mg"
-                 + (f" × {s.sprays} sprays" if s.route == "intranasal" else "")
-                 + (f" over {s.duration_min:g} min" if s.route == "iv" and s.duration_min else "")
-                 + f", {s.weight:g} kg", fontsize=11)
+    fig.suptitle(describe_state(s, r), fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     # the model may be a file path given on the command line: its name is data, not a path
     return [write_bytes(Path(directory) / f"explore_{safe_stem(s.model)}_{safe_stem(s.route)}.png", png_bytes(fig))]
 
 
-def app(state: State = State()):
-    """A Panel layout (serve it, or display it in a notebook after ``pn.extension()``)."""
-    import panel as pn
+def _conc_figure(figure, BoxAnnotation, conc, band, log: bool):
+    """The concentration panel on a linear or log axis (Bokeh fixes the axis type at creation,
+    so the app holds one of each and shows one)."""
+    f = figure(title="Concentrations (ng/mL" + (", log axis)" if log else ")"), height=300,
+               sizing_mode="stretch_width", x_axis_label="time (h)", y_axis_type="log" if log else "linear")
+    f.varea("t", "lo", "hi", source=band, fill_color="#c0392b", fill_alpha=0.15,
+            legend_label=f"ketamine 5–95 % ({BAND_SUBJECTS} subjects)")
+    f.line("t", "k", source=conc, color="#c0392b", line_width=2, legend_label="ketamine plasma")
+    f.line("t", "nk", source=conc, color="#2874a6", line_width=2, legend_label="norketamine plasma")
+    f.line("t", "ce", source=conc, color="#1e8449", line_width=2, line_dash="dashed", legend_label="effect site")
+    window = BoxAnnotation(fill_color="#f1c40f", fill_alpha=0.2, bottom=1e-9, top=1e-9)
+    f.add_layout(window)
+    return f, window
+
+
+def _knob_slider(pn, label: str, value: float = 0.0):
+    """A knob: log2 of the factor from −2 to 2 (×0.25 … ×4), the factor shown as ``×1.41``."""
+    from bokeh.models import CustomJSTickFormatter
+    lo, hi = math.log2(FACTOR_RANGE[0]), math.log2(FACTOR_RANGE[1])
+    return pn.widgets.FloatSlider(name=label, start=lo, end=hi, step=0.05, value=value,
+                                  format=CustomJSTickFormatter(code="return '×' + Math.pow(2, tick).toFixed(2)"))
+
+
+def _factor(v: float) -> float:
+    """Slider position (log2) → factor, kept inside :data:`FACTOR_RANGE` despite rounding."""
+    return min(max(2.0 ** v, FACTOR_RANGE[0]), FACTOR_RANGE[1])
+
+
+def _knob_text(r: dict) -> str:
+    lines = [f"- **{k['label']}** ×{k['factor']:.2f}: {k['text']}" + (f" *({k['note']})*" if k["note"] else "")
+             for k in r["knobs"]]
+    lines += [f"- *{a}*" for a in r["absent"]]
+    return "\n".join(lines)
+
+
+def _set_sources(h: dict, r: dict) -> None:
+    """Move one :func:`compute` result into the app's Bokeh sources (linear and log panels)."""
+    k, nk, ce = r["ketamine_plasma"], r["norketamine_plasma"], r["effect_site"]
+    h["conc"].data = dict(t=r["time"], k=k, nk=np.nan_to_num(nk), ce=np.nan_to_num(ce))
+    peak = float(np.nanmax(k))
+    h["conc_log"].data = dict(t=r["time"], k=log_floor(k, peak), nk=log_floor(nk, peak), ce=log_floor(ce, peak))
+    if "band_lo" in r:
+        h["band"].data = dict(t=r["band_time"], lo=r["band_lo"], hi=r["band_hi"])
+        h["band_log"].data = dict(t=r["band_time"], lo=log_floor(r["band_lo"], peak), hi=log_floor(r["band_hi"], peak))
+    h["eff"].data = dict(t=r["time"], a=np.nan_to_num(r["analgesia"]), p=np.nan_to_num(r["psychotomimetic"]),
+                         c=k)
+    w = r["window"]
+    for box in h["windows"]:
+        box.bottom, box.top = (w if w and w[0] < w[1] else (1e-9, 1e-9))
+    # one pane, its figure swapped: Bokeh fixes an axis type at creation, and hiding a pane's
+    # figure is not reliably passed to the browser
+    want = h["figures"]["log" if r["log_axis"] else "linear"]
+    if h["conc_pane"].object is not want:
+        h["conc_pane"].object = want
+    h["knob_info"].object = _knob_text(r)
+    h["status"].object = (
+        f"Peak ketamine {peak:.0f} ng/mL · peak analgesia {np.nanmax(np.nan_to_num(r['analgesia'])):.2f} · "
+        f"peak psychotomimetic {np.nanmax(np.nan_to_num(r['psychotomimetic'])):.2f} · window "
+        + (f"{w[0]:.0f}–{w[1]:.0f} ng/mL" if w and w[0] < w[1] else "none (side effects first)")
+        + f" · computed in {r['elapsed_ms']:.0f} ms  \nRegimen: `{r['regimen']}`")
+
+
+def _widgets(pn, state: State, pk: dict, pdm: list) -> dict:
+    """The app's controls, at ``state``'s values."""
+    return dict(model=pn.widgets.Select(name="PK model", options=sorted(pk), value=state.model),
+                pd=pn.widgets.Select(name="PD model", options=sorted(pdm), value=state.pd),
+                route=pn.widgets.Select(name="Route", options=pk[state.model], value=state.route),
+                dose=pn.widgets.FloatSlider(name="Dose per administration (mg)", start=1, end=200, step=1,
+                                            value=state.dose_mg),
+                duration=pn.widgets.FloatSlider(name="IV infusion duration (min, 0 = bolus)", start=0, end=240,
+                                                step=5, value=state.duration_min),
+                sprays=pn.widgets.IntSlider(name="Sprays (intranasal)", start=1, end=4, value=state.sprays),
+                weight=pn.widgets.FloatSlider(name="Body weight (kg)", start=30, end=150, step=1,
+                                              value=state.weight),
+                doses=pn.widgets.IntSlider(name="Number of doses", start=1, end=MAX_DOSES, value=state.doses),
+                interval=pn.widgets.FloatSlider(name="Dosing interval (h)", start=1, end=168, step=1,
+                                                value=state.interval_h),
+                regimen=pn.widgets.TextInput(name="Regimen in notation (replaces dose and repeats)",
+                                             value=state.regimen,
+                                             placeholder="56 mg IN x2 every 5 min every 84 h x4"),
+                log=pn.widgets.Checkbox(name="Log concentration axis", value=state.log_axis))
+
+
+def _figures(pn, h: dict) -> list:
+    """The Bokeh panels on ``h``'s sources (the concentration panel twice: linear and log axis);
+    stores the pane, both figures and the window boxes in ``h`` and returns the effect and hysteresis panes."""
     from bokeh.models import BoxAnnotation, ColumnDataSource
     from bokeh.plotting import figure
-    pk, pdm = options()
-    w_model = pn.widgets.Select(name="PK model", options=sorted(pk), value=state.model)
-    w_pd = pn.widgets.Select(name="PD model", options=sorted(pdm), value=state.pd)
-    w_route = pn.widgets.Select(name="Route", options=pk[state.model], value=state.route)
-    w_dose = pn.widgets.FloatSlider(name="Dose per administration (mg)", start=1, end=200, step=1,
-                                    value=state.dose_mg)
-    w_dur = pn.widgets.FloatSlider(name="IV infusion duration (min, 0 = bolus)", start=0, end=240, step=5,
-                                   value=state.duration_min)
-    w_sprays = pn.widgets.IntSlider(name="Sprays (intranasal)", start=1, end=4, value=state.sprays)
-    w_wt = pn.widgets.FloatSlider(name="Body weight (kg)", start=30, end=150, step=1, value=state.weight)
-    status = pn.pane.Markdown("", sizing_mode="stretch_width")
-
-    conc = ColumnDataSource(dict(t=[], k=[], nk=[], ce=[]))
-    band = ColumnDataSource(dict(t=[], lo=[], hi=[]))
-    eff = ColumnDataSource(dict(t=[], a=[], p=[], c=[]))
-    f1 = figure(title="Concentrations (ng/mL)", height=300, sizing_mode="stretch_width", x_axis_label="time (h)")
-    f1.varea("t", "lo", "hi", source=band, fill_color="#c0392b", fill_alpha=0.15,
-             legend_label=f"ketamine 5–95 % ({BAND_SUBJECTS} subjects)")
-    f1.line("t", "k", source=conc, color="#c0392b", line_width=2, legend_label="ketamine plasma")
-    f1.line("t", "nk", source=conc, color="#2874a6", line_width=2, legend_label="norketamine plasma")
-    f1.line("t", "ce", source=conc, color="#1e8449", line_width=2, line_dash="dashed", legend_label="effect site")
-    window = BoxAnnotation(fill_color="#f1c40f", fill_alpha=0.2, bottom=0, top=0)
-    f1.add_layout(window)
+    for key, cols in (("conc", "t k nk ce"), ("conc_log", "t k nk ce"), ("band", "t lo hi"),
+                      ("band_log", "t lo hi"), ("eff", "t a p c")):
+        h[key] = ColumnDataSource({c: [] for c in cols.split()})
+    f_lin, win_lin = _conc_figure(figure, BoxAnnotation, h["conc"], h["band"], log=False)
+    f_log, win_log = _conc_figure(figure, BoxAnnotation, h["conc_log"], h["band_log"], log=True)
+    h["windows"], h["window"] = (win_lin, win_log), win_lin
+    h["figures"] = {"linear": f_lin, "log": f_log}
+    h["conc_pane"] = pn.pane.Bokeh(f_lin, sizing_mode="stretch_width")
     f2 = figure(title="Effects (fraction of maximum)", height=300, sizing_mode="stretch_width",
                 x_axis_label="time (h)", y_range=(0, 1.02))
-    f2.line("t", "a", source=eff, color="#1e8449", line_width=2, legend_label="analgesia")
-    f2.line("t", "p", source=eff, color="#8e44ad", line_width=2, line_dash="dashed", legend_label="psychotomimetic")
+    f2.line("t", "a", source=h["eff"], color="#1e8449", line_width=2, legend_label="analgesia")
+    f2.line("t", "p", source=h["eff"], color="#8e44ad", line_width=2, line_dash="dashed", legend_label="psychotomimetic")
     f3 = figure(title="Hysteresis: analgesia vs plasma ketamine", height=300, sizing_mode="stretch_width",
                 x_axis_label="ketamine plasma (ng/mL)")
-    f3.line("c", "a", source=eff, color="#1e8449", line_width=2)
-    for f in (f1, f2):
+    f3.line("c", "a", source=h["eff"], color="#1e8449", line_width=2)
+    for f in (f_lin, f_log, f2):
         f.legend.label_text_font_size = "8pt"
         f.legend.background_fill_alpha = 0.6
+    return [pn.pane.Bokeh(f2), pn.pane.Bokeh(f3)]
+
+
+def _wire(pn, h: dict, pk: dict, knob_box):
+    """The app's callbacks on ``h``'s widgets: every control re-simulates; a model, PD model or route
+    change rebuilds the knob sliders in ``knob_box``.  Returns ``update`` and ``current`` (the
+    :class:`State` the controls show)."""
+    w = h["widgets"]
+
+    def current() -> State:
+        scales = tuple((key, _factor(s.value)) for key, s in h["knobs"].items() if s.value != 0)
+        return State(w["model"].value, w["pd"].value, w["route"].value, w["dose"].value, w["duration"].value,
+                     w["sprays"].value, w["weight"].value, doses=w["doses"].value, interval_h=w["interval"].value,
+                     regimen=w["regimen"].value, scales=scales, log_axis=w["log"].value)
 
     def update(*_):
-        s = State(w_model.value, w_pd.value, w_route.value, w_dose.value, w_dur.value, w_sprays.value, w_wt.value)
         try:
-            r = compute(s)
+            r = compute(current())
         except PkpdError as e:
-            status.object = f"**Cannot simulate:** {e.message}"
+            h["status"].object = f"**Cannot simulate:** {e.message}"
+            h["knob_info"].object = ""  # the values shown belonged to the last state that ran
             return
-        conc.data = dict(t=r["time"], k=r["ketamine_plasma"], nk=np.nan_to_num(r["norketamine_plasma"]),
-                         ce=np.nan_to_num(r["effect_site"]))
-        if "band_lo" in r:
-            band.data = dict(t=r["band_time"], lo=r["band_lo"], hi=r["band_hi"])
-        eff.data = dict(t=r["time"], a=np.nan_to_num(r["analgesia"]), p=np.nan_to_num(r["psychotomimetic"]),
-                        c=r["ketamine_plasma"])
-        w = r["window"]
-        window.bottom, window.top = (w if w and w[0] < w[1] else (0, 0))
-        status.object = (f"Peak ketamine {np.nanmax(r['ketamine_plasma']):.0f} ng/mL · peak analgesia "
-                         f"{np.nanmax(np.nan_to_num(r['analgesia'])):.2f} · peak psychotomimetic "
-                         f"{np.nanmax(np.nan_to_num(r['psychotomimetic'])):.2f} · window "
-                         + (f"{w[0]:.0f}–{w[1]:.0f} ng/mL" if w and w[0] < w[1] else "none (side effects first)")
-                         + f" · computed in {r['elapsed_ms']:.0f} ms")
+        _set_sources(h, r)
+
+    def rebuild(*_):
+        """Sliders for the knobs of the models and route now selected; a knob still there keeps its
+        factor (the callers drop the knobs of a model replaced: they start again at ×1)."""
+        try:
+            m, p = load_cached(w["model"].value), load_cached(w["pd"].value) if w["pd"].value else None
+            ks = knobs(m, p, w["route"].value)[0] if m.supports(w["route"].value) else []
+        except PkpdError:
+            ks = []
+        old = {key: s.value for key, s in h["knobs"].items()}
+        h["knobs"].clear()
+        for k in ks:
+            s = _knob_slider(pn, f"{k.label} (×0.25–×4)", old.get(k.key, 0.0))
+            s.param.watch(update, "value")
+            h["knobs"][k.key] = s
+        knob_box.objects = list(h["knobs"].values())
+
+    def drop(pk_roles: bool):
+        """Forget the knobs of the PK model (``pk_roles``) or of the PD model: it is being replaced."""
+        for key in [k for k in h["knobs"] if (k in PK_ROLES) == pk_roles]:
+            del h["knobs"][key]
 
     def on_model(event):
-        w_route.options = pk[event.new]
-        if w_route.value not in pk[event.new]:
-            w_route.value = pk[event.new][0]
+        drop(pk_roles=True)
+        w["route"].options = pk[event.new]
+        if w["route"].value not in pk[event.new]:
+            w["route"].value = pk[event.new][0]  # its watcher rebuilds and updates
+            return
+        rebuild()
         update()
 
-    w_model.param.watch(on_model, "value")
-    for w in (w_pd, w_route, w_dose, w_dur, w_sprays, w_wt):
-        w.param.watch(update, "value")
+    def on_pd(_):
+        drop(pk_roles=False)
+        rebuild()
+        update()
+
+    w["model"].param.watch(on_model, "value")
+    w["pd"].param.watch(on_pd, "value")
+    w["route"].param.watch(lambda _: (rebuild(), update()), "value")
+    for key in ("dose", "duration", "sprays", "weight", "doses", "interval", "regimen", "log"):
+        w[key].param.watch(update, "value")
+    rebuild()
     update()
+    return update, current
+
+
+def app(state: State | None = None):
+    """A Panel layout (serve it, or display it in a notebook after ``pn.extension()``).
+
+    ``layout._pkpd`` holds the widgets (``widgets``; the knob sliders in ``knobs``, keyed by
+    knob key), the Bokeh sources, ``update`` and ``state()`` so tests drive it in-process.
+    """
+    import panel as pn
+    state = state or State()
+    pk, pdm = options()
+    w = _widgets(pn, state, pk, pdm)
+    h = {"widgets": w, "knobs": {}, "status": pn.pane.Markdown("", sizing_mode="stretch_width"),
+         "knob_info": pn.pane.Markdown("")}
+    lower = _figures(pn, h)
+    knob_box = pn.Column()
+    update, current = _wire(pn, h, pk, knob_box)
     controls = pn.Column("## pkpd explorer", "Ketamine PK/PD for teaching: change a control, every panel "
-                         "re-simulates.", w_model, w_pd, w_route, w_dose, w_dur, w_sprays, w_wt, width=320)
-    layout = pn.Row(controls, pn.Column(status, pn.pane.Bokeh(f1), pn.Row(pn.pane.Bokeh(f2), pn.pane.Bokeh(f3)),
+                         "re-simulates.", w["model"], w["pd"], w["route"], w["dose"], w["duration"], w["sprays"],
+                         w["weight"], w["log"], "### Repeated dosing", w["doses"], w["interval"], w["regimen"],
+                         "### Parameters (typical values)", knob_box, h["knob_info"], width=340)
+    layout = pn.Row(controls, pn.Column(h["status"], h["conc_pane"], pn.Row(*lower),
                                         sizing_mode="stretch_width"), sizing_mode="stretch_width")
-    layout._pkpd = dict(update=update, conc=conc, eff=eff, widgets=dict(model=w_model, pd=w_pd, route=w_route,
-                        dose=w_dose, duration=w_dur, sprays=w_sprays, weight=w_wt), status=status, window=window)
+    h.update(update=update, state=current)
+    layout._pkpd = h
     return layout
 
 

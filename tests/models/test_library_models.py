@@ -253,7 +253,6 @@ class TestPD:
         pd = load_model("olofsen_2012")
         v = pd.params.individual()
         rd = pd.readouts[0]
-        n = 1
         ce = {"ketamine": np.array([[0.100]]), "norketamine": np.array([[0.050]])}  # mg/L
         assert pd.evaluate(rd, v, ce)[0, 0] == pytest.approx(-2.3, abs=1e-9)
 

@@ -2,7 +2,6 @@
 missing keys, huge numbers, NaN, unicode, deeply nested junk).  Every case must end in a
 PkpdError with a message — never another exception."""
 import copy
-import math
 import tomllib
 
 import numpy as np
