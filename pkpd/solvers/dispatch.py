@@ -39,10 +39,12 @@ from pkpd.errors import PkpdError
 from pkpd.limits import LIMITS, limit
 from pkpd.solvers.adaptive import solve_nonlinear
 from pkpd.solvers.budget import DONE, NONFINITE
+from pkpd.solvers.bytecode import VAR
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
 from pkpd.solvers.hybrid import solve_hybrid
 from pkpd.solvers.modal import eigenbasis, modal_decomposition, solve_modal
+from pkpd.solvers.relinearised import solve_relinearised
 from pkpd.solvers.options import AUTO, DOPRI, EXPONENTIAL, LINEAR_METHODS, ROSENBROCK, SolverOptions
 
 
@@ -216,7 +218,9 @@ def _plan(method: int, one_way: bool) -> list[str]:
         return ["rosenbrock"]
     if method in (AUTO, DOPRI) and one_way:
         return ["hybrid", "dopri"]
-    if method == EXPONENTIAL or method == AUTO:
+    if method == AUTO:
+        return ["relinearised", "dopri"]
+    if method == EXPONENTIAL:
         return ["exponential", "dopri"]
     return ["dopri"]
 
@@ -291,6 +295,29 @@ def _run_exponential(p: _Problem) -> bool:
     return True
 
 
+def _run_relinearised(p: _Problem) -> bool:
+    """The exponential integrator re-linearised about the current state (:mod:`pkpd.solvers.relinearised`);
+    starts from the same safe eigenbasis of ``K + J_N(x₀)`` as :func:`_run_exponential`."""
+    nl = p.nl
+    Jn = np.zeros_like(p.K)
+    nonlinear_jacobian(nl.pars, nl.tgt, nl.coef, nl.ops, nl.off, nl.consts, np.ascontiguousarray(nl.y0),
+                       float(p.times[0]), Jn)
+    Jn[~np.isfinite(Jn).all(axis=(1, 2))] = 0.0
+    lam, Vm, Vinv, ok = eigenbasis(p.K + Jn)
+    if not ok.all():
+        return False
+    n, n_par = p.K.shape[1], nl.pars.shape[1]
+    var = nl.ops[nl.ops[:, 0] == VAR, 1]
+    cols = np.unique(var[(var >= n_par) & (var < n_par + n)] - n_par).astype(np.int64)  # states the terms read
+    Vr = p.tile(Vm)
+    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", p.W, Vr))
+    p.failure = solve_relinearised(p.tile(p.K), p.tile(lam), Vr, p.tile(Vinv), p.tile(Jn), p.W, WV, p.tile(nl.pars),
+                                   nl.tgt, p.tile(nl.coef), nl.ops, nl.off, nl.consts, cols,
+                                   p.tile(np.ascontiguousarray(nl.y0)), p.times, *p.events, p.rtol, p.atol, p.out,
+                                   p.stats, p.max_steps)
+    return True
+
+
 def _adaptive(method: int):
     def run(p: _Problem) -> bool:
         nl = p.nl
@@ -305,5 +332,5 @@ def _adaptive(method: int):
 LINEAR_KERNELS = {"auto": _run_linear_auto, "dense": _run_linear_dense}
 
 #: Nonlinear systems: method name → runner (``False``: cannot take this system, try the next).
-NONLINEAR_KERNELS = {"hybrid": _run_hybrid, "exponential": _run_exponential,
+NONLINEAR_KERNELS = {"hybrid": _run_hybrid, "exponential": _run_exponential, "relinearised": _run_relinearised,
                      "dopri": _adaptive(DOPRI), "rosenbrock": _adaptive(ROSENBROCK)}
