@@ -210,8 +210,10 @@ def _plan(method: int, one_way: bool) -> list[str]:
     """Kernels to try, in order, for a nonlinear system (the last one always runs).
 
     * one-way terms with auto/dopri: hybrid (linear part exact, modal), else Dormand–Prince;
-    * two-way terms (Michaelis–Menten) with auto, or exponential asked for: the exponential
-      integrator in the eigenbasis of ``K + J_N``, else Dormand–Prince;
+    * two-way terms (Michaelis–Menten) with auto: the exponential integrator re-linearised about
+      the current state (:mod:`pkpd.solvers.relinearised`), else Dormand–Prince;
+    * exponential asked for: the exponential integrator linearised once, in the eigenbasis of
+      ``K + J_N(x₀)``, else Dormand–Prince;
     * rosenbrock: ROS2 on everything; dopri on two-way terms: Dormand–Prince on everything.
     """
     if method == ROSENBROCK:
