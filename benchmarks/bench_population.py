@@ -7,7 +7,14 @@ grid.  All numbers are measured in the same run on the same machine.
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_population.py
 
-Options: --quick (smaller sizes, for a smoke run), --skip-million, --json FILE.
+Reports in one run: the cold start (empty and warm numba cache), warm full and streaming times,
+the ratios to a scipy LSODA loop and libroadrunner, 10⁶ subjects × 1 regimen (streaming) time
+and peak memory, the thread scaling, this machine's memory and floating-point limits and the
+roofline fraction (benchmarks/roofline.py); every timing is repeated (``--repeats``, default 3)
+and its spread recorded, with the load average (the machine is shared).
+
+Options: --quick (smaller sizes, for a smoke run), --skip-million, --repeats N, --json FILE,
+--only-scaling (redo the scaling, 10⁶ and thread part into an existing JSON file).
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pkpd.dosing.events import regimen_events  # noqa: E402
 from pkpd.models.load import load_model  # noqa: E402
@@ -36,6 +44,8 @@ from pkpd.dosing.regimen import Regimen  # noqa: E402
 from pkpd.simulation.grid import output_times  # noqa: E402
 from pkpd.simulation.system import build_system  # noqa: E402
 from pkpd.testing import max_rel_error, reference_solution, solve_piecewise  # noqa: E402
+
+import roofline  # noqa: E402  (benchmarks/roofline.py)
 
 HORIZON, STEP = 24.0, 1 / 60
 
@@ -55,10 +65,14 @@ def population(n):
 MODEL, PD = load_model("perez_ruixo_2021"), load_model("olofsen_2022")
 
 
+LAST_CPU = [0.0]  # CPU seconds (all threads of this process) of the last run_pkpd call
+
+
 def run_pkpd(n, mode="full", regs=None, **kw):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ds = simulate_population(MODEL, regs or regimens(), population(n), horizon=HORIZON, step=STEP, pd=PD,
                              mode=mode, dtype=np.float32, progress=False, **kw)
+    LAST_CPU[0] = time.process_time() - c0
     return time.perf_counter() - t0, ds
 
 
@@ -171,80 +185,152 @@ def accuracy(cases, outs, pk_rows):
     return max(errs)
 
 
-def cold_start(cache_dir: str) -> float:
+def cold_start(cache_dir: str) -> dict:
+    """A fresh process: import pkpd, run the standard case (full, float32); seconds to import, to
+    the end of the first run, and of a second run in the same process (so the start-up cost is
+    the first minus the second)."""
     code = textwrap.dedent(f"""
         import time, sys
         t0 = time.perf_counter()
         sys.path.insert(0, {str(ROOT)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import bench_population as b
+        t1 = time.perf_counter()
         b.run_pkpd(10000)
-        print(time.perf_counter() - t0)
+        t2 = time.perf_counter()
+        b.run_pkpd(10000)
+        print(t1 - t0, t2 - t0, time.perf_counter() - t2)
     """)
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    imp, first, again = map(float, out.stdout.strip().splitlines()[-1].split())
+    return {"import": round(imp, 2), "first_run_total": round(first, 2), "start_up": round(first - again, 2)}
 
 
-def scaling_run(n: int, threads: int | None = None) -> dict:
+def scaling_run(n: int, threads: int | None = None, regimen: int = 0) -> dict:
+    """Streaming, one regimen, in a fresh process (after a 2,000-subject warm-up): wall seconds and
+    the process's peak resident memory."""
     code = textwrap.dedent(f"""
         import time, sys
         sys.path.insert(0, {str(ROOT)!r})
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import bench_population as b
-        b.run_pkpd(2000, mode="streaming", regs=b.regimens()[:1])
-        t, ds = b.run_pkpd({n}, mode="streaming", regs=b.regimens()[:1], chunk=2048)
+        regs = b.regimens()[{regimen}:{regimen} + 1]
+        b.run_pkpd(2000, mode="streaming", regs=regs)
+        load = open("/proc/loadavg").read().split()[0]
+        t, ds = b.run_pkpd({n}, mode="streaming", regs=regs, chunk=2048)
         # VmHWM: this process's own peak (ru_maxrss would include the forking parent's)
         hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-        print(t, int(hwm) / 1024)
+        print(t, int(hwm) / 1024, b.LAST_CPU[0], load)
     """)
     env = dict(os.environ)
     if threads:
         env["NUMBA_NUM_THREADS"] = str(threads)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    t, rss = map(float, out.stdout.strip().splitlines()[-1].split())
-    return {"subjects": n, "threads": threads or os.cpu_count(), "seconds": round(t, 3), "peak_rss_MiB": round(rss)}
+    t, rss, cpu, load = map(float, out.stdout.strip().splitlines()[-1].split())
+    return {"subjects": n, "threads": threads or os.cpu_count(), "seconds": round(t, 3), "peak_rss_MiB": round(rss),
+            "cpu_seconds": round(cpu, 3), "load_average_before": load}
+
+
+def spread(xs) -> dict:
+    """min / median / max of repeated measurements."""
+    xs = sorted(xs)
+    return {"min": xs[0], "median": xs[len(xs) // 2], "max": xs[-1], "runs": list(xs)}
+
+
+def load_average() -> str:
+    try:
+        return open("/proc/loadavg").read().split()[0]
+    except OSError:
+        return "?"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-million", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="repeat every timing (default 3; the spread is reported)")
     ap.add_argument("--json", default=str(Path(__file__).parent / "results.json"))
-    ap.add_argument("--only-scaling", action="store_true", help="rerun only the scaling/thread part, "
-                    "updating the JSON file in place")
+    ap.add_argument("--only-scaling", action="store_true", help="rerun only the scaling, 10⁶-subject and thread "
+                    "part, updating the JSON file in place")
     a = ap.parse_args()
+    n_std, R = (1000 if a.quick else 10000), max(1, a.repeats)
     if a.only_scaling:
         res = json.loads(Path(a.json).read_text())
-        sizes = [1000, 10000, 100000] + ([] if a.skip_million else [1000000])
-        res["scaling_streaming_1_regimen"] = [scaling_run(n) for n in sizes]
-        res["threads"] = [scaling_run(50000, t) for t in (1, 2)]
+        res["load_average_at_scaling"] = load_average()
+        _million(res, a, R)
+        res["load_average_at_scaling_end"] = load_average()
         Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
-        print(json.dumps(res["scaling_streaming_1_regimen"] + res["threads"], indent=1))
         return
-    n_std = 1000 if a.quick else 10000
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-           "python": platform.python_version(), "standard_case": f"{n_std} subjects x 3 regimens x 24 h @ 1 min"}
-    print("pkpd population benchmark —", res["machine"])
+           "python": platform.python_version(), "standard_case": f"{n_std} subjects x 3 regimens x 24 h @ 1 min",
+           "load_average_at_start": load_average()}
+    print("pkpd population benchmark —", res["machine"], "— load average", res["load_average_at_start"])
+    res["cold_start_empty_cache"], res["cold_start_warm_cache"] = _cold(R)
+    _warm(res, n_std, R)
+    _peers(res, a.quick)
+    _million(res, a, R)
+    limits = roofline.probe()
+    res["machine_limits"] = limits
+    w = roofline.work(n_states=10, n_out=3, n_derived=2, n_times=1444, n_pct=289)
+    res["work_per_subject_regimen"] = w
+    res["roofline"] = roofline.roofline(limits, w, res["us_per_subject_regimen_full"]["min"],
+                                        res["us_per_subject_regimen_streaming"]["min"])
+    print(f"machine: fill {limits['fill_GBps']} GB/s, first touch {limits['first_touch_GBps']} GB/s, lane "
+          f"multiply-add {limits['lane_muladd_GFLOPps']} GFLOP/s ({limits['threads']} threads)")
+    print("roofline (µs per subject-regimen):", json.dumps(res["roofline"]))
+    res["load_average_at_end"] = load_average()
+    Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
+    print(f"results: {a.json}")
 
-    with tempfile.TemporaryDirectory() as cache:
-        res["cold_seconds_empty_cache"] = round(cold_start(cache), 2)
-        res["cold_seconds_warm_cache"] = round(cold_start(cache), 2)
-    print(f"cold start (empty numba cache): {res['cold_seconds_empty_cache']} s; warm cache: "
-          f"{res['cold_seconds_warm_cache']} s")
 
+def _cold(R: int) -> tuple[dict, dict]:
+    empty, warm = [], []
+    for _ in range(R):
+        with tempfile.TemporaryDirectory() as cache:
+            empty.append(cold_start(cache))
+            warm.append(cold_start(cache))
+    out = []
+    for runs in (empty, warm):
+        out.append({k: spread([r[k] for r in runs]) for k in runs[0]})
+    for label, o in zip(("empty", "warm"), out):
+        print(f"cold start, {label} numba cache: first run ends {o['first_run_total']['median']} s after start "
+              f"(import {o['import']['median']} s; start-up cost {o['start_up']['median']} s; "
+              f"runs {o['first_run_total']['runs']})")
+    return out[0], out[1]
+
+
+def _warm(res: dict, n_std: int, R: int) -> None:
     run_pkpd(500)  # warm up in this process
     run_pkpd(500, mode="streaming")
-    t_full, ds = run_pkpd(n_std)
-    t_stream, _ = run_pkpd(n_std, mode="streaming")
-    res["warm_full_float32_seconds"] = round(t_full, 3)
-    res["warm_streaming_seconds"] = round(t_stream, 3)
-    per_case = t_full / (n_std * 3)
-    res["pkpd_us_per_subject_regimen"] = round(per_case * 1e6, 2)
-    print(f"warm, full trajectories (float32): {t_full:.2f} s  ({per_case * 1e6:.1f} µs per subject-regimen)")
-    print(f"warm, streaming (percentiles + metrics): {t_stream:.2f} s")
+    full, stream, cpu_full, cpu_stream, loads = [], [], [], [], []
+    for _ in range(R):
+        loads.append(load_average())
+        full.append(run_pkpd(n_std)[0])
+        cpu_full.append(LAST_CPU[0])
+        stream.append(run_pkpd(n_std, mode="streaming")[0])
+        cpu_stream.append(LAST_CPU[0])
+    # CPU time (both threads) is what other engineers' jobs on the shared cores disturb least
+    res["warm_load_average_before_each"] = loads
+    res["cpu_us_per_subject_regimen_full"] = spread([round(c / (3 * n_std) * 1e6, 2) for c in cpu_full])
+    res["cpu_us_per_subject_regimen_streaming"] = spread([round(c / (3 * n_std) * 1e6, 2) for c in cpu_stream])
+    res["warm_full_float32_seconds"] = spread([round(t, 3) for t in full])
+    res["warm_streaming_seconds"] = spread([round(t, 3) for t in stream])
+    res["us_per_subject_regimen_full"] = spread([round(t / (3 * n_std) * 1e6, 2) for t in full])
+    res["us_per_subject_regimen_streaming"] = spread([round(t / (3 * n_std) * 1e6, 2) for t in stream])
+    res["streaming_over_full"] = round(np.median(stream) / np.median(full), 3)
+    print(f"warm, full trajectories (float32): {res['warm_full_float32_seconds']['runs']} s "
+          f"({res['us_per_subject_regimen_full']['median']} µs per subject-regimen, median)")
+    print(f"warm, streaming: {res['warm_streaming_seconds']['runs']} s; streaming / full = {res['streaming_over_full']}")
+    print(f"CPU µs per subject-regimen (both threads): full {res['cpu_us_per_subject_regimen_full']['runs']}, "
+          f"streaming {res['cpu_us_per_subject_regimen_streaming']['runs']}; load averages {loads}")
 
-    n_sub = 10 if a.quick else 20
+
+def _peers(res: dict, quick: bool) -> None:
+    # the fastest of the repeats: the others' jobs on the shared cores only ever slow a run down
+    per_case = res["us_per_subject_regimen_full"]["min"] * 1e-6
+    per_case_cpu = res["cpu_us_per_subject_regimen_full"]["min"] * 1e-6  # per core: the peers use one
+    n_sub = 10 if quick else 20
     cases = subject_systems(n_sub)  # regimen-major, subject-minor; the same subjects as the run
     ds64 = simulate_population(MODEL, regimens(), population(n_sub), horizon=HORIZON, step=STEP, pd=PD,
                                mode="full", dtype=np.float64, progress=False)
@@ -257,8 +343,9 @@ def main():
     res["scipy_subsample"] = len(cases)
     res["scipy_max_rel_error"] = float(f"{accuracy(cases, outs_sc, pk_rows):.2e}")
     res["ratio_vs_scipy"] = round(t_sc / per_case, 1)
+    res["ratio_vs_scipy_per_core"] = round(t_sc / per_case_cpu, 1)
     print(f"scipy LSODA rtol 1e-8: {t_sc * 1e3:.2f} ms per subject-regimen (timed on {len(cases)}, scaled) "
-          f"→ pkpd is {res['ratio_vs_scipy']}× faster; max rel err scipy {res['scipy_max_rel_error']}, "
+          f"→ pkpd is {res['ratio_vs_scipy']}× faster ({res['ratio_vs_scipy_per_core']}× per core); max rel err scipy {res['scipy_max_rel_error']}, "
           f"pkpd {res['pkpd_max_rel_error']}")
     try:
         t_rr, outs_rr, setup = roadrunner_loop(cases)
@@ -266,22 +353,32 @@ def main():
         res["roadrunner_model_build_seconds"] = round(setup, 2)
         res["roadrunner_max_rel_error"] = float(f"{accuracy(cases, outs_rr, pk_rows):.2e}")
         res["ratio_vs_roadrunner"] = round(t_rr / per_case, 1)
+        res["ratio_vs_roadrunner_per_core"] = round(t_rr / per_case_cpu, 1)
         print(f"libroadrunner CVODE rtol 1e-8: {t_rr * 1e3:.2f} ms per subject-regimen → pkpd is "
-              f"{res['ratio_vs_roadrunner']}× faster; max rel err {res['roadrunner_max_rel_error']}")
+              f"{res['ratio_vs_roadrunner']}× faster ({res['ratio_vs_roadrunner_per_core']}× per core); max rel err {res['roadrunner_max_rel_error']}")
     except ImportError:
         print("libroadrunner not installed: pip install -e '.[bench]'")
 
-    sizes = [1000, 10000] if a.quick else [1000, 10000, 100000] + ([] if a.skip_million else [1000000])
+
+def _million(res: dict, a, R: int) -> None:
+    sizes = [1000, 10000] if a.quick else [1000, 10000, 100000]
     res["scaling_streaming_1_regimen"] = [scaling_run(n) for n in sizes]
     for r in res["scaling_streaming_1_regimen"]:
         print(f"streaming, 1 regimen: {r['subjects']:>9,} subjects: {r['seconds']:8.2f} s, peak RSS "
               f"{r['peak_rss_MiB']} MiB")
+    if not a.skip_million and not a.quick:
+        runs = [scaling_run(1_000_000) for _ in range(R)]
+        res["million_streaming_1_regimen"] = {"seconds": spread([r["seconds"] for r in runs]),
+                                              "peak_rss_MiB": spread([r["peak_rss_MiB"] for r in runs]),
+                                              "cpu_seconds": spread([r["cpu_seconds"] for r in runs]),
+                                              "load_average_before": [r["load_average_before"] for r in runs]}
+        print(f"10⁶ subjects × 1 regimen (IV), streaming: {[r['seconds'] for r in runs]} s, peak RSS "
+              f"{[r['peak_rss_MiB'] for r in runs]} MiB, CPU {[r['cpu_seconds'] for r in runs]} s, load "
+              f"{[r['load_average_before'] for r in runs]}")
     n_thr = 10000 if a.quick else 50000
     res["threads"] = [scaling_run(n_thr, t) for t in (1, 2)]
     print(f"threads ({n_thr:,} subjects, streaming): 1 → {res['threads'][0]['seconds']} s, "
           f"2 → {res['threads'][1]['seconds']} s")
-    Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
-    print(f"results: {a.json}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
     sc.write_text(text)
     assert main(["tradeoff", str(sc), "-o", str(tmp_path / "o"), "-q"]) == 0
     html = (tmp_path / "o" / "t_frontier_report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # frontier, dose–response and validation figures
+    assert html.count("data:image/png;base64,") == 4  # frontier, clinical frontier, dose–response, validation
     for must in ("RR 3.26", "held-out observed rates inside", "cap", "dose mg", "Definitions"):
         assert must in html, must
     csv = (tmp_path / "o" / "t_frontier.csv").read_text().splitlines()

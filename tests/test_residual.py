@@ -214,3 +214,24 @@ def test_bad_residual_section(case, tmp_path, capsys):
         assert w in err, err
     (tmp_path / "m.toml").write_text(good)
     assert main(["check", str(tmp_path / "s.toml")]) == 0
+
+
+@pytest.mark.parametrize("model", ["domino_mm", "simons_2022"])
+def test_sampled_values_from_the_kernel_equal_the_trajectories(model):
+    """The sampled (true) values are what the solver kept at the sampling times, in streaming mode
+    as in full mode, and equal the full trajectories there (float64): a nonlinear model (solved
+    into a buffer, then the fused pass) and Simons 2022, whose [iov] occasions split the system."""
+    kw = dict(models=(model,), n=300)
+    full = simulate_population([load_model(model)], [regimen({"route": "iv", "amount": "20 mg", "duration": "20 min"}),
+                                                     regimen({"route": "sublingual", "amount": "50 mg", "every": "4 h", "times": 2})]
+                               if model == "simons_2022" else
+                               [regimen({"route": "iv", "amount": "20 mg", "duration": "20 min"})],
+                               Population(n=300, seed=5), horizon=8, step=0.25, mode="full", dtype=np.float64,
+                               observation_times=[0.25, 1.0, 3.3, 8.0])
+    idx = [int(np.argmin(np.abs(full.time.values - t))) for t in full.observation_time.values]
+    np.testing.assert_array_equal(full.ketamine_plasma_sampled.values, full.ketamine_plasma.values[..., idx])
+    assert (full.ketamine_plasma_sampled.values[0] > 0).all()  # every regimen, subject and time
+    if model == "domino_mm":
+        stream = _population(mode="streaming", **kw)
+        np.testing.assert_array_equal(stream.ketamine_plasma_observed.values,
+                                      _population(mode="full", **kw).ketamine_plasma_observed.values)

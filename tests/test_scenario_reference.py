@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pkpd.scenario.schedules import CLINICAL_KEYS
 from pkpd.analysis.dosefinding import SWEEPABLE
 from pkpd.models.routes import ROUTE_TABLE
 from pkpd.scenario import (doses, output_table, pairing_table, population_table, regimens_table,
@@ -26,6 +27,7 @@ EXPECTED = {
     "[population] distribution tables": {"dist"} | set().union(*population_table.DISTRIBUTIONS.values()),
     "[tradeoff]": tradeoff_table.KEYS,
     "[tradeoff] products": tradeoff_table.PRODUCT_KEYS,
+    "[tradeoff] clinical": CLINICAL_KEYS,
     "[tradeoff] sweep": set(SWEEPABLE),
     "[sweep]": sweep_table.KEYS,
     "[sweep.parameters] entries": sweep_table.PARAMETER_KEYS,

@@ -113,27 +113,32 @@ class Choice:
     reason: str
 
 
-def choose(p_adequate: np.ndarray, p_exceed: np.ndarray, cap: float, min_adequate: float) -> Choice:
+def choose(p_adequate: np.ndarray, p_exceed: np.ndarray, cap: float, min_adequate: float,
+           words: tuple[str, str, str] = ("adequate analgesia", "psychotomimetic", "psychotomimetic effect"),
+           tie: float = 0.0) -> Choice:
     """Among candidates in increasing dose: those with P(psychotomimetic) ≤ ``cap`` and
     P(adequate) ≥ ``min_adequate``; of these the one with the highest P(adequate), the lowest
     dose on ties.  Infeasible (index None) when none qualifies — or when the best of them gives
-    adequate analgesia to nobody — with the reason in words."""
+    adequate analgesia to nobody — with the reason in words (``words``: what the benefit, the cap
+    and the cost are called, e.g. the clinical endpoints'); ``tie``: benefits within this of the best
+    are ties (the lowest dose of them is taken)."""
+    good, cap_name, bad = words
     a, x = np.asarray(p_adequate, float), np.asarray(p_exceed, float)
     ok = (x <= cap + 1e-12) & (a >= min_adequate - 1e-12)
     if not ok.any():
         under_cap = x <= cap + 1e-12
         best = float(np.nanmax(np.where(under_cap, a, np.nan))) if under_cap.any() else math.nan
-        why = (f"infeasible: no candidate reaches ≥ {min_adequate:.0%} adequate analgesia with ≤ {cap:.0%} "
-               "psychotomimetic effect")
-        why += (f" (best under the cap: {best:.0%} adequate)" if not math.isnan(best) else
+        why = f"infeasible: no candidate reaches ≥ {min_adequate:.0%} {good} with ≤ {cap:.0%} {bad}"
+        why += (f" (best under the cap: {best:.0%} {good})" if not math.isnan(best) else
                 " (even the smallest candidate exceeds the cap)")
         return Choice(None, why)
     cand = np.flatnonzero(ok)
-    i = int(cand[np.argmax(a[cand])])  # argmax takes the first (lowest dose) of ties
+    # ties: within ``tie`` of the best count as equal, and the lowest dose of them is taken
+    i = int(cand[np.flatnonzero(a[cand] >= np.max(a[cand]) - tie)[0]])
     if not a[i] > 0:  # a dose that helps nobody is no optimum
-        return Choice(None, f"infeasible: no candidate under the {cap:.0%} psychotomimetic cap gives adequate "
-                            "analgesia to any simulated subject")
+        return Choice(None, f"infeasible: no candidate under the {cap:.0%} {cap_name} cap gives {good} to any "
+                            "simulated subject")
     top = i == len(a) - 1
-    why = (f"largest analgesia under the {cap:.0%} psychotomimetic cap"
+    why = (f"largest {good} under the {cap:.0%} {cap_name} cap"
            + (" — the largest candidate: the cap is not binding within the products searched" if top else ""))
     return Choice(i, why)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 from pkpd.errors import PkpdError
+from pkpd.analysis.clinical_spec import ClinicalSpec
 from pkpd.analysis.products import ProductSpec
 from pkpd.models.pd import PDModel
 
@@ -42,6 +43,8 @@ class Pair:
     window_output: str | None = None  # effect-site output both readouts depend on
     window: tuple[float, float] | None = None  # (analgesic Ce, psychotomimetic Ce), ng/mL
     note: str = ""  # said in words when an answer is fixed by construction (one curve for both effects)
+    analgesia_pd: str = ""  # the PD models the readouts come from (clinical endpoint thresholds are per PD model)
+    psychotomimetic_pd: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class TradeoffSpec:
     min_adequate: float = 0.0  # optimise: at least this fraction of subjects with adequate analgesia
     replicates: int = 20  # parameter-uncertainty replicates in trade-off runs (0: off)
     products: ProductSpec = field(default_factory=ProductSpec)  # optimise: what can be given
+    clinical: ClinicalSpec = field(default_factory=ClinicalSpec)  # calibrated clinical cost and benefit
 
     def describe(self) -> str:
         return (f"adequate analgesia = analgesia readout ≥ {self.analgesia_level:g} for ≥ "
@@ -108,7 +112,7 @@ def pairs_for(pds: tuple[PDModel, ...], spec: TradeoffSpec) -> list[Pair]:
             lo, hi = _invert(ra, v, spec.analgesia_level), _invert(rs, v, spec.psychotomimetic_level)
             if np.isfinite(lo) and np.isfinite(hi):
                 win_out, win = pa.effect_name(ra.effect), (lo, hi)
-        out.append(Pair(a, s, label, win_out, win, degenerate_note(pa, ra, rs, spec)))
+        out.append(Pair(a, s, label, win_out, win, degenerate_note(pa, ra, rs, spec), pa.name, ps.name))
     if not out:
         raise PkpdError("no PD model with both an analgesia and a psychotomimetic readout: add one under "
                         "scenario.pd (e.g. olofsen_2022, simons_2022_pd) or name readout pairs in [tradeoff]")

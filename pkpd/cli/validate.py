@@ -14,7 +14,7 @@ from pkpd.output.tables import format_table
 from pkpd.output.validation_figures import validation_figure
 from pkpd.output.validation_report import validation_markdown, validation_rows
 from pkpd.scenario.trials import DEFAULT_TRIALS, load_trials
-from pkpd.workflows.calibration import calibrate, calibration_toml, write_fitted
+from pkpd.workflows.calibration import calibrate, calibration_toml, with_fitted, without_tolerance, write_fitted
 from pkpd.workflows.validate import predict, simulate_trials
 
 NAME = "validate"
@@ -53,6 +53,12 @@ def run(args) -> int:
     preds = predict(sims, endpoints, seed=tf.seed)
     print("Incidence in % of patients; MC ± Monte Carlo error; param. parameter uncertainty (5–95 %);\n"
           "pred. 95: 95 % predictive interval for a trial of the observed size.")
+    for name in dict.fromkeys(p.trial.endpoint for p in preds):
+        e = endpoints[name]
+        if e.half_life is not None and e.attenuations:
+            print(textwrap.fill(f"{name} over a course: tolerance model on (attenuation δ "
+                                + ", ".join(f"{k} {g.value:.3g}" for k, g in e.attenuations.items())
+                                + f"; tolerance half-life {e.half_life.value:g} days, {e.half_life.grade})", 100))
     for label in dict.fromkeys(p.label for p in preds):
         header, rows = validation_rows([p for p in preds if p.label == label], with_pd=False)
         print(f"\n{label}:")
@@ -67,7 +73,11 @@ def run(args) -> int:
     if args.doc:
         doc = Path(args.doc)
         files.append(write_bytes(doc.with_suffix(".png"), fig_png))
-        files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name)))
+        # before/after the tolerance model: the same calibration rows refitted without it
+        plain = without_tolerance(endpoints)
+        before = predict(sims, with_fitted(plain, calibrate(sims, plain)), seed=tf.seed)
+        files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name,
+                                                         without_tolerance=before)))
     print_written(files)
     return 0
 
@@ -83,12 +93,14 @@ def _print_coverage(preds) -> None:
 
 
 def _csv(preds) -> str:
-    cols = ["trial", "set", "endpoint", "model", "sessions", "observed", "observed_lo", "observed_hi", "background",
+    cols = ["trial", "set", "endpoint", "model", "sessions", "interval_days", "prior_sessions", "window_h",
+            "tolerance_model", "observed", "observed_lo", "observed_hi", "background",
             "predicted", "mc_lo", "mc_hi", "parameter_p5", "parameter_p95", "predictive_lo", "predictive_hi",
             "inside", "source"]
     lines = [",".join(cols)]
     for p in preds:
-        vals = [p.trial.id, p.trial.set, p.trial.endpoint, p.pd, p.trial.sessions, p.observed, *p.observed_ci, p.background,
+        vals = [p.trial.id, p.trial.set, p.trial.endpoint, p.pd, p.trial.sessions, p.trial.interval, p.trial.prior,
+                "" if p.trial.window is None else p.trial.window, int(p.tolerance), p.observed, *p.observed_ci, p.background,
                 p.predicted, *p.mc, *p.parameter, *p.predictive, int(p.inside), p.trial.source]
         lines.append(",".join(_cell(v) for v in vals))
     return "\n".join(lines) + "\n"

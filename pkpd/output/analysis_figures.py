@@ -19,14 +19,22 @@ from pkpd.analysis.tci import TCIResult
 from pkpd.analysis.dosefinding import pareto_mask
 
 
+_READOUT_AXES = ("p_exceed", "p_adequate", "subjects with unacceptable psychotomimetic effect (%)",
+                 "subjects with adequate analgesia (%)")
+
+
 def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: float | None = None,
-                    min_adequate: float | None = None, doses_mg: list[float] | None = None):
+                    min_adequate: float | None = None, doses_mg: list[float] | None = None,
+                    axes_vars: tuple[str, str, str, str] = _READOUT_AXES):
     """P(adequate analgesia) against P(unacceptable psychotomimetic effect), one panel per
     PD pair × PK model, one curve per base regimen (frontier solid, other points faint).
 
     ``cap`` (fraction) draws the psychotomimetic cap as a vertical line and ``min_adequate`` the
     analgesia target as a horizontal one; ``doses_mg`` (per regimen of ``tr``, mg per session at
-    the typical weight) labels the frontier points with their dose."""
+    the typical weight) labels the frontier points with their dose.  ``axes_vars`` = (x variable,
+    y variable, x label, y label): the readout-level probabilities by default, the clinical
+    endpoints' (``p_cost``, ``p_benefit``) for the clinical frontier."""
+    xv, yv, xlabel, ylabel = axes_vars
     import matplotlib.pyplot as plt
     _style()
     P, M = tr.sizes["pair"], tr.sizes["model"]
@@ -40,14 +48,14 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
             ax = axes[pi, mi]
             for bi, b in enumerate(bases):
                 idx = [i for i, m in enumerate(meta) if m["base"] == b]
-                x = tr.p_exceed.values[pi, mi, idx] * 100
-                y = tr.p_adequate.values[pi, mi, idx] * 100
+                x = tr[xv].values[pi, mi, idx] * 100
+                y = tr[yv].values[pi, mi, idx] * 100
                 if np.all(np.isnan(x)):
                     continue
                 route = str(tr.route.values[idx[0]]).split("+")[0]
                 col = ROUTE_COLORS.get(route, palette[bi % len(palette)])
-                xlo, xhi = tr.p_exceed_lo.values[pi, mi, idx] * 100, tr.p_exceed_hi.values[pi, mi, idx] * 100
-                ylo, yhi = tr.p_adequate_lo.values[pi, mi, idx] * 100, tr.p_adequate_hi.values[pi, mi, idx] * 100
+                xlo, xhi = tr[f"{xv}_lo"].values[pi, mi, idx] * 100, tr[f"{xv}_hi"].values[pi, mi, idx] * 100
+                ylo, yhi = tr[f"{yv}_lo"].values[pi, mi, idx] * 100, tr[f"{yv}_hi"].values[pi, mi, idx] * 100
                 err = lambda a, lo, hi: [np.clip(a - lo, 0, None), np.clip(hi - a, 0, None)]
                 ax.errorbar(x, y, xerr=err(x, xlo, xhi), yerr=err(y, ylo, yhi), fmt="o", ms=3, color=col,
                             alpha=0.35, lw=0.8)
@@ -62,8 +70,8 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
             ax.set_xlim(-2, 102)
             ax.set_ylim(-2, 102)
             ax.plot([0, 100], [0, 100], color="#999999", lw=0.8, ls=":")
-            ax.set_xlabel("subjects with unacceptable psychotomimetic effect (%)")
-            ax.set_ylabel("subjects with adequate analgesia (%)")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
             ax.set_title(f"{tr.pair.values[pi]} on {tr.model.values[mi]}", fontsize=9)
     # one legend for all panels, below them: inside a panel it would cover points of a frontier
     handles, labels = [], []

@@ -19,7 +19,8 @@ def _img(png: bytes, caption: str) -> str:
 
 
 def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tuple, frontier_png: bytes,
-                    validation: tuple | None = None, dose_response_png: bytes | None = None) -> str:
+                    validation: tuple | None = None, dose_response_png: bytes | None = None,
+                    clinical_png: bytes | None = None) -> str:
     """HTML text.  ``frontier`` is (header, rows); ``validation`` is (png, coverage lines) or None."""
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>{html.escape(scenario.title)} — trade-off</title><style>{_CSS}</style></head><body>",
@@ -32,6 +33,15 @@ def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tupl
                                                           "share with an unacceptable psychotomimetic effect; "
                                                           "dashed lines: cap and analgesia target"))
     parts.append("<p class='meta'>frontier points (every point is in the CSV)</p>" + _table(*frontier, numeric_from=4))
+    if clinical_png is not None:
+        parts.append("<h2>Clinical endpoints</h2><p>The same sweep through the calibrated clinical endpoints "
+                     "(<code>pkpd validate</code>): patients with a dissociation adverse event at least once over the "
+                     "treatment course (with the tolerance model) against analgesia responders (pain reduced by "
+                     "≥ 20 mm) per session. The readout-level frontier above counts volunteer readouts crossing "
+                     "chosen levels; these count what a trial would report.</p>"
+                     + _img(clinical_png, "Clinical frontier: P(analgesia responder) against P(dissociation AE over "
+                                          "the course); bars: Monte Carlo 95 %; the table and CSV give the parameter-"
+                                          "uncertainty intervals"))
     if dose_response_png is not None:
         parts.append("<h2>Probability against dose</h2>" + _img(
             dose_response_png, "Solid: adequate analgesia; dashed: unacceptable psychotomimetic effect; shaded: "

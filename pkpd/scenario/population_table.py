@@ -8,6 +8,7 @@
     mode = "streaming"          # or "full" (every trajectory kept)
     precision = "float32"       # storage of full trajectories
     chunk = 1024                # subjects per chunk (results do not depend on it)
+    percentile_step = "5 min"   # streaming: percentile times (default: at most 300 times)
     iiv = true                  # between-subject variability from the model files
     uncertainty = 0             # parameter-uncertainty replicates (0 = off)
     female = 0.5                # probability of female sex
@@ -111,7 +112,7 @@ def _dist_unchecked(spec, kind: str, f: str, col: Collector) -> CovariateDist | 
 
 
 KEYS = {"n", "seed", "mode", "precision", "chunk", "iiv", "uncertainty", "female", "covariates_file", "weight",
-        "age", "thresholds", "observation_times"}
+        "age", "thresholds", "observation_times", "percentile_step"}
 
 
 class _Options(NamedTuple):
@@ -140,6 +141,7 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     covs = _covariates(tbl, col, extra_covariates)
     thresholds = _thresholds(tbl, col)
     obs_times = _observation_times(tbl, col)
+    pstep = _percentile_step(tbl, col)
     if n is None or any(v is None for v in covs.values()):
         return None
     try:
@@ -148,7 +150,23 @@ def parse_population(tbl, col: Collector, base: Path, extra_covariates: set[str]
     except PkpdError as e:
         col.catch(e, f)
         return None
-    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, obs_times)
+    return PopulationSpec(pop, opts.mode, opts.precision, opts.chunk, thresholds, obs_times, pstep)
+
+
+def _percentile_step(tbl: dict, col: Collector) -> float | None:
+    """``percentile_step`` (h) or None (the default grid of at most 300 times)."""
+    if "percentile_step" not in tbl:
+        return None
+    f = "population.percentile_step"
+    try:
+        v = units.parse(tbl["percentile_step"], "time", f).value
+    except PkpdError as e:
+        col.catch(e)
+        return None
+    if not v > 0:
+        col.add("must be > 0", f)
+        return None
+    return v
 
 
 def _size(tbl: dict, col: Collector, base: Path, extra_covariates: set[str]) -> tuple[int | None, dict | None]:

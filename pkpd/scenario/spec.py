@@ -46,6 +46,7 @@ class PopulationSpec:
     chunk: int = 1024  # subjects per chunk
     thresholds: dict = field(default_factory=dict)  # output → threshold (ng/mL, or a readout's unit)
     observation_times: tuple = ()  # h: sampled observations with residual error (none when empty)
+    percentile_step: float | None = None  # streaming percentile times, h (None: at most 300 times)
 
 
 @dataclass(frozen=True)

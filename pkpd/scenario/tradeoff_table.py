@@ -14,6 +14,7 @@
     replicates = 20                  # parameter-uncertainty replicates (0: off); n/replicates per replicate
     pairs = [["antinociception_olofsen_2022", "external_perception_olofsen_2022"]]
     sweep = { dose = [0.25, 0.5, 1, 2], duration = ["20 min", "40 min"], sprays = [1, 2, 3] }
+    clinical = { schedules = ["8 every 3.5 d"], max_cost = 0.3 }   # see pkpd.scenario.schedules
 
 Every key is optional (:class:`pkpd.analysis.tradeoff.TradeoffSpec` has the defaults).
 """
@@ -25,10 +26,11 @@ from pkpd.errors import Collector, PkpdError
 from pkpd.analysis.dosefinding import SWEEPABLE
 from pkpd.analysis.products import ProductSpec
 from pkpd.analysis.tradeoff import TradeoffSpec
+from pkpd.scenario.schedules import parse_clinical
 
 
 KEYS = {"analgesia_level", "analgesia_duration", "psychotomimetic_level", "cap", "dose_bounds", "n", "pairs",
-        "sweep", "min_adequate", "products", "replicates"}
+        "sweep", "min_adequate", "products", "replicates", "clinical"}
 PRODUCT_KEYS = {"device_mg", "max_devices", "oral_step", "iv_step"}
 
 
@@ -79,6 +81,10 @@ def _levels(tbl: dict, col: Collector) -> dict:
         prod = _products(tbl["products"], col)
         if prod is not None:
             kw["products"] = prod
+    if "clinical" in tbl:
+        clin = parse_clinical(tbl["clinical"], col)
+        if clin is not None:
+            kw["clinical"] = clin
     return kw
 
 

@@ -21,6 +21,11 @@
     regimen = "28 mg IN x2 every 5 min"  # one session, compact notation (pkpd.parse_regimen); a list of
                                          # several = patients split equally among them (flexible dosing)
     sessions = 8                         # sessions in the observed course
+    interval = "3.5 d"                   # optional: time between sessions (default twice weekly)
+    prior_sessions = 0                   # optional: sessions before the counted window (tolerance only)
+    window = "15 min"                    # optional: the endpoint is assessed within this time after
+                                         # the first dose (default: the whole simulated session)
+    weight = { dist = "normal", … }      # optional: this trial's body weights (default: [validation])
     endpoint = "dissociation_ae"         # a name in models/endpoints/endpoints.toml
     active = { events = 30, n = 115 }
     control = { events = 4, n = 113 }    # optional: the background rate of this trial
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pkpd import units
+from pkpd.analysis.endpoints import Course
 from pkpd.dosing.notation import parse_regimen
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import Collector, PkpdError
@@ -44,7 +50,8 @@ SETS = ("calibration", "held-out")
 #: The shipped trials file (``pkpd validate`` without an argument).
 DEFAULT_TRIALS = Path(__file__).resolve().parents[2] / "scenarios" / "validation" / "trials.toml"
 DRUGS = ("esketamine", "racemic ketamine")
-_TRIAL_KEYS = {"id", "source", "set", "drug", "regimen", "sessions", "endpoint", "active", "control", "notes", "pk"}
+_TRIAL_KEYS = {"id", "source", "set", "drug", "regimen", "sessions", "endpoint", "active", "control", "notes", "pk",
+               "interval", "prior_sessions", "window", "weight"}
 _VALIDATION_KEYS = {"title", "pk", "pd", "subjects", "replicates", "seed", "horizon", "step", "weight"}
 
 
@@ -75,6 +82,15 @@ class Trial:
     control: Arm | None
     pk: str
     notes: str = ""
+    interval: float = 3.5  # days between sessions
+    prior: int = 0  # sessions before the counted window (they build tolerance only)
+    window: float | None = None  # h after the first dose within which the endpoint is assessed
+    weight: CovariateDist | None = None  # this trial's body weights, kg (None: the file's)
+
+    @property
+    def course(self) -> Course:
+        """The observed course: counted sessions, their interval and earlier sessions."""
+        return Course(self.sessions, self.interval, self.prior)
 
 
 @dataclass(frozen=True)
@@ -166,12 +182,34 @@ def _trial(t, i: int, pk: str, col: Collector) -> Trial | None:
     sessions = t.get("sessions", 1)
     if not isinstance(sessions, int) or isinstance(sessions, bool) or not 1 <= sessions <= 1000:
         col.add("must be a whole number from 1 to 1000", f"{f}.sessions")
+    prior = t.get("prior_sessions", 0)
+    if not isinstance(prior, int) or isinstance(prior, bool) or not 0 <= prior <= 1000:
+        col.add("must be a whole number from 0 to 1000", f"{f}.prior_sessions")
+    interval, window = _time(t, "interval", "3.5 d", f, col), _time(t, "window", None, f, col)
+    weight = _dist(t["weight"], "weight", f"{f}.weight", col) if "weight" in t else None
     active, control = _arm(t.get("active"), f"{f}.active", col), None
     if "control" in t:
         control = _arm(t.get("control"), f"{f}.control", col)
     if len(col.errors) > n_err or not regs or active is None:
         return None
-    return Trial(tid, source, tset, drug, regs, sessions, endpoint, active, control, t.get("pk", pk), notes or "")
+    return Trial(tid, source, tset, drug, regs, sessions, endpoint, active, control, t.get("pk", pk), notes or "",
+                 interval / 24.0, prior, window, weight)
+
+
+def _time(t: dict, key: str, default, f: str, col: Collector) -> float | None:
+    """An optional positive time (h) at ``t[key]``; ``default`` (text or None) when absent."""
+    raw = t.get(key, default)
+    if raw is None:
+        return None
+    try:
+        v = units.parse(raw, "time", f"{f}.{key}").value
+    except PkpdError as e:
+        col.catch(e)
+        return None
+    if not v > 0:
+        col.add("must be > 0", f"{f}.{key}")
+        return None
+    return v
 
 
 def _regimens(t: dict, f: str, tid: str, col: Collector) -> tuple[Regimen, ...]:

@@ -176,8 +176,8 @@ def check_population_call(models, regimens, pd, population, horizon, step, mode,
     models, regimens, pd = as_models(models), as_regimens(regimens), as_pd(pd)
     if not isinstance(population, Population):
         raise PkpdTypeError(f"must be a pkpd.Population, got {type(population).__name__}", field="population")
-    if mode not in ("streaming", "full"):
-        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}", field="mode")
+    if mode not in ("streaming", "full", "metrics"):
+        raise PkpdError(f"mode must be 'streaming', 'full' or 'metrics', got {mode!r}", field="mode")
     try:
         itemsize = np.dtype(dtype).itemsize
         ok = np.dtype(dtype) in (np.float32, np.float64)

@@ -2,15 +2,17 @@
 
 Per chunk of subjects (:mod:`pkpd.simulation.population_chunk`): draw covariates and etas
 (:mod:`pkpd.simulation.sampling`), build every subject's system, turn each regimen into events,
-solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`), then either
-keep the trajectories (``mode="full"``) or reduce them on the fly (``mode="streaming"``:
-per-subject metrics and per-time histograms, :mod:`pkpd.simulation.streaming`).  Memory in
-streaming mode is one chunk of trajectories plus the histograms, whatever the population size.
+solve subjects × regimens in one kernel call (:func:`pkpd.solvers.dispatch.solve`) that also
+evaluates the PD readouts and the per-subject metrics and either writes the trajectories into the
+run's array (``mode="full"``) or bins the values at the percentile times (``mode="streaming"``),
+which per-time histograms then count (:mod:`pkpd.simulation.streaming`).  Memory in streaming
+mode is the metrics, one chunk's bins and the histograms, whatever the population size.
 The layout (:mod:`pkpd.simulation.population_layout`) is fixed before the first chunk and the
 Dataset assembled after the last (:mod:`pkpd.simulation.population_assembly`).
 """
 from __future__ import annotations
 
+import ctypes
 import sys
 import time as _time
 from dataclasses import dataclass
@@ -26,12 +28,12 @@ from pkpd.models.overrides import resolve_overrides
 from pkpd.models.pk import Model
 from pkpd.simulation.arguments import check_population_call
 from pkpd.simulation.population_assembly import assemble
-from pkpd.simulation.population_chunk import solve_chunk
+from pkpd.simulation.population_chunk import ChunkPlan, solve_chunk
 from pkpd.simulation.population_layout import (FULL_MODE_LIMIT, check_full_memory, estimate_full_bytes,  # noqa: F401
                                                histogram_ranges, model_layout, pair)
 from pkpd.simulation.population_observations import Observations, checked_times
 from pkpd.simulation.sampling import Population
-from pkpd.simulation.streaming import METRICS, Histograms
+from pkpd.simulation.streaming import METRICS, Histograms, percentile_indices
 from pkpd.simulation.typical import simulate
 
 QUANTILES = (5.0, 25.0, 50.0, 75.0, 95.0)
@@ -41,7 +43,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
                         pd=(), mode: str = "streaming", dtype=np.float32, chunk: int = 1024,
                         thresholds: dict | None = None, quantiles=QUANTILES, progress: bool | None = None,
                         method: str = "auto", overrides: dict | None = None, solver=None,
-                        observation_times=()) -> xr.Dataset:
+                        observation_times=(), percentile_step: float | None = None) -> xr.Dataset:
     """Simulate a population under every regimen with every model.
 
     Parameters
@@ -50,10 +52,10 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     population : Population
     horizon, step : float
         Output grid, h.
-    mode : {"streaming", "full"}
-        ``full`` keeps every trajectory (dims model × regimen × subject × time); ``streaming`` keeps
-        per-subject metrics and per-time percentiles only.  In full mode, take exact percentiles from
-        the trajectories when needed (:func:`percentiles` or ``ds[v].quantile(q, dim="subject")``).
+    mode : {"streaming", "full", "metrics"}
+        ``full`` keeps every trajectory (model × regimen × subject × time); ``streaming`` per-subject
+        metrics and per-time percentiles; ``metrics`` per-subject metrics only.  Exact percentiles of
+        a full run: :func:`percentiles` or ``ds[v].quantile(q, dim="subject")``.
     dtype : numpy dtype
         Storage of full trajectories (float32 halves memory; computation is float64).
     chunk : int
@@ -63,12 +65,15 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
         and onset metrics, or (lower, upper) to also get the time above the upper one.
     progress : bool or None
         Show a progress bar (default: when stderr is a terminal).
-    method : {"auto", "dense"}
-        Linear systems: modal with dense fallback, or the dense kernel (for checks).
+    method : {"auto", "batched", "modal", "dense"}
+        Linear systems' kernel (:func:`pkpd.solvers.dispatch.solve`; they agree bit for bit).
     overrides : dict, optional
         Model name → {parameter: "60 L/h" or a number in internal units}, as :func:`pkpd.simulate`.
     solver : pkpd.solvers.options.SolverOptions, optional
         Method and tolerances for nonlinear models (a scenario's ``[solver]`` table).
+    percentile_step : float, optional
+        Streaming: percentile times every ``percentile_step`` h (``step``: every output time);
+        default at most 300 times (:func:`pkpd.simulation.streaming.percentile_indices`).
     observation_times : sequence of float, optional
         Sampling times (h) of simulated observations (:mod:`pkpd.simulation.population_observations`).
 
@@ -77,46 +82,43 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     xarray.Dataset
         Per-subject metrics ``<output>_<metric>`` (model × regimen × subject), the subjects'
         covariates, and either percentiles ``<output>_percentiles`` (model × regimen × quantile ×
-        time; streaming) or trajectories ``<output>`` (model × regimen × subject × time; full).
+        time, on the percentile times; streaming) or trajectories ``<output>`` (model × regimen ×
+        subject × time; full).
     """
     models, regimens, pd, overrides = _checked_arguments(*check_population_call(models, regimens, pd, population,
-        horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode, overrides)  # + resource estimate
+        horizon, step, mode, dtype, chunk, thresholds, quantiles, solver), mode, overrides, percentile_step)  # + estimate
     n, R, dtype, chunk = population.n, len(regimens), np.dtype(dtype), max(256, int(chunk))
     thresholds = dict(thresholds or {})
     obs_t = checked_times(observation_times, horizon)
     typical = _typical(models, regimens, population, horizon, step, pd, solver, obs_t, overrides)
     times = typical.time.values
-    T = times.size
     cov_names = sorted({c for m in models for c in m.params.all_covariates()} |
                        {c for p in pd for c in p.params.all_covariates()})
     layouts = [model_layout(m, pd) for m in models]
     all_outs = _union_outputs(layouts)
     names = list(all_outs)
-    traj = _trajectories(names, (len(models), R, n, T), dtype) if mode == "full" else None
-    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, traj, {},
-                        {k: np.empty(n) for k in cov_names},
-                        obs=Observations(models, layouts, R, n, obs_t, times) if obs_t.size else None)
+    at = percentile_indices(times, step, percentile_step) if mode == "streaming" else np.zeros(0, np.int64)
+    store, traj = _storage(names, (len(models), R, n, times.size), dtype) if mode == "full" else (None, None)
+    obs = Observations(models, layouts, R, n, obs_t, times) if obs_t.size else None
+    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, {},
+                        {k: np.empty(n) for k in cov_names}, obs=obs, seed=population.seed)
     bar = _progress_bar(n * len(models), progress)
     t0 = _time.perf_counter()
-    buf = [None]  # one chunk buffer for the whole run
     for mi, lay in enumerate(layouts):
-        for ri in range(R):
-            acc.hists[(mi, ri)] = Histograms(T if mode == "streaming" else 1, histogram_ranges(typical, lay, mi, ri))
-        for start in range(0, n, chunk):
-            check_interrupt()
-            stop = min(n, start + chunk)
-            ch = solve_chunk(lay, pd, regimens, population, start, stop, cov_names, times, step, buf, chunk,
-                             [all(lay.model.supports(rt) for rt in r.routes) for r in regimens], overrides, solver,
-                             method)
-            acc.add(ch, mi, lay, names, start, stop, times, thresholds, mode, population.seed)
-            if bar is not None:
-                bar.update(stop - start)
+        plan = ChunkPlan(lay, pd, regimens, population, cov_names, times, step, chunk,
+                         [all(lay.model.supports(rt) for rt in r.routes) for r in regimens],
+                         np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(-1, 2), at,
+                         None if store is None else store[mi],
+                         np.array([names.index(o.name) for o in lay.outs], dtype=np.int64), overrides, solver, method,
+                         _histograms(acc.hists, typical, lay, mi, R, at.size) if mode == "streaming" else None,
+                         keep_at=np.zeros(0, np.int64) if obs is None else obs.cols)
+        _run_chunks(plan, acc, mi, names, bar)
     _finish(bar, traj, layouts, regimens)
     ds = assemble(models=models, regimens=regimens, population=population, layouts=layouts, all_outs=all_outs,
                   metrics=acc.metrics, traj=traj, hists=acc.hists, covs_out=acc.covs_out, cov_names=cov_names,
-                  thresholds=thresholds, quantiles=quantiles, times=times, mode=mode, n_dense=acc.n_dense,
-                  elapsed=_time.perf_counter() - t0)
-    return _with_drug_notes(acc.obs.add_to(ds, models) if acc.obs is not None else ds, typical)
+                  thresholds=thresholds, quantiles=quantiles, times=times if traj is not None else times[at],
+                  mode=mode, n_dense=acc.n_dense, elapsed=_time.perf_counter() - t0)
+    return _with_drug_notes(obs.add_to(ds, models) if obs is not None else ds, typical)
 
 
 def _typical(models, regimens, population: Population, horizon, step, pd, solver, extra_times,
@@ -135,6 +137,27 @@ def _finish(bar, traj, layouts, regimens) -> None:
         _blank_unsupported(traj, layouts, regimens)
 
 
+def _histograms(hists: dict, typical, lay, mi: int, R: int, n_times: int) -> tuple:
+    """Streaming: the histograms of model ``mi`` (one per regimen, ranges from the typical run) into
+    ``hists``; returns their bins as the solver takes them: lower edges and inverse widths per
+    regimen (rows), log flags, nbins."""
+    for ri in range(R):
+        hists[(mi, ri)] = Histograms(n_times, histogram_ranges(typical, lay, mi, ri))
+    ranges = [hists[(mi, ri)].bin_ranges() for ri in range(R)]
+    return np.stack([r[0] for r in ranges]), np.stack([r[1] for r in ranges]), ranges[0][2], ranges[0][3]
+
+
+def _run_chunks(plan: ChunkPlan, acc, mi: int, names: list, bar) -> None:
+    """Every chunk of model ``mi``, taken into the accumulators as it is solved."""
+    n = plan.population.n
+    for start in range(0, n, plan.chunk):
+        check_interrupt()
+        stop = min(n, start + plan.chunk)
+        acc.add(solve_chunk(plan, start, stop), mi, plan.lay, names, start, stop)
+        if bar is not None:
+            bar.update(stop - start)
+
+
 def _with_drug_notes(ds: xr.Dataset, typical: xr.Dataset) -> xr.Dataset:
     """``ds`` with the typical run's drug conversions (``dose_drugs``): the same for every subject."""
     if "dose_drugs" in typical.attrs:
@@ -144,43 +167,59 @@ def _with_drug_notes(ds: xr.Dataset, typical: xr.Dataset) -> xr.Dataset:
 
 @dataclass
 class _Accumulators:
-    """What a population run keeps between chunks: per-subject metrics, full trajectories (or
-    None), streaming histograms per (model, regimen), covariates, sampled observations (or None)
-    and the dense-fallback count."""
+    """What a population run keeps between chunks: per-subject metrics, streaming histograms per
+    (model, regimen), covariates, sampled observations (or None) and the dense-fallback count (full
+    trajectories are written by the solver straight into the run's array)."""
 
     metrics: dict
-    traj: dict | None
     hists: dict
     covs_out: dict
     n_dense: int = 0
     obs: Observations | None = None
+    seed: int = 0  # the population's (residual errors of the observations)
 
-    def add(self, ch, mi: int, lay, names, start: int, stop: int, times, thresholds: dict, mode: str,
-            seed: int = 0) -> None:
-        """Reduce one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
+    def add(self, ch, mi: int, lay, names, start: int, stop: int) -> None:
+        """Take one solved chunk of model ``mi`` (subjects ``start:stop``) into the accumulators."""
         m = lay.model
         if self.obs is not None:
-            self.obs.add(ch, mi, lay, start, stop, seed)
+            self.obs.add(ch, mi, lay, start, stop, self.seed)
         if mi == 0:  # covariates are the same for every model
             for k in self.covs_out:
                 self.covs_out[k][start:stop] = ch.covariates.get(
                     k, np.full(stop - start, m.params.all_covariates().get(k, ("", 0.0))[1]))
         self.n_dense += ch.n_dense
         idx_out = [names.index(o.name) for o in lay.outs]
-        th = np.array([pair(thresholds.get(o.name, np.inf)) for o in lay.outs]).reshape(len(lay.outs), 2)
+        S = ch.S
         for j, ri in enumerate(ch.rix):
-            met = self.hists[(mi, ri)].add(ch.y[j], times, th, histogram=mode == "streaming")
+            if ch.bins is not None:
+                self.hists[(mi, ri)].count(ch.bins, j * S, S)
             for oi, gi in enumerate(idx_out):
-                self.metrics[names[gi]][mi, ri, start:stop] = met[:, oi]
-                if self.traj is not None:
-                    self.traj[names[gi]][mi, ri, start:stop] = ch.y[j][:, oi]
+                self.metrics[names[gi]][mi, ri, start:stop] = ch.metrics[j * S:(j + 1) * S, oi]
 
 
-def _trajectories(names, shape: tuple, dtype) -> dict:
-    """Full mode: one (model, regimen, subject, time) array per output, refused above the memory
-    limit; filled chunk by chunk (rows a model cannot produce are set to NaN at the end)."""
+def _storage(names, shape: tuple, dtype) -> np.ndarray:
+    """Full mode: one (model, regimen, subject, output, time) array, refused above the memory
+    limit, and each output's (model, regimen, subject, time) view of it.  The solver writes each
+    chunk's rows into it (an output a model lacks, or a regimen it cannot take, is set to NaN at
+    the end)."""
     check_full_memory(shape[2], shape[1], shape[0], len(names), shape[3], dtype.itemsize)
-    return {k: np.empty(shape, dtype=dtype) for k in names}
+    store = np.empty(shape[:3] + (len(names), shape[3]), dtype=dtype)
+    _small_pages(store)
+    return store, {k: store[:, :, :, gi, :] for gi, k in enumerate(names)}
+
+
+def _small_pages(a: np.ndarray) -> None:
+    """Linux: ask for 4 KiB pages for ``a`` before its first touch.  numpy asks for transparent
+    huge pages; on the benchmark machine (a VM) their first touch stalled the kernel's writes
+    erratically (standard case, full mode: 1.3–4.7 s with huge pages, 1.7–2.0 s without)."""
+    if not sys.platform.startswith("linux") or a.nbytes < 1 << 22:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        start = a.ctypes.data & ~4095
+        libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(a.nbytes + a.ctypes.data - start), 15)  # NOHUGEPAGE
+    except (OSError, AttributeError):  # no libc madvise: keep numpy's choice
+        pass
 
 
 def _union_outputs(layouts) -> dict:
@@ -192,17 +231,27 @@ def _union_outputs(layouts) -> dict:
     return all_outs
 
 
-def _checked_arguments(models, regimens, pd, mode: str, overrides=None) -> tuple[tuple, tuple, tuple, dict]:
-    """Single objects as 1-tuples; refuse an unknown mode and steady-state doses; overrides checked
-    and in internal units (:func:`pkpd.models.overrides.resolve_overrides`)."""
+def _checked_arguments(models, regimens, pd, mode: str, overrides=None,
+                       percentile_step=None) -> tuple[tuple, tuple, tuple, dict]:
+    """Single objects as 1-tuples; refuse an unknown mode, steady-state doses and a bad percentile
+    step; overrides checked and in internal units (:func:`pkpd.models.overrides.resolve_overrides`)."""
+    _check_percentile_step(percentile_step)
     models = (models,) if isinstance(models, Model) else tuple(models)
     regimens = (regimens,) if isinstance(regimens, Regimen) else tuple(regimens)
     pd = (pd,) if isinstance(pd, PDModel) else tuple(pd)
-    if mode not in ("streaming", "full"):
-        raise PkpdError(f"mode must be 'streaming' or 'full', got {mode!r}")
+    if mode not in ("streaming", "full", "metrics"):
+        raise PkpdError(f"mode must be 'streaming', 'full' or 'metrics', got {mode!r}")
     if any(d.steady_state for r in regimens for d in r.doses):
         raise PkpdError("steady-state doses (SS=1) are supported for typical-subject runs, not populations yet")
     return models, regimens, pd, resolve_overrides(models + pd, overrides)
+
+
+def _check_percentile_step(percentile_step) -> None:
+    """None, or a finite number of hours > 0."""
+    ok = percentile_step is None or (isinstance(percentile_step, (int, float, np.integer, np.floating))
+                                     and not isinstance(percentile_step, bool) and 0 < percentile_step < np.inf)
+    if not ok:
+        raise PkpdError(f"must be a number of hours > 0, got {percentile_step!r}", field="percentile_step")
 
 
 def _progress_bar(total: int, progress: bool | None):

@@ -44,7 +44,8 @@ def percentile_variable(k: str, o, layouts, regimens, hists, q: np.ndarray, T: i
 
 def assemble(*, models, regimens, population, layouts, all_outs, metrics, traj, hists, covs_out, cov_names,
              thresholds, quantiles, times, mode: str, n_dense: int, elapsed: float) -> xr.Dataset:
-    """The population Dataset: metrics, percentiles (streaming) or trajectories (full), covariates."""
+    """The population Dataset: metrics, percentiles (streaming) or trajectories (full) or neither
+    (metrics), covariates."""
     q = np.asarray(quantiles, dtype=float)
     n = population.n
     data = {}
@@ -52,7 +53,7 @@ def assemble(*, models, regimens, population, layouts, all_outs, metrics, traj, 
         data.update(metric_variables(k, o, metrics[k], thresholds))
         if mode == "streaming":
             data[f"{k}_percentiles"] = percentile_variable(k, o, layouts, regimens, hists, q, times.size)
-        else:
+        elif mode == "full":
             data[k] = (("model", "regimen", "subject", "time"), traj[k],
                        {"units": o.units, "long_name": o.long_name, **o.attrs})
     for k in cov_names:

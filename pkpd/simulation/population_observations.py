@@ -46,15 +46,18 @@ class Observations:
         self.observed = {k: np.full(shape, np.nan) for k in self.names}
 
     def add(self, ch, mi: int, lay, start: int, stop: int, seed: int) -> None:
-        """One solved chunk of model ``mi`` (:class:`pkpd.simulation.population_chunk.Chunk`)."""
-        if ch.y is None:
+        """One solved chunk of model ``mi`` (:class:`pkpd.simulation.population_chunk.Chunk`): its
+        values at the kept time indices, which include :attr:`cols`."""
+        if not ch.rix:
             return
         z = residual_normals(seed, start, stop, self.t.size)
         out_names = [o.name for o in lay.outs]
+        at = np.searchsorted(ch.keep_at, self.cols)  # the solver kept these time indices (and the last)
+        S = stop - start
         for name, sig in self.sigmas[mi].items():
             oi, si = out_names.index(name), SPECIES.index(self.species[name])
             for j, ri in enumerate(ch.rix):
-                c = ch.y[j][:, oi][:, self.cols]
+                c = ch.kept[j * S:(j + 1) * S, oi][:, at]
                 self.sampled[name][mi, ri, start:stop] = c
                 self.observed[name][mi, ri, start:stop] = observe(c, sig, z[:, si, :, 0], z[:, si, :, 1])
 

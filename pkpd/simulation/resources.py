@@ -127,7 +127,7 @@ def population_estimate(models, regimens, pds, n: int, horizon: float, step: flo
              ("covariates", 8 * n * _F8)]
     if mode == "full":
         parts.append(("full trajectories", all_outs * M * R * n * T * itemsize))
-    else:
+    elif mode == "streaming":
         parts.append(("percentile histograms", M * R * outs * T * bins * 4))
     chunks = math.ceil(n / c)
     seconds = sum(n * R * T * (s.states + s.outputs + s.readouts) * COST_STATE_TIME

@@ -1,23 +1,34 @@
-"""Streaming reductions: per-subject metrics and per-time histograms, chunk by chunk.
+"""Streaming reductions: per-time histograms merged across chunks, and percentiles with a bound.
 
-A chunk of trajectories ``y`` (subjects × outputs × times) is reduced to
+The per-subject metrics (Cmax, Tmax, AUC0–t by linear-up/log-down, time above thresholds, onset)
+are computed by the solver in the pass that produces the trajectories (:mod:`pkpd.solvers.fused`;
+exact, identical in full and streaming mode).  What streaming mode adds is a histogram per output
+and *percentile time*: the solver bins each subject's values at those times in the same pass
+(:func:`pkpd.solvers.fused.bin_step`, into a ``uint16`` buffer laid out (output, time, subject)),
+and :func:`count_bins` adds a chunk's bins to the counts — one contiguous run of subjects per
+(output, time), so a histogram row stays in cache.  Histograms merge across chunks by addition (integer counts: the result does not
+depend on the chunk size or the thread count).
 
-* per-subject metrics (Cmax, Tmax, AUC0–t by linear-up/log-down, time above a
-  threshold with linearly interpolated crossings) — exact, identical to what the
-  full-trajectory mode computes from the same trajectories;
-* counts in fixed per-time histograms, merged across chunks by addition.
+Percentile times (:func:`percentile_indices`): every output time when ``percentile_step`` equals
+the output step; by default, the output times on a grid of at most :data:`MAX_PERCENTILE_TIMES`
+points (24 h at 1 min → every 5 min, 289 times), which is what a percentile band is drawn with
+and keeps the histogram cost below the cost of solving.  Nothing is claimed between those times.
 
-Percentiles from the histograms are approximate.  Concentrations use
-log-spaced bins (``BINS_PER_DECADE`` per decade over a fixed range set by the
-typical subject: 1e-6 to 1e3 × its peak), so a percentile inside the range is
-off by less than one bin: relative error ≤ 10^(1/200) − 1 ≈ 1.16 %.  Values
-below the range (including 0) are reported as 0, above it as the upper edge.
-Readouts use linear bins over a fixed range: absolute error ≤ range/LINEAR_BINS.
+Percentiles from the histograms are approximate.  Concentrations use log-spaced bins
+(``BINS_PER_DECADE`` per decade over a fixed range set by the typical subject: 1e-6 to 1e3 × its
+peak), so a percentile inside the range lies within one bin of the order statistics around its
+rank: relative error ≤ 10^(1/200) − 1 ≈ 1.16 % (plus 6e-7: the solver's log10 is within 2.5e-7
+decades, so a value that close to an edge may fall in the neighbouring bin).  Values below the range (including 0) are
+reported as 0, above it as the upper edge.  Readouts use linear bins over a fixed range: absolute
+error ≤ range/LINEAR_BINS.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from pkpd.solvers.fused import METRICS, NO_BIN, fused_pass, fused_work  # noqa: F401  (METRICS: re-exported)
+from pkpd.solvers.threads import run_ranges
 
 
 BINS_PER_DECADE = 200
@@ -32,121 +43,57 @@ LOG_DECADES_ABOVE = 3.0
 LINEAR_BINS = 4000
 
 
-#: Per-subject metrics: peak, time of peak, AUC0–t, time at or above the threshold, first time the
-#: threshold is reached (NaN if never), time at or above the upper threshold (for windows).
-METRICS = ("cmax", "tmax", "auc", "time_above", "onset", "time_above_hi")
+#: Default percentile grid: at most this many times (a sub-grid of the output times).
+MAX_PERCENTILE_TIMES = 300
 
 
-#: Relative error bound of a streaming percentile of a concentration inside the bin range.
-LOG_REL_ERROR = 10 ** (1 / BINS_PER_DECADE) - 1
+#: Relative error bound of a streaming percentile of a concentration inside the bin range (one
+#: bin, and the solver's log10 error of 2.5e-7 decades at the bin edges).
+LOG_REL_ERROR = 10 ** (1 / BINS_PER_DECADE + 2.5e-7) - 1
 
 
-#: log2(1 + i/4096), i = 0..4096: with the IEEE exponent, a table lookup and one linear
-#: interpolation give log2 of a positive double to ~1e-8 (far below the 0.0166 log2-unit
-#: bin width) several times faster than a libm log.
-_LOG2_TABLE = np.log2(1.0 + np.arange(4097) / 4096.0)
+def percentile_indices(times: np.ndarray, step: float, percentile_step: float | None = None) -> np.ndarray:
+    """Indices of the percentile times among the output ``times`` (h; uniform ``step`` plus any
+    event times merged in).
 
-
-_LOG10_2 = float(np.log10(2.0))
-
-
-@njit(cache=True, inline="always")
-def _fast_log10(bits, table):
-    """log10 of the positive, finite, normal double whose bit pattern is ``bits``."""
-    e = ((bits >> 52) & 0x7FF) - 1023
-    m = bits & 0xFFFFFFFFFFFFF
-    i = m >> 40
-    f = (m & 0xFFFFFFFFFF) * (1.0 / 1099511627776.0)
-    return (e + table[i] + (table[i + 1] - table[i]) * f) * 0.30102999566398120
-
-
-@njit(parallel=True, cache=True)
-def reduce_chunk(y, times, lo, width, logbin, nbins, thresh, counts, metrics, table, histogram):
-    """Add chunk ``y`` (S, n_out, T) to ``counts`` (n_out, T, nbins+2) and write ``metrics``
-    (S, n_out, len(METRICS)); ``thresh`` is (n_out, 2): the threshold and an upper threshold.
-
-    Bin ``0`` is underflow, ``nbins + 1`` overflow.  For log bins, ``lo`` and
-    ``width`` are in log10 units.  NaN outputs are not counted.  Each parallel
-    task owns a block of time points (no shared counters) and reads ``y`` in
-    memory order.
+    ``percentile_step`` (h) is rounded to a whole number ``k`` of output steps; ``k = 1`` keeps
+    every output time (event times included), ``k > 1`` keeps the grid times that are multiples of
+    ``k·step`` and the last time.  Default: the smallest ``k`` giving at most
+    :data:`MAX_PERCENTILE_TIMES` grid times.
     """
-    S, n_out, T = y.shape
-    bits = y.view(np.int64)
-    n_tasks = min(T, 64) if histogram else 0
-    tile = 64  # subjects per tile: a histogram row is reused across the tile while in cache
-    for task in prange(n_tasks):
-        j0 = task * T // n_tasks
-        j1 = (task + 1) * T // n_tasks
-        for s0 in range(0, S, tile):
-            s1 = min(S, s0 + tile)
-            for o in range(n_out):
-                lo_o = lo[o]
-                inv_w = 1.0 / width[o]
-                is_log = logbin[o]
-                for j in range(j0, j1):
-                    for s in range(s0, s1):
-                        v = y[s, o, j]
-                        if v != v:
-                            continue
-                        if is_log:
-                            if v < 2.2250738585072014e-308:  # zero, negative or subnormal: underflow
-                                counts[o, j, 0] += 1
-                                continue
-                            if v > 1.7976931348623157e308:
-                                counts[o, j, nbins + 1] += 1
-                                continue
-                            x = (_fast_log10(bits[s, o, j], table) - lo_o) * inv_w
-                        else:
-                            x = (v - lo_o) * inv_w
-                        if x < 0.0:
-                            b = 0
-                        elif x >= nbins:
-                            b = nbins + 1
-                        else:
-                            b = int(x) + 1
-                        counts[o, j, b] += 1
-    for s in prange(S):
-        for o in range(n_out):
-            cmax = -np.inf
-            tmax = times[0]
-            area = 0.0
-            above = 0.0
-            above_hi = 0.0
-            th, th_hi = thresh[o, 0], thresh[o, 1]
-            onset = times[0] if y[s, o, 0] >= th else np.nan
-            for j in range(T):
-                v = y[s, o, j]
-                if v > cmax:
-                    cmax = v
-                    tmax = times[j]
-                if j > 0:
-                    a = y[s, o, j - 1]
-                    dt = times[j] - times[j - 1]
-                    if v < a and v > 0.0 and a > 0.0:
-                        area += (a - v) * dt / np.log(a / v)
-                    else:
-                        area += 0.5 * (a + v) * dt
-                    above += _time_above(a, v, th, dt)
-                    above_hi += _time_above(a, v, th_hi, dt)
-                    if onset != onset and a < th <= v:
-                        onset = times[j - 1] + dt * (th - a) / (v - a)
-            metrics[s, o, 0] = cmax
-            metrics[s, o, 1] = tmax
-            metrics[s, o, 2] = area
-            metrics[s, o, 3] = above
-            metrics[s, o, 4] = onset
-            metrics[s, o, 5] = above_hi
+    T = times.shape[0]
+    if T == 0 or step <= 0:
+        return np.arange(T, dtype=np.int64)
+    n_steps = times[-1] / step
+    if percentile_step is None:
+        k = max(1, int(np.ceil(n_steps / (MAX_PERCENTILE_TIMES - 1) - 1e-9)))
+    else:
+        k = max(1, int(round(percentile_step / step)))
+    if k == 1:
+        return np.arange(T, dtype=np.int64)
+    x = times / (k * step)
+    on = np.abs(x - np.round(x)) <= 1e-9 * np.maximum(1.0, x)
+    on[-1] = True
+    return np.flatnonzero(on).astype(np.int64)
 
 
-@njit(cache=True, inline="always")
-def _time_above(a, v, th, dt):
-    """Time within a step of length ``dt`` (values ``a`` → ``v``, linear) spent at or above ``th``."""
-    if a >= th and v >= th:
-        return dt
-    if a >= th or v >= th:
-        f = (th - a) / (v - a)  # crossing within the step
-        return dt * (1.0 - f) if v >= th else dt * f
-    return 0.0
+def count_bins(bins, r0, S, counts):
+    """Add the bins of kernel rows ``r0 … r0 + S`` (``bins``: (n_out, Tp, rows) uint16, from the
+    solver) to ``counts`` (n_out, Tp, nbins + 2); :data:`NO_BIN` (a NaN) is not counted.  Each
+    task owns one (output, time) pair (no shared counters) and reads its subjects contiguously."""
+    run_ranges(_count_tasks, counts.shape[0] * counts.shape[1], bins, r0, S, counts)
+
+
+@njit(cache=True, nogil=True)
+def _count_tasks(k0, k1, bins, r0, S, counts):
+    Tp = counts.shape[1]
+    for task in range(k0, k1):
+        o = task // Tp
+        p = task - o * Tp
+        for s in range(r0, r0 + S):
+            b = bins[o, p, s]
+            if b != NO_BIN:
+                counts[o, p, b] += 1
 
 
 class Histograms:
@@ -178,14 +125,30 @@ class Histograms:
             self.width[i] = self.width[i] * LINEAR_BINS / self.nbins
         # int32: half the cache footprint of the hot rows; a count cannot exceed the population size
         self.counts = np.zeros((n_out, n_times, self.nbins + 2), dtype=np.int32)
+        self._cached = None  # (q, percentiles) of the counts as they are
+
+    def bin_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The solver's view of the bins: lower edges, inverse widths, log flags, ``nbins``."""
+        return self.lo, 1.0 / self.width, self.logbin.astype(np.int64), self.nbins
+
+    def count(self, bins: np.ndarray, r0: int, S: int) -> None:
+        """Add the bins of kernel rows ``r0 … r0 + S`` ((n_out, n_times, rows) uint16)."""
+        count_bins(bins, r0, S, self.counts)
+        self._cached = None
 
     def add(self, y: np.ndarray, times: np.ndarray, thresholds: np.ndarray, histogram: bool = True) -> np.ndarray:
-        """Count chunk ``y`` (S, n_out, T) (unless ``histogram`` is False); return its per-subject
-        metrics (S, n_out, len(METRICS)).  ``thresholds``: (n_out, 2), lower and upper."""
-        metrics = np.empty((y.shape[0], y.shape[1], len(METRICS)))
-        reduce_chunk(np.ascontiguousarray(y, dtype=np.float64), times, self.lo, self.width, self.logbin,
-                     self.nbins, thresholds, self.counts, metrics, _LOG2_TABLE, histogram)
-        return metrics
+        """Count trajectories ``y`` (S, n_out, T) at every time (unless ``histogram`` is False) and
+        return their per-subject metrics (S, n_out, len(METRICS)), computed as in a population run.
+        ``thresholds``: (n_out, 2), lower and upper."""
+        S, n_out, T = y.shape
+        lo, iw, lg, nb = self.bin_ranges()
+        f = fused_work(n_out, S, thresholds=thresholds, metrics=True, sample_at=np.arange(T) if histogram else None,
+                       bins={"group": np.zeros(S, np.int64), "lo": lo[None], "iw": iw[None], "log": lg, "nbins": nb})
+        rows = np.arange(S, dtype=np.int64)
+        fused_pass(np.ascontiguousarray(y, dtype=np.float64), rows, rows, np.asarray(times, float), *f.args())
+        if histogram:
+            self.count(f.bins, 0, S)
+        return f.metrics
 
     def edges(self, o: int) -> np.ndarray:
         e = self.lo[o] + self.width[o] * np.arange(self.nbins + 1)
@@ -194,18 +157,23 @@ class Histograms:
     def percentiles(self, q) -> np.ndarray:
         """Percentiles ``q`` (0–100) per output and time: array (n_out, len(q), T).
 
-        Interpolates linearly (in log10 for log bins) inside the bin holding the rank.
+        Interpolates linearly (in log10 for log bins) inside the bin holding the rank.  The last
+        result is kept until more values are counted (a dataset asks once per output).
         """
         q = np.asarray(q, dtype=float) / 100.0
+        if self._cached is not None and np.array_equal(self._cached[0], q):
+            return self._cached[1]
         out = np.full((self.counts.shape[0], len(q), self.counts.shape[1]), np.nan)
-        _percentiles(self.counts, q, self.lo, self.width, self.logbin, self.nbins, out)
+        run_ranges(_percentiles, self.counts.shape[1], self.counts, q, self.lo, self.width, self.logbin, self.nbins,
+                   out)
+        self._cached = (q, out)
         return out
 
 
-@njit(parallel=True, cache=True)
-def _percentiles(counts, q, lo, width, logbin, nbins, out):
+@njit(cache=True, nogil=True)
+def _percentiles(j0, j1, counts, q, lo, width, logbin, nbins, out):
     n_out, T, nb2 = counts.shape
-    for j in prange(T):
+    for j in range(j0, j1):
         cum = np.empty(nb2, dtype=np.int64)
         for o in range(n_out):
             acc = 0

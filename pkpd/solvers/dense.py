@@ -19,9 +19,10 @@ value is recorded (outputs are right-continuous: the value just after the dose).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from pkpd.solvers.events import SNAP, state_event
+from pkpd.solvers.threads import run_ranges
 
 
 _TAYLOR_TERMS = 18
@@ -105,7 +106,6 @@ def _advance(x, b, Phi, Gam, has_input, y):
         x[i] = y[i]
 
 
-@njit(parallel=True, cache=True)
 def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
     """Solve every subject's system on the output times.
 
@@ -128,11 +128,17 @@ def solve_dense(K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
     out : ndarray, shape (n_subjects, n_out, n_times)
         Written in place (float32 or float64).
     """
-    S, n, _ = K.shape
+    run_ranges(_dense_rows, K.shape[0], K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out)
+
+
+@njit(cache=True, nogil=True)
+def _dense_rows(s0, s1, K, times, dt, ev_t, ev_k, ev_c, ev_v, W, x0, out):
+    """Rows ``s0 … s1 − 1`` (one thread's share; a plain loop compiles far faster than a prange)."""
+    n = K.shape[1]
     T = times.shape[0]
     E = ev_t.shape[1]
     n_out = W.shape[1]
-    for s in prange(S):
+    for s in range(s0, s1):
         Kt = K[s]
         x = x0[s].copy()
         b = np.zeros(n)

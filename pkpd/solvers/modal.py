@@ -2,15 +2,18 @@
 
 :func:`eigenbasis` / :func:`modal_decomposition` eigen-decompose each subject's ``K`` (1/h) and
 flag the subjects where that is unsafe (complex or nearly coincident eigenvalues, an
-ill-conditioned or inaccurate basis: they take the dense path of :mod:`pkpd.solvers.dense`);
-:func:`solve_modal` then advances every mode exactly, one multiply per mode and output step
-(``exp(λ·h)`` with the input terms of rate events), time h, amounts mg.
+ill-conditioned or inaccurate basis: they take the dense path of :mod:`pkpd.solvers.dense`; the
+checks run on every core); :func:`solve_modal` then advances every mode exactly, one multiply per
+mode and output step (``exp(λ·h)`` with the input terms of rate events), time h, amounts mg.  The
+batched kernel of :mod:`pkpd.solvers.batched` does the same per lane.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.events import SNAP, modal_event
+from pkpd.solvers.lapack import eig_stack, inv_stack
+from pkpd.solvers.threads import run_ranges
 
 
 _COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
@@ -22,30 +25,62 @@ def eigenbasis(K: np.ndarray):
     ``ok[s]`` is False where the decomposition is unsafe (complex or nearly coincident
     eigenvalues, an ill-conditioned or inaccurate basis): those subjects need another method.
     """
-    lam, V = np.linalg.eig(K)
-    ok = np.all(np.abs(lam.imag) <= 1e-12 * (1.0 + np.abs(lam.real)), axis=1)
-    Vr = np.ascontiguousarray(V.real)
-    lam_r = np.ascontiguousarray(lam.real)
+    lam_r, lam_i, Vr = eig_stack(K)  # np.linalg.eig's numbers, on every core
+    ok = np.all(np.abs(lam_i) <= 1e-12 * (1.0 + np.abs(lam_r)), axis=1)
     Vinv = np.zeros_like(Vr)
     if ok.any():
         with np.errstate(all="ignore"):
             try:
-                Vinv[ok] = np.linalg.inv(Vr[ok])
+                Vinv[ok] = inv_stack(Vr[ok])  # np.linalg.inv's numbers, on every core
             except np.linalg.LinAlgError:  # a singular V somewhere: decide subject by subject
                 for i in np.flatnonzero(ok):
                     try:
                         Vinv[i] = np.linalg.inv(Vr[i])
                     except np.linalg.LinAlgError:
                         ok[i] = False
-            # condition number in the max-row-sum norm (cheap; same order as the 2-norm one)
-            cond = np.abs(Vr).sum(axis=2).max(axis=1) * np.abs(Vinv).sum(axis=2).max(axis=1)
-        ok &= np.isfinite(cond) & (cond < _COND_MAX)
-        recon = np.einsum("sij,sj,sjk->sik", Vr[ok], lam_r[ok], Vinv[ok])
-        scale = np.abs(K[ok]).max(axis=(1, 2)) + 1e-300
-        bad = np.abs(recon - K[ok]).max(axis=(1, 2)) > 1e-9 * scale
-        idx = np.flatnonzero(ok)
-        ok[idx[bad]] = False
+        Vinv = np.ascontiguousarray(Vinv)
+        run_ranges(_check_basis, K.shape[0], np.ascontiguousarray(K), np.ascontiguousarray(Vr),
+                   np.ascontiguousarray(lam_r), Vinv, ok)
     return lam_r, Vr, np.ascontiguousarray(Vinv), ok
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _check_basis(s0, s1, K, V, lam, Vinv, ok):
+    """Subjects ``s0 … s1 − 1``: clear ``ok`` where the basis is ill-conditioned (condition number
+    in the max-row-sum norm — cheap, same order as the 2-norm one — not finite or ≥
+    :data:`_COND_MAX`) or ``V Λ V⁻¹`` misses ``K`` by more than 1e-9 of its largest entry.  On
+    every core (:mod:`pkpd.solvers.threads`): in numpy, on one core, this cost as much as the
+    kernel's set-up."""
+    n = K.shape[1]
+    for s in range(s0, s1):
+        if not ok[s]:
+            continue
+        cv = 0.0
+        ci = 0.0
+        for i in range(n):
+            a = 0.0
+            b = 0.0
+            for j in range(n):
+                a += abs(V[s, i, j])
+                b += abs(Vinv[s, i, j])
+            cv = a if (a > cv or a != a) else cv
+            ci = b if (b > ci or b != b) else ci
+        cond = cv * ci
+        if not (np.isfinite(cond) and cond < _COND_MAX):
+            ok[s] = False
+            continue
+        scale = 0.0
+        err = 0.0
+        for i in range(n):
+            for k in range(n):
+                scale = max(scale, abs(K[s, i, k]))
+                r = 0.0
+                for j in range(n):
+                    r += V[s, i, j] * lam[s, j] * Vinv[s, j, k]
+                d = abs(r - K[s, i, k])
+                err = d if (d > err or d != d) else err
+        if err > 1e-9 * (scale + 1e-300):  # NaN: not refused here (as before)
+            ok[s] = False
 
 
 def modal_decomposition(K: np.ndarray, W: np.ndarray):

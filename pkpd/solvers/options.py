@@ -20,9 +20,11 @@ DOPRI, ROSENBROCK, EXPONENTIAL, AUTO = 0, 1, 2, 3
 #: Method names a model file, PD file or scenario may give → code.
 SOLVERS = {"auto": AUTO, "dopri": DOPRI, "rosenbrock": ROSENBROCK, "exponential": EXPONENTIAL}
 
-#: Linear systems: ``auto`` is modal (one eigen-decomposition per subject) with the dense
-#: Taylor kernel where the decomposition is unsafe; ``dense`` is the Taylor kernel everywhere.
-LINEAR_METHODS = ("auto", "dense")
+#: Linear systems: ``auto`` is modal (one eigen-decomposition per subject; the batched kernel
+#: where rows share their event times, else per row) with the dense Taylor kernel where the
+#: decomposition is unsafe; ``batched`` and ``modal`` force one modal kernel; ``dense`` is the
+#: Taylor kernel everywhere.
+LINEAR_METHODS = ("auto", "batched", "modal", "dense")
 
 #: Default relative tolerance per step of the adaptive integrators.
 RTOL = 1e-8

@@ -111,7 +111,8 @@ def run_population(scenario: Scenario, progress: bool | None = None) -> xr.Datas
     ds = simulate_population(scenario.models, scenario.regimens, spec.population, horizon=scenario.time.horizon,
                              step=scenario.time.step, pd=scenario.pd, mode=spec.mode,
                              dtype=np.dtype(spec.precision), chunk=spec.chunk, thresholds=thresholds,
-                             progress=progress, solver=scenario.solver, observation_times=spec.observation_times)
+                             progress=progress, solver=scenario.solver, observation_times=spec.observation_times,
+                             percentile_step=spec.percentile_step)
     return with_provenance(ds, scenario, scenario.models, scenario.pd)
 
 

@@ -13,14 +13,15 @@ model file uses; PD parameters likewise), the size of a parameter's between-subj
 * ``saltelli``: SALib's Sobol-index design (``points`` base samples → points·(D+2) runs), analysed
   for first- and total-order indices with bootstrap confidence intervals.
 
-Each point is a streaming population run reduced to scalar metrics per model × regimen: median
+Each point is a population run (metrics only) reduced to scalar metrics per model × regimen: median
 ketamine Cmax, AUC and norketamine Cmax, and — when the PD models give an analgesia /
 psychotomimetic pair — P(adequate analgesia), P(unacceptable psychotomimetic effect) and
 P(success) for the first pair.  Points are written one file each, atomically, as they finish
 (``<stem>_sweep/points/``), so an interrupted sweep resumes where it stopped and never loses or
 duplicates a point; the design and a fingerprint of the scenario are stored beside them and a
 resume with a different design is refused.  ``workers``/``scheduler`` run the points on a Dask
-distributed cluster; workers load the numba kernels from the on-disk cache once each.
+distributed cluster; workers load the numba kernels from the on-disk cache once each.  Without
+them the points run on every core of this machine (:mod:`pkpd.workflows.executors`).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ import tempfile
 import time
 import warnings
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 import numba
 import numpy as np
@@ -54,6 +55,7 @@ from pkpd.analysis.sweep_design import (METRICS, METRIC_UNITS, REGIMEN_PARAMS, S
                                         sobol_indices)
 from pkpd.limits import check_count
 from pkpd.simulation.resources import check_estimate, population_estimate, sweep_estimate
+from pkpd.workflows.executors import run_batches
 
 
 
@@ -66,8 +68,9 @@ def evaluate_points(scenario_path: str, names: tuple[str, ...], rows: list[tuple
                     threads: int | None = None) -> list:
     """Metrics of several points: [(index, array (models, regimens, metrics))].
 
-    ``threads``: numba threads in this process (1 on local Dask workers, which already run one
-    process per core).  Results do not depend on it.
+    ``threads``: numba threads for this call (1 in the local executor's threads and on local Dask
+    workers, which already run one per core; numba's setting is per thread).  Results do not
+    depend on it.
     """
     if threads is not None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
@@ -101,7 +104,7 @@ def evaluate_point(sc, names, values: np.ndarray, n: int) -> np.ndarray:
     setup = tradeoff_setup(sc)
     th = thresholds_for(setup[1], setup[0]) if setup else {}
     ds = simulate_population(models, regs, pop, horizon=sc.time.horizon, step=sc.time.step, pd=pds,
-                             mode="streaming", thresholds=th, progress=False, overrides=overrides,
+                             mode="metrics", thresholds=th, progress=False, overrides=overrides,
                              solver=sc.solver)
     M, R = len(sc.models), len(regs)
     out = np.full((M, R, len(METRICS)), np.nan)
@@ -269,33 +272,14 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
     t0 = time.perf_counter()
     batches = [todo[k:k + spec.batch] for k in range(0, len(todo), spec.batch)]
     path = str(Path(sc.path).resolve())
-    if (workers or scheduler) and todo:
-        from distributed import Client, LocalCluster, as_completed
-        cluster = None
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-            client = Client(cluster)
-        try:
-            threads = 1 if cluster is not None else None
-            futs = [client.submit(evaluate_points, path, names, [(i, tuple(X[i])) for i in b], spec.n, threads,
-                                  pure=False) for b in batches]
-            for fut in as_completed(futs):
-                for i, arr in fut.result():
-                    store.save(i, arr)
-                    if bar is not None:
-                        bar.update(1)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    else:
-        for b in batches:
-            for i, arr in evaluate_points(path, names, [(i, tuple(X[i])) for i in b], spec.n):
-                store.save(i, arr)
-                if bar is not None:
-                    bar.update(1)
+
+    def save(i: int, arr: np.ndarray) -> None:
+        store.save(i, arr)
+        if bar is not None:
+            bar.update(1)
+    executor = run_batches(partial(evaluate_points, path, names, n=spec.n),
+                           [[(i, tuple(X[i])) for i in b] for b in batches], save, workers=workers,
+                           scheduler=scheduler, work=len(todo) * spec.n)
     if bar is not None:
         bar.close()
     elapsed = time.perf_counter() - t0
@@ -309,9 +293,7 @@ def run_sweep(sc, spec: SweepSpec, *, workers: int | None = None, scheduler: str
                 "metric_units": ("metric", [METRIC_UNITS[m] for m in METRICS])},
         attrs={"design": spec.design, "subjects_per_point": spec.n, "seed": spec.seed,
                "points_run_now": len(todo), "elapsed_seconds_now": round(elapsed, 3),
-               "executor": f"dask scheduler {scheduler}" if scheduler else
-               (f"dask LocalCluster, {workers} workers" if workers else "local"),
-               "store_warnings": "\n".join(store.warnings)})
+               "executor": executor, "store_warnings": "\n".join(store.warnings)})
     if spec.design == "saltelli" and spec.sensitivity:
         ds = ds.merge(sobol_indices(ds, spec))
     return ds

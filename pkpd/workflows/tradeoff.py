@@ -6,6 +6,7 @@ import textwrap
 from dataclasses import replace
 from pathlib import Path
 import numpy as np
+import xarray as xr
 from pkpd.errors import PkpdError
 from pkpd.output.text_table import WIDTH, render_grouped
 from pkpd.output.files import csv_text, with_provenance
@@ -23,6 +24,10 @@ from pkpd.output.analysis_figures import dose_response_figure, frontier_figure
 from pkpd.analysis.dosefinding import pareto_mask, sweep_regimens
 from pkpd.analysis.tradeoff import evaluate, thresholds_for
 from pkpd.analysis.products import choose, ladder
+from pkpd.analysis.clinical import check_endpoints
+from pkpd.analysis.clinical_spec import BENEFIT_LABEL, COST_LABEL
+from pkpd.workflows.clinical_tables import (CSV_COLUMNS, cells, clinical_axes, clinical_dataset, clinical_optimum,
+                                            figure_view)
 
 
 DEFAULT_SWEEP = {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
@@ -68,6 +73,7 @@ def _setup(sc):
     if setup is None:
         raise PkpdError("the scenario's PD models give no analgesia + psychotomimetic readout pair: add e.g. "
                         "pd = [\"olofsen_2022\"] under [scenario]", file=str(sc.path), field="scenario.pd")
+    check_endpoints(setup[0].clinical, load_endpoints(), str(sc.path))  # before any simulation
     return setup
 
 
@@ -83,10 +89,53 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
+    cl = clinical_dataset(ds, pairs, spec, pop.seed)
     weight = _typical_weight(sc)
+    header, csv_header, rows, csv_rows = _frontier_rows(tr, cl, meta, variants, weight)
+    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
+                          f"point; doses per session at {weight:g} kg)", cap=spec.cap,
+                          min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
+    stem = scenario_stem(sc)
+    png = png_bytes(fig)
+    doses = [v.total(weight) for v in variants]
+    dr_png = png_bytes(dose_response_figure(tr, meta, doses, cap=spec.cap))
+    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr), cl.attrs["clinical_notes"]] if x]
+    cl_png = png_bytes(frontier_figure(
+        figure_view(cl, tr), meta, f"{sc.title}: calibrated clinical endpoints ({pop.n:,} subjects per point; "
+        f"doses per session at {weight:g} kg)", cap=spec.clinical.max_cost, min_adequate=spec.clinical.min_benefit or None,
+        doses_mg=[v.total(weight) for v in variants], axes_vars=clinical_axes(cl)))
+    report = tradeoff_report(sc, spec.describe() + "; " + spec.clinical.describe(), notes,
+                             (header, [r for r in rows if r[-1] == "yes"]), png, _validation_summary(),
+                             dose_response_png=dr_png, clinical_png=cl_png)
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{stem}_frontier.csv", csv_text(csv_header, csv_rows))
+    both = xr.merge([tr, cl], compat="override", combine_attrs="drop_conflicts")
+    out.add_netcdf(f"{stem}_frontier.nc", with_provenance(both, sc, sc.models, sc.pd))
+    out.add_bytes(f"{stem}_frontier.png", png)
+    out.add_bytes(f"{stem}_clinical_frontier.png", cl_png)
+    out.add_bytes(f"{stem}_dose_response.png", dr_png)
+    out.add_text(f"{stem}_frontier_report.html", report)
+    files = out.commit()
+    if not quiet:
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(textwrap.fill(spec.clinical.describe(), WIDTH))
+        for n in notes:
+            print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
+        print(render_grouped([*header[:5], "readout: P(adequate analgesia)", "readout: P(unacceptable "
+                              "psychotomimetic)", "readout: P(success)", "clinical: " + BENEFIT_LABEL,
+                              "clinical: " + COST_LABEL], [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
+        print("(frontier points only, frontier of the readout-level probabilities; every point is in the CSV; "
+              "clinical cells: point [parameter uncertainty 5–95 %])")
+    return files
+
+
+def _frontier_rows(tr, cl, meta, variants, weight):
+    """Display and CSV rows of every sweep point: readout-level probabilities and the clinical ones
+    (display: percentages; CSV: fractions 0–1, one number per cell), frontier marked."""
     header = ["PD", "model", "base regimen", "point", f"dose mg ({weight:g} kg)", "P(adequate)",
-              "P(psychotomimetic)", "P(success)", "on frontier"]
-    rows, csv_rows = [], []  # display (percentages) and CSV (fractions 0–1: one number per cell)
+              "P(psychotomimetic)", "P(success)", BENEFIT_LABEL, COST_LABEL, "on frontier"]
+    csv_header = header[:8] + CSV_COLUMNS + ["on frontier"]
+    rows, csv_rows = [], []
     for pi, pl in enumerate(tr.pair.values):
         for mi, m in enumerate(tr.model.values):
             for base in dict.fromkeys(x["base"] for x in meta):
@@ -99,57 +148,68 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                         continue
                     key = [str(pl), str(m), base, variants[i].name[len(base):].strip(" []") or "as given"]
                     ps = (y[j], x[j], tr.p_success.values[pi, mi, i])
-                    rows.append(key + [f"{variants[i].total(weight):.3g}"] + [f"{p:.1%}" for p in ps]
-                                + ["yes" if front[j] else ""])
-                    csv_rows.append(key + [f"{variants[i].total(weight):.6g}"] + [f"{p:.6g}" for p in ps]
-                                    + ["yes" if front[j] else ""])
-    fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
-                          f"point; doses per session at {weight:g} kg)", cap=spec.cap,
-                          min_adequate=spec.min_adequate or None, doses_mg=[v.total(weight) for v in variants])
-    stem = scenario_stem(sc)
-    png = png_bytes(fig)
-    doses = [v.total(weight) for v in variants]
-    dr_png = png_bytes(dose_response_figure(tr, meta, doses, cap=spec.cap))
-    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr)] if x]
-    report = tradeoff_report(sc, spec.describe(), notes, (header, [r for r in rows if r[-1] == "yes"]), png,
-                             _validation_summary(), dose_response_png=dr_png)
-    out = OutputSet(sc.output_dir)
-    out.add_text(f"{stem}_frontier.csv", csv_text(header, csv_rows))
-    out.add_netcdf(f"{stem}_frontier.nc", with_provenance(tr, sc, sc.models, sc.pd))
-    out.add_bytes(f"{stem}_frontier.png", png)
-    out.add_bytes(f"{stem}_dose_response.png", dr_png)
-    out.add_text(f"{stem}_frontier_report.html", report)
-    files = out.commit()
-    if not quiet:
-        print(textwrap.fill(spec.describe(), WIDTH))
-        for n in notes:
-            print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
-        print(render_grouped([*header[:5], "P(adequate analgesia)", "P(unacceptable psychotomimetic)", "P(success)"],
-                             [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
-        print("(frontier points only; every point is in the CSV)")
-    return files
+                    shown, raw = cells(cl, pi, mi, i)
+                    mark = ["yes" if front[j] else ""]
+                    rows.append(key + [f"{variants[i].total(weight):.3g}"] + [f"{p:.1%}" for p in ps] + shown + mark)
+                    csv_rows.append(key + [f"{variants[i].total(weight):.6g}"] + [f"{p:.6g}" for p in ps] + raw + mark)
+    return header, csv_header, rows, csv_rows
 
 
 def run_optimize(sc, quiet: bool = False) -> list[Path]:
     """Per base regimen, PD pair and PK model: the product-sized regimen (28-mg devices, oral steps,
     IV mg/kg steps) with the most adequate analgesia under the psychotomimetic cap and at least
-    ``min_adequate`` of it — or the sentence saying that none exists among the candidates."""
+    ``min_adequate`` of it — or the sentence saying that none exists among the candidates.  With a
+    clinical target (``[tradeoff] clinical.max_cost``, ``--max-dissociation-ae``) also, per visit
+    schedule, the candidate with the most analgesia responders whose dissociation-AE incidence over
+    that course (tolerance model) stays under it."""
     spec, pairs = _setup(sc)
     pop = _population(sc, spec)
     weight = _typical_weight(sc)
     ladders = [ladder(base, spec.products, spec.dose_bounds, weight) for base in sc.regimens]
     variants = [c.regimen for lad in ladders for c in lad]
+    c = spec.clinical
     if not quiet:
         print(textwrap.fill(f"{sc.title}: {len(variants)} candidate regimens (28-mg devices, oral steps of "
                             f"{spec.products.oral_step_mg:g} mg, IV steps of {spec.products.iv_step_mg_per_kg:g} "
-                            f"mg/kg) × {len(sc.models)} model(s) × {pop.n:,} subjects; cap {spec.cap:.0%}, "
-                            f"analgesia target ≥ {spec.min_adequate:.0%}", WIDTH), file=sys.stderr)
+                            f"mg/kg) × {len(c.schedules)} visit schedule(s) × {len(sc.models)} model(s) × "
+                            f"{pop.n:,} subjects; cap {spec.cap:.0%}, analgesia target ≥ {spec.min_adequate:.0%}"
+                            + (f"; clinical: {COST_LABEL} ≤ {c.max_cost:.0%}, {BENEFIT_LABEL} ≥ {c.min_benefit:.0%}"
+                               if c.max_cost is not None else ""), WIDTH), file=sys.stderr)
     ds = simulate_population(sc.models, variants, pop, horizon=sc.time.horizon, step=sc.time.step, pd=sc.pd,
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
+    cl = clinical_dataset(ds, pairs, spec, pop.seed)
+    header, rows, csv_header, csv_rows = _readout_choices(tr, cl, sc, ladders, spec)
+    out = OutputSet(sc.output_dir)
+    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(csv_header, csv_rows))
+    clinical = clinical_optimum(cl, sc, ladders, spec, weight) if c.max_cost is not None else None
+    if clinical is not None:
+        out.add_text(f"{scenario_stem(sc)}_optimum_clinical.csv", csv_text(clinical[2], clinical[3]))
+    files = out.commit()
+    if not quiet:
+        print(textwrap.fill(spec.describe(), WIDTH))
+        print(textwrap.fill(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
+                            + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}"
+                                        for b, lad in zip(sc.regimens, ladders) if lad) + ")", WIDTH))
+        print(render_grouped([*header[:4], "dose (mg)", "dose (mg/kg)", "readout: P(adequate analgesia)",
+                              "readout: P(unacceptable psychotomimetic)"], [r[:8] for r in rows], 1, numeric_from=4,
+                             joiner=""))
+        print("(the clinical probabilities of these choices are in the CSV)")
+        for r in rows:
+            print(f"  {r[0]} / {r[1]} / {r[2]}:")
+            print(textwrap.fill(r[10], WIDTH, initial_indent="    ", subsequent_indent="    "))
+        if clinical is not None:
+            _print_clinical(clinical[0], clinical[1], spec, cl.attrs["clinical_notes"])
+    return files
+
+
+def _readout_choices(tr, cl, sc, ladders, spec):
+    """The readout-level choice per base regimen, PD pair and PK model, with the chosen candidate's
+    clinical probabilities over the first visit schedule beside it."""
     header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
-              "why"]
+              BENEFIT_LABEL, COST_LABEL, "why"]
+    csv_header = header[:8] + CSV_COLUMNS + ["why"]
     rows, csv_rows, k = [], [], 0
     for base, lad in zip(sc.regimens, ladders):
         idx = list(range(k, k + len(lad)))
@@ -160,27 +220,35 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
                 if np.all(np.isnan(x)):
                     continue
                 ch = choose(a, x, spec.cap, spec.min_adequate)
-                c = lad[ch.index] if ch.index is not None else None
-                rows.append([base.name, str(pl), str(m), c.label if c else "none",
-                             f"{c.dose_mg:.3g}" if c else "", f"{c.dose_mg_per_kg:.3g}" if c else "",
-                             f"{a[ch.index]:.1%}" if c else "", f"{x[ch.index]:.1%}" if c else "", ch.reason])
-                csv_rows.append(rows[-1][:4] + ([f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
-                                                                        x[ch.index])] if c else [""] * 4) + [ch.reason])
-    # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
-    out = OutputSet(sc.output_dir)
-    out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(header, csv_rows))
-    files = out.commit()
-    if not quiet:
-        print(textwrap.fill(spec.describe(), WIDTH))
-        print(textwrap.fill(f"(doses per session at the typical weight {weight:g} kg; candidates searched: "
-                            + "; ".join(f"{b.name}: {lad[0].label} … {lad[-1].label}"
-                                        for b, lad in zip(sc.regimens, ladders) if lad) + ")", WIDTH))
-        print(render_grouped([*header[:4], "dose (mg)", "dose (mg/kg)", "P(adequate analgesia)",
-                              "P(unacceptable psychotomimetic)"], [r[:8] for r in rows], 1, numeric_from=4, joiner=""))
-        for r in rows:
-            print(f"  {r[0]} / {r[1]} / {r[2]}:")
-            print(textwrap.fill(r[8], WIDTH, initial_indent="    ", subsequent_indent="    "))
-    return files
+                key = [base.name, str(pl), str(m)]
+                if ch.index is None:
+                    rows.append(key + ["none"] + [""] * 6 + [ch.reason])
+                    csv_rows.append(key + ["none"] + [""] * 10 + [ch.reason])
+                    continue
+                c = lad[ch.index]
+                shown, raw = cells(cl, pi, mi, idx[ch.index])
+                rows.append(key + [c.label, f"{c.dose_mg:.3g}", f"{c.dose_mg_per_kg:.3g}", f"{a[ch.index]:.1%}",
+                                   f"{x[ch.index]:.1%}", *shown, ch.reason])
+                # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
+                csv_rows.append(key + [c.label] + [f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
+                                                                       x[ch.index])] + raw + [ch.reason])
+    return header, rows, csv_header, csv_rows
+
+
+def _print_clinical(header, rows, spec, notes: str) -> None:
+    c = spec.clinical
+    print()
+    for n in filter(None, notes.split(" | ")):
+        print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
+    print(textwrap.fill(f"Clinical targets: {COST_LABEL} ≤ {c.max_cost:.0%} over each visit schedule (tolerance "
+                        f"model), {BENEFIT_LABEL} ≥ {c.min_benefit:.0%}; cells: point [parameter uncertainty "
+                        "5–95 %]; schedules: N sessions every T.  " + c.describe(), WIDTH))
+    print(render_grouped([*header[:5], "dose (mg)", "dose (mg/kg)", *header[7:9]], [r[:9] for r in rows], 1,
+                         numeric_from=5, joiner=""))
+    for why in dict.fromkeys(r[9] for r in rows):  # each reason once, with the rows it explains
+        which = [r for r in rows if r[9] == why]
+        where = "every row" if len(which) == len(rows) else "; ".join(" / ".join(r[:4]) for r in which)
+        print(textwrap.fill(f"{why}: {where}", WIDTH, initial_indent="  ", subsequent_indent="    "))
 
 
 def _validation_summary() -> tuple[bytes, list[str]] | None:

@@ -3,13 +3,14 @@ held-out set that nothing is ever fitted to.
 
 For every trial and PD model: simulate one session of the trial's regimen in a virtual population
 (with parameter-uncertainty replicates), take each patient's peak of the PD model's readout of the
-endpoint's category, and turn it into the once-per-patient incidence over the trial's course with
-the endpoint's observation model (:mod:`pkpd.analysis.endpoints`).  Three intervals are kept apart:
+endpoint's category (within the trial's assessment window), and turn it into the once-per-patient
+incidence over the trial's course with the endpoint's observation model and its tolerance model
+(:mod:`pkpd.analysis.endpoints`).  Three intervals are kept apart:
 
 * **Monte Carlo error** of the predicted proportion (Wilson 95 % on the simulated patients): shrinks
   with more simulated patients;
 * **parameter uncertainty** (5–95 % across replicates drawn from the published CIs, widened by the
-  calibrated threshold's range): does not shrink with more patients;
+  calibrated threshold's and attenuation's ranges, one at a time): does not shrink with more patients;
 * the **predictive interval** of the *observed* rate in a trial of that size (2.5–97.5 % of binomial
   draws over the parameter uncertainty): what a held-out row is checked against.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pkpd.analysis.endpoints import ObservationModel, incidence
+from pkpd.analysis.endpoints import default_background, incidence, observation_model, uncertainty_models
 from pkpd.analysis.tradeoff import wilson
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
@@ -60,6 +61,7 @@ class Prediction:
     observed: float
     observed_ci: tuple[float, float]
     background: float
+    tolerance: bool = False  # the tolerance model (attenuation over sessions) was on
 
     @property
     def label(self) -> str:
@@ -82,15 +84,18 @@ def simulate_trials(tf: TrialsFile, endpoints: dict[str, EndpointDef], progress=
                             file=str(tf.path), field=f"trials[{i}].endpoint")
         ep = endpoints[t.endpoint]
         pk = load_model(t.pk)
-        covs = {"WT": tf.weight} if tf.weight is not None else {}
+        weight = t.weight if t.weight is not None else tf.weight
+        covs = {"WT": weight} if weight is not None else {}
         pop = Population(n=tf.subjects, seed=tf.seed + i, covariates=covs, replicates=tf.replicates)
         regs = [_as_given_to(r, t.drug, pk) for r in t.regimens]
-        ds = simulate_population(pk, regs, pop, horizon=tf.horizon, step=tf.step, pd=pds, mode="streaming",
-                                 progress=progress)
+        # the peak within the assessment window (an analgesia responder at 15 min) or the whole session
+        horizon = min(t.window, tf.horizon) if t.window is not None else tf.horizon
+        ds = simulate_population(pk, regs, pop, horizon=horizon, step=min(tf.step, horizon / 10), pd=pds,
+                                 mode="streaming", progress=progress)
         # flexible dosing: patients split equally among the regimens (subject i gets regimen i mod k)
         take = np.arange(tf.subjects) % len(regs)
         z = np.random.default_rng([tf.seed, i, 7]).standard_normal(tf.subjects)
-        bg = t.control.rate if t.control is not None else ep.background.value
+        bg = t.control.rate if t.control is not None else default_background(ep, t.course)
         for key, var in _drivers(ep, pk, pds, ds, f"{tf.path}: trials[{i}]"):
             peaks = ds[f"{var}_cmax"].values[0][take, np.arange(tf.subjects)]
             out.append(Simulated(t, key, var, peaks, ds.replicate.values, z, bg))
@@ -132,30 +137,27 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
     out = []
     for s in sims:
         ep = endpoints[s.trial.endpoint]
-        th = ep.threshold(s.pd)
-        lo_th, hi_th = th.range if th.range is not None else (th.value, th.value)
-        model = lambda theta: ObservationModel(theta, ep.between_cv.value, ep.session(s.pd).value)
-        p_all = incidence(s.peaks, model(th.value), s.trial.sessions, s.background, s.z)
+        p_all = incidence(s.peaks, observation_model(ep, s.pd), s.trial.course, s.background, s.z)
         point = float(np.nanmean(p_all))
         n = int(np.isfinite(p_all).sum())
         mc = tuple(float(x) for x in wilson(np.array(point * n), n))
-        per = _per_replicate(s, model, (hi_th, th.value, lo_th))  # (3, R): high θ → fewer events
-        parameter = (float(np.nanpercentile(per[0], 5)), float(np.nanpercentile(per[2], 95)))
+        per = _per_replicate(s, uncertainty_models(ep, s.pd))  # (models, R)
+        parameter = (float(np.nanpercentile(per.min(axis=0), 5)), float(np.nanpercentile(per.max(axis=0), 95)))
         N = s.trial.active.n
         draws = rng.binomial(N, np.clip(np.repeat(per.ravel(), _PREDICTIVE_DRAWS), 0, 1)) / N
         predictive = (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))
         obs = s.trial.active
         ci = tuple(float(x) for x in wilson(np.array(obs.events), obs.n))
         out.append(Prediction(s.trial, s.pd, s.readout, point, mc, parameter, predictive, obs.rate, ci,
-                              s.background))
+                              s.background, ep.attenuation(s.pd) is not None))
     return out
 
 
-def _per_replicate(s: Simulated, model, thetas) -> np.ndarray:
-    """Incidence per parameter-uncertainty replicate for each threshold in ``thetas``."""
+def _per_replicate(s: Simulated, models) -> np.ndarray:
+    """Incidence per parameter-uncertainty replicate for each observation model in ``models``."""
     reps = np.unique(s.replicate)
-    out = np.empty((len(thetas), reps.size))
-    for k, theta in enumerate(thetas):
-        p = incidence(s.peaks, model(theta), s.trial.sessions, s.background, s.z)
+    out = np.empty((len(models), reps.size))
+    for k, m in enumerate(models):
+        p = incidence(s.peaks, m, s.trial.course, s.background, s.z)
         out[k] = [np.nanmean(p[s.replicate == r]) for r in reps]
     return out
