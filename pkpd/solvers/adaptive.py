@@ -17,10 +17,12 @@ import numpy as np
 from numba import njit, prange
 
 from pkpd.solvers.options import DOPRI
-from pkpd.solvers.budget import (C_E, C_FAIL, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE, F_H, F_T, F_VEC,
-                                 NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
+from pkpd.solvers.budget import (C_INIT, C_STATUS, C_VEC, DONE, F_H, F_T, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS,
+                                 run_budgeted)
 from pkpd.solvers.bytecode import STACK, run_program
-from pkpd.solvers.events import state_event
+from pkpd.solvers.events import due_state_events
+from pkpd.solvers.stepping import (grown_step, load_counters, record_due, save_counters, shrunk_step, step_stop,
+                                   write_outputs)
 
 
 
@@ -162,7 +164,6 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
     """
     S, n, _ = K.shape
     T = times.shape[0]
-    E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
         if ci[s, C_STATUS] != RUNNING:
@@ -187,10 +188,7 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
                 active[i] = ci[s, C_VEC + i]
             t = cf[s, F_T]
             h = cf[s, F_H]
-            e = ci[s, C_E]
-            j = ci[s, C_J]
-            steps = ci[s, C_STEPS]
-            rejected = ci[s, C_REJ]
+            e, j, steps, rejected = load_counters(ci[s])
         k = np.zeros((7, n))
         tmp = np.zeros(n)
         ynew = np.zeros(n)
@@ -210,23 +208,15 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
                 break
             eps = 1e-12 * max(1.0, abs(t))
             # events due now (a dose at an output time is applied before recording it)
-            while e < E and ev_t[s, e] <= t + eps:
-                state_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], y, b, active, False)
-                e += 1
+            e_now = e
+            e = due_state_events(t + eps, ev_t[s], ev_k[s], ev_c[s], ev_v[s], e, y, b, active)
+            if e > e_now:
                 h = min(h, 1e-3)  # restart cautiously after a discontinuity
-            while j < T and times[j] <= t + eps:
-                for o in range(W.shape[1]):
-                    acc = 0.0
-                    for i in range(n):
-                        acc += W[s, o, i] * y[i]
-                    out[s, o, j] = acc
-                j += 1
+            j = record_due(times, j, t + eps, W[s], y, out[s])
             if j >= T:
                 break
             # steps never cross a dose event; the explicit method interpolates outputs inside a step
-            stop = times[T - 1] if method == DOPRI else times[j]
-            if e < E and ev_t[s, e] < stop:
-                stop = ev_t[s, e]
+            stop = step_stop(times[T - 1] if method == DOPRI else times[j], ev_t[s], e)
             hh = min(h, stop - t)
             if hh <= 0.0:
                 t = stop
@@ -291,18 +281,13 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
                 if method == DOPRI:  # outputs strictly inside the step, by the continuous extension
                     while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
                         _dense(k, y, hh, (times[j] - t) / hh, tmp, n)
-                        for o in range(W.shape[1]):
-                            acc = 0.0
-                            for i in range(n):
-                                acc += W[s, o, i] * tmp[i]
-                            out[s, o, j] = acc
+                        write_outputs(W[s], tmp, out[s], j)
                         j += 1
                 t = t + hh if hh < stop - t else stop
                 for i in range(n):
                     y[i] = ynew[i]
                 steps += 1
-                fac = 5.0 if en == 0.0 else min(5.0, 0.9 * en ** (-1.0 / (order + 1.0)))
-                h = max(h, hh * fac) if hh < h else hh * fac
+                h = grown_step(h, hh, en, 1.0 / (order + 1.0))
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
@@ -310,7 +295,7 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
                     fail = _first_nonfinite(ynew) if _first_nonfinite(ynew) >= 0 else _worst(err, y, ynew, rtol,
                                                                                                atol)
                     break
-                h = hh * max(0.1, 0.9 * en ** (-1.0 / (order + 1.0)))
+                h = shrunk_step(hh, en, 1.0 / (order + 1.0))
             if steps + rejected >= max_steps:
                 status = TOO_MANY_STEPS
                 fail = _worst(err, y, ynew, rtol, atol)
@@ -323,12 +308,7 @@ def _kernel(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, e
             cf[s, F_VEC + i] = y[i]
             cf[s, F_VEC + n + i] = b[i]
             ci[s, C_VEC + i] = active[i]
-        ci[s, C_E] = e
-        ci[s, C_J] = j
-        ci[s, C_STEPS] = steps
-        ci[s, C_REJ] = rejected
-        ci[s, C_STATUS] = status
-        ci[s, C_FAIL] = fail
+        save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 
 def solve_nonlinear(K, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v, W, method, rtol, atol,

@@ -60,3 +60,23 @@ def modal_event(kind, c, value, Vinv, z, b, active, u, has_u):
                 acc += Vinv[q, r] * b[r]
         u[q] = acc
     return has_u
+
+
+@njit(cache=True)
+def due_modal_events(limit, ev_t, ev_k, ev_c, ev_v, e, Vinv, z, b, active, u, has_u):
+    """Apply (:func:`modal_event`) every event from index ``e`` at or before ``limit`` (h);
+    returns ``(next event index, whether any input is running)``."""
+    while e < ev_t.shape[0] and ev_t[e] <= limit:
+        has_u = modal_event(ev_k[e], ev_c[e], ev_v[e], Vinv, z, b, active, u, has_u)
+        e += 1
+    return e, has_u
+
+
+@njit(cache=True)
+def due_state_events(limit, ev_t, ev_k, ev_c, ev_v, e, x, b, active):
+    """Apply (:func:`state_event`) every event from index ``e`` at or before ``limit`` (h) to the
+    state ``x``; returns the next event index."""
+    while e < ev_t.shape[0] and ev_t[e] <= limit:
+        state_event(ev_k[e], ev_c[e], ev_v[e], x, b, active, False)
+        e += 1
+    return e

@@ -23,9 +23,11 @@ import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK
 from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _worst
-from pkpd.solvers.budget import (C_E, C_FAIL, C_FLAG1, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE, F_H, F_T,
-                                 F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
-from pkpd.solvers.events import modal_event
+from pkpd.solvers.budget import (C_FLAG1, C_INIT, C_STATUS, C_VEC, DONE, F_H, F_T, F_VEC, NONFINITE, RUNNING,
+                                 TOO_MANY_STEPS, run_budgeted)
+from pkpd.solvers.events import due_modal_events
+from pkpd.solvers.stepping import (grown_step, load_counters, record_due, save_counters, shrunk_step, step_stop,
+                                   write_outputs)
 
 
 @njit(cache=True)
@@ -78,6 +80,62 @@ def _remainder_modal(z, t, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, 
 
 
 @njit(cache=True)
+def erk4_step(z, t, hh, lam, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, F, Fh,
+              G, g0_ok, U, znew, err):
+    """One step ``hh`` (h) of the Hochbruck–Ostermann (2005) exponential Runge–Kutta method from the
+    modal state ``z`` at ``t``: ``znew``, the stage remainders ``G[0..5]`` (``G[5]`` at the new
+    point; ``G[0]`` is reused when ``g0_ok``), the order-4 minus order-3 error ``err`` (modal) and
+    ``F``/``Fh`` = (e^{hλ}, φ₁₋₃(hλ)) at ``h`` and ``h/2``.  ``U`` is left holding stage 5."""
+    n = z.shape[0]
+    for q in range(n):
+        _phis(lam[q] * hh, F[q])
+        _phis(0.5 * lam[q] * hh, Fh[q])
+    # stage 1 at t; then U_i = e^{c_i hλ} z + h Σ a_ij G_j (Hochbruck & Ostermann 2005)
+    if not g0_ok:
+        _remainder_modal(z, t, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[0])
+    for q in range(n):
+        U[q] = Fh[q, 0] * z[q] + hh * 0.5 * Fh[q, 1] * G[0, q]
+    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
+                     G[1])
+    for q in range(n):
+        U[q] = Fh[q, 0] * z[q] + hh * ((0.5 * Fh[q, 1] - Fh[q, 2]) * G[0, q] + Fh[q, 2] * G[1, q])
+    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
+                     G[2])
+    for q in range(n):
+        U[q] = F[q, 0] * z[q] + hh * ((F[q, 1] - 2.0 * F[q, 2]) * G[0, q] + F[q, 2] * (G[1, q] + G[2, q]))
+    _remainder_modal(U, t + hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[3])
+    for q in range(n):
+        a52 = 0.5 * Fh[q, 2] - F[q, 3] + 0.25 * F[q, 2] - 0.5 * Fh[q, 3]
+        a54 = 0.25 * Fh[q, 2] - a52
+        a51 = 0.5 * Fh[q, 1] - 2.0 * a52 - a54
+        U[q] = Fh[q, 0] * z[q] + hh * (a51 * G[0, q] + a52 * (G[1, q] + G[2, q]) + a54 * G[3, q])
+    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
+                     G[4])
+    for q in range(n):
+        p1, p2, p3 = F[q, 1], F[q, 2], F[q, 3]
+        znew[q] = F[q, 0] * z[q] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * G[0, q] + (4.0 * p3 - p2) * G[3, q]
+                                         + (4.0 * p2 - 8.0 * p3) * G[4, q])
+    # G at the new point: the next step's first stage, the end node of the dense output and
+    # part of the error estimate (in stiff modes the step leans on G₄, see the module notes)
+    _remainder_modal(znew, t + hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[5])
+    for q in range(n):
+        p2, p3 = F[q, 2], F[q, 3]
+        err[q] = hh * ((4.0 * p2 - 8.0 * p3) * (G[4, q] - 0.5 * (G[1, q] + G[2, q]))
+                       + (4.0 * p3 - p2) * (G[5, q] - G[3, q]))
+
+
+@njit(cache=True)
+def to_modal(Vinv, y, z):
+    """``z = V⁻¹ y``: a state (mg) in modal coordinates."""
+    n = z.shape[0]
+    for q in range(n):
+        acc = 0.0
+        for i in range(n):
+            acc += Vinv[q, i] * y[i]
+        z[q] = acc
+
+
+@njit(cache=True)
 def _advance(lam, G1, G4, G5, h, tau0, tau, zo, ph, dt, Pdt):
     """``zo`` ← the dense solution at ``tau`` (> tau0, both from the step start) from ``zo`` at
     ``tau0``; ``Pdt[q]`` holds ``_phis(λ_q dt)`` for the usual output spacing ``dt``."""
@@ -113,7 +171,6 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
     """
     S, n = lam.shape
     T = times.shape[0]
-    E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
         if ci[s, C_STATUS] != RUNNING:
@@ -124,11 +181,7 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
         active = np.zeros(n, dtype=np.int64)
         G = np.zeros((6, n))  # stages 1–5 and G at the accepted end point (next step's first)
         if ci[s, C_INIT] == 0:
-            for q in range(n):
-                acc = 0.0
-                for i in range(n):
-                    acc += Vinv[s, q, i] * y0[s, i]
-                z[q] = acc
+            to_modal(Vinv[s], y0[s], z)
             g0_ok = False
             t = times[0]
             e = 0
@@ -147,10 +200,7 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
             g0_ok = ci[s, C_FLAG1] == 1
             t = cf[s, F_T]
             h = cf[s, F_H]
-            e = ci[s, C_E]
-            j = ci[s, C_J]
-            steps = ci[s, C_STEPS]
-            rejected = ci[s, C_REJ]
+            e, j, steps, rejected = load_counters(ci[s])
         U = np.zeros(n)
         znew = np.zeros(n)
         zo = np.zeros(n)
@@ -176,67 +226,23 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
             if work >= budget:  # hand back to Python (interrupts); the state is saved below
                 break
             eps = 1e-12 * max(1.0, abs(t))
-            while e < E and ev_t[s, e] <= t + eps:
-                modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
-                e += 1
+            e_now = e
+            e, _ = due_modal_events(t + eps, ev_t[s], ev_k[s], ev_c[s], ev_v[s], e, Vinv[s], z, b, active, bm, True)
+            if e > e_now:
                 h = min(h, 1e-3)
                 g0_ok = False
-            while j < T and times[j] <= t + eps:
-                for o in range(WV.shape[1]):
-                    acc = 0.0
-                    for q in range(n):
-                        acc += WV[s, o, q] * z[q]
-                    out[s, o, j] = acc
-                j += 1
+            j = record_due(times, j, t + eps, WV[s], z, out[s])
             if j >= T:
                 break
-            stop = times[T - 1]
-            if e < E and ev_t[s, e] < stop:
-                stop = ev_t[s, e]
+            stop = step_stop(times[T - 1], ev_t[s], e)
             hh = min(h, stop - t)
             if hh <= 0.0:
                 t = stop
                 continue
             work += 1
-            for q in range(n):
-                _phis(lam[s, q] * hh, F[q])
-                _phis(0.5 * lam[s, q] * hh, Fh[q])
-            # stage 1 at t; then U_i = e^{c_i hλ} z + h Σ a_ij G_j (Hochbruck & Ostermann 2005)
-            if not g0_ok:
-                _remainder_modal(z, t, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
-                                 stack, xw, rw, G[0])
-                g0_ok = True
-            for q in range(n):
-                U[q] = Fh[q, 0] * z[q] + hh * 0.5 * Fh[q, 1] * G[0, q]
-            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
-                             consts, v, stack, xw, rw, G[1])
-            for q in range(n):
-                U[q] = Fh[q, 0] * z[q] + hh * ((0.5 * Fh[q, 1] - Fh[q, 2]) * G[0, q] + Fh[q, 2] * G[1, q])
-            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
-                             consts, v, stack, xw, rw, G[2])
-            for q in range(n):
-                U[q] = F[q, 0] * z[q] + hh * ((F[q, 1] - 2.0 * F[q, 2]) * G[0, q] + F[q, 2] * (G[1, q] + G[2, q]))
-            _remainder_modal(U, t + hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
-                             stack, xw, rw, G[3])
-            for q in range(n):
-                a52 = 0.5 * Fh[q, 2] - F[q, 3] + 0.25 * F[q, 2] - 0.5 * Fh[q, 3]
-                a54 = 0.25 * Fh[q, 2] - a52
-                a51 = 0.5 * Fh[q, 1] - 2.0 * a52 - a54
-                U[q] = Fh[q, 0] * z[q] + hh * (a51 * G[0, q] + a52 * (G[1, q] + G[2, q]) + a54 * G[3, q])
-            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
-                             consts, v, stack, xw, rw, G[4])
-            for q in range(n):
-                p1, p2, p3 = F[q, 1], F[q, 2], F[q, 3]
-                znew[q] = F[q, 0] * z[q] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * G[0, q] + (4.0 * p3 - p2) * G[3, q]
-                                                 + (4.0 * p2 - 8.0 * p3) * G[4, q])
-            # G at the new point: the next step's first stage, the end node of the dense output and
-            # part of the error estimate (in stiff modes the step leans on G₄, see the module notes)
-            _remainder_modal(znew, t + hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts,
-                             v, stack, xw, rw, G[5])
-            for q in range(n):
-                p2, p3 = F[q, 2], F[q, 3]
-                err[q] = hh * ((4.0 * p2 - 8.0 * p3) * (G[4, q] - 0.5 * (G[1, q] + G[2, q]))
-                               + (4.0 * p3 - p2) * (G[5, q] - G[3, q]))
+            erk4_step(z, t, hh, lam[s], V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
+                      stack, xw, rw, F, Fh, G, g0_ok, U, znew, err)
+            g0_ok = True
             # the error is judged on the states, not on the modes
             for i in range(n):
                 a0 = 0.0
@@ -262,26 +268,21 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
                     tau = times[j] - t
                     _advance(lam[s], G[0], G[5], G[4], hh, tau0, tau, zo, ph, dt, Pdt)
                     tau0 = tau
-                    for o in range(WV.shape[1]):
-                        acc = 0.0
-                        for q in range(n):
-                            acc += WV[s, o, q] * zo[q]
-                        out[s, o, j] = acc
+                    write_outputs(WV[s], zo, out[s], j)
                     j += 1
                 t = t + hh if hh < stop - t else stop
                 for q in range(n):
                     z[q] = znew[q]
                     G[0, q] = G[5, q]
                 steps += 1
-                fac = 5.0 if en == 0.0 else min(5.0, 0.9 * en ** -0.25)
-                h = max(h, hh * fac) if hh < h else hh * fac
+                h = grown_step(h, hh, en, 0.25)
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
                     status = NONFINITE
                     fail = _first_nonfinite(x1) if _first_nonfinite(x1) >= 0 else _worst(xe, x0, x1, rtol, atol)
                     break
-                h = hh * max(0.1, 0.9 * en ** -0.25)
+                h = shrunk_step(hh, en, 0.25)
             if steps + rejected >= max_steps:
                 status = TOO_MANY_STEPS
                 fail = _worst(xe, x0, x1, rtol, atol)
@@ -297,12 +298,7 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
             cf[s, F_VEC + 3 * n + q] = G[0, q]
             ci[s, C_VEC + q] = active[q]
         ci[s, C_FLAG1] = 1 if g0_ok else 0
-        ci[s, C_E] = e
-        ci[s, C_J] = j
-        ci[s, C_STEPS] = steps
-        ci[s, C_REJ] = rejected
-        ci[s, C_STATUS] = status
-        ci[s, C_FAIL] = fail
+        save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 
 def solve_exponential(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, ev_t, ev_k, ev_c, ev_v,

@@ -11,9 +11,10 @@ import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK, run_program
 from pkpd.solvers.adaptive import _A, _C, _dense, _dp5_error, _dp5_finish, _err_norm, _first_nonfinite, _worst
-from pkpd.solvers.budget import (C_E, C_FAIL, C_FLAG1, C_FLAG2, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE,
-                                 F_H, F_T, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
-from pkpd.solvers.events import modal_event
+from pkpd.solvers.budget import (C_FLAG1, C_FLAG2, C_INIT, C_STATUS, C_VEC, DONE, F_H, F_T, F_VEC, NONFINITE, RUNNING,
+                                 TOO_MANY_STEPS, run_budgeted)
+from pkpd.solvers.events import due_modal_events
+from pkpd.solvers.stepping import grown_step, load_counters, save_counters, shrunk_step, step_stop
 
 
 @njit(cache=True)
@@ -70,7 +71,6 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
     S, nl = lam.shape
     m = x0.shape[1]
     T = times.shape[0]
-    E = ev_t.shape[1]
     n_par = pars.shape[1]
     for s in prange(S):
         if ci[s, C_STATUS] != RUNNING:
@@ -104,10 +104,7 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
             zo_ok = ci[s, C_FLAG2] == 1
             t = cf[s, F_T]
             h = cf[s, F_H]
-            e = ci[s, C_E]
-            j = ci[s, C_J]
-            steps = ci[s, C_STEPS]
-            rejected = ci[s, C_REJ]
+            e, j, steps, rejected = load_counters(ci[s])
         k = np.zeros((7, m))
         tmp = np.zeros(m)
         xnew = np.zeros(m)
@@ -132,9 +129,9 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
             if work >= budget:  # hand back to Python (interrupts); the state is saved below
                 break
             eps = 1e-12 * max(1.0, abs(t))
-            while e < E and ev_t[s, e] <= t + eps:
-                has_u = modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, u, has_u)
-                e += 1
+            e_now = e
+            e, has_u = due_modal_events(t + eps, ev_t[s], ev_k[s], ev_c[s], ev_v[s], e, Vinv[s], z, b, active, u, has_u)
+            if e > e_now:
                 zo_ok = False
                 h = min(h, 1e-3)
             while j < T and times[j] <= t + eps:
@@ -146,9 +143,7 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
                 j += 1
             if j >= T:
                 break
-            stop = times[T - 1]
-            if e < E and ev_t[s, e] < stop:
-                stop = ev_t[s, e]
+            stop = step_stop(times[T - 1], ev_t[s], e)
             hh = min(h, stop - t)
             if hh <= 0.0:
                 t = stop
@@ -201,8 +196,7 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
                 for i in range(m):
                     x[i] = xnew[i]
                 steps += 1
-                fac = 5.0 if en == 0.0 else min(5.0, 0.9 * en ** (-1.0 / 6.0))
-                h = max(h, hh * fac) if hh < h else hh * fac
+                h = grown_step(h, hh, en, 1.0 / 6.0)
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
@@ -210,7 +204,7 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
                     fail = nl + (_first_nonfinite(xnew) if _first_nonfinite(xnew) >= 0 else
                                  _worst(err, x, xnew, rtol, atol))
                     break
-                h = hh * max(0.1, 0.9 * en ** (-1.0 / 6.0))
+                h = shrunk_step(hh, en, 1.0 / 6.0)
             if steps + rejected >= max_steps:
                 status = TOO_MANY_STEPS
                 fail = nl + _worst(err, x, xnew, rtol, atol)
@@ -229,12 +223,7 @@ def _kernel(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev
             cf[s, F_VEC + 4 * nl + i] = x[i]
         ci[s, C_FLAG1] = 1 if has_u else 0
         ci[s, C_FLAG2] = 1 if zo_ok else 0
-        ci[s, C_E] = e
-        ci[s, C_J] = j
-        ci[s, C_STEPS] = steps
-        ci[s, C_REJ] = rejected
-        ci[s, C_STATUS] = status
-        ci[s, C_FAIL] = fail
+        save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 
 def solve_hybrid(lam, V, Vinv, pars, tgt, coef, ops, off, consts, x0, times, ev_t, ev_k, ev_c, ev_v, W, rtol, atol,
