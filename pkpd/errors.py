@@ -80,6 +80,17 @@ class Collector:
         for e in errs:
             self.errors.append(e.located(self.file if e.file is None else None, field_prefix))
 
+    def table(self, tbl, known, field: str) -> bool:
+        """Check that ``tbl`` is a table (else one error listing ``known``, and False) and report each
+        key not in ``known``; True if it is a table."""
+        names = ", ".join(sorted(known))
+        if not isinstance(tbl, dict):
+            self.add(f"must be a table ({names})", field)
+            return False
+        for k in sorted(set(tbl) - set(known)):
+            self.add(f"unknown key (known: {names})", f"{field}.{k}")
+        return True
+
     def raise_if_any(self) -> None:
         if self.errors:
             raise PkpdErrors(self.errors) if len(self.errors) > 1 else self.errors[0]

@@ -53,11 +53,8 @@ def parse_schedules(texts, field: str) -> tuple[Course, ...]:
 def parse_clinical(tbl, col: Collector) -> ClinicalSpec | None:
     """``[tradeoff] clinical``: endpoint names, schedules and the optimiser's clinical targets."""
     f = "tradeoff.clinical"
-    if not isinstance(tbl, dict):
-        col.add(f"must be a table ({', '.join(sorted(CLINICAL_KEYS))})", f)
+    if not col.table(tbl, CLINICAL_KEYS, f):
         return None
-    for k in sorted(set(tbl) - CLINICAL_KEYS):
-        col.add(f"unknown key (known: {', '.join(sorted(CLINICAL_KEYS))})", f"{f}.{k}")
     kw, n_err = {}, len(col.errors)
     for k in ("cost", "benefit"):
         if k in tbl:

@@ -91,11 +91,8 @@ def _levels(tbl: dict, col: Collector) -> dict:
 def _products(tbl, col: Collector) -> ProductSpec | None:
     """``products``: device size (mg) and count, oral step (mg), IV step (mg/kg); None if invalid."""
     f = "tradeoff.products"
-    if not isinstance(tbl, dict):
-        col.add(f"must be a table ({', '.join(sorted(PRODUCT_KEYS))})", f)
+    if not col.table(tbl, PRODUCT_KEYS, f):
         return None
-    for k in sorted(set(tbl) - PRODUCT_KEYS):
-        col.add(f"unknown key (known: {', '.join(sorted(PRODUCT_KEYS))})", f"{f}.{k}")
     kw, n_err = {}, len(col.errors)
     if "device_mg" in tbl:
         v = tbl["device_mg"]

@@ -67,6 +67,19 @@ def clinical_axes(cl: xr.Dataset) -> tuple[str, str, str, str]:
                                                   if "benefit_assessment_h" in cl.attrs else "") + " (%)")
 
 
+def ladder_cells(ds: xr.Dataset, regimens, ladders):
+    """``(base regimen, its ladder, the ladder's candidate indices, pair index, pair, model index,
+    model)`` for every base regimen × PD pair × PK model of ``ds`` (the candidates of all ladders
+    stand one after another)."""
+    k = 0
+    for base, lad in zip(regimens, ladders):
+        idx = list(range(k, k + len(lad)))
+        k += len(lad)
+        for pi, pl in enumerate(ds.pair.values):
+            for mi, m in enumerate(ds.model.values):
+                yield base, lad, idx, pi, pl, mi, m
+
+
 def clinical_optimum(cl: xr.Dataset, sc, ladders, spec, weight: float):
     """Per base regimen, PD pair, PK model and visit schedule: the candidate with the highest
     P(analgesia responder) whose P(dissociation AE over that course) ≤ ``max_cost`` and
@@ -74,29 +87,25 @@ def clinical_optimum(cl: xr.Dataset, sc, ladders, spec, weight: float):
     or why none qualifies.  (header, display rows, CSV header, CSV rows)."""
     c = spec.clinical
     header = ["regimen", "PD", "model", "schedule", "choice", "dose mg", "mg/kg", BENEFIT_LABEL, COST_LABEL, "why"]
-    rows, csv_rows, k = [], [], 0
-    for base, lad in zip(sc.regimens, ladders):
-        idx = list(range(k, k + len(lad)))
-        k += len(lad)
-        for pi, pl in enumerate(cl.pair.values):
-            for mi, m in enumerate(cl.model.values):
-                a = cl.p_benefit.values[pi, mi, idx]
-                for si, sched in enumerate(cl.schedule.values):
-                    x = cl.p_cost.values[pi, mi, idx, si]
-                    if np.all(np.isnan(x)) or np.all(np.isnan(a)):
-                        continue
-                    ch = choose(np.nan_to_num(a, nan=-1.0), np.nan_to_num(x, nan=2.0), c.max_cost, c.min_benefit,
-                                words=_WORDS, tie=_TIE)
-                    key = [base.name, str(pl), str(m), str(sched)]
-                    if ch.index is None:
-                        rows.append(key + ["none", "", "", "", "", ch.reason])
-                        csv_rows.append(key + ["none", "", ""] + [""] * 6 + [ch.reason])
-                        continue
-                    cand = lad[ch.index]
-                    shown, raw = cells(cl, pi, mi, idx[ch.index], si)
-                    rows.append(key + [cand.label, f"{cand.dose_mg:.3g}", f"{cand.dose_mg_per_kg:.3g}", *shown,
-                                       ch.reason])
-                    csv_rows.append(key + [cand.label, f"{cand.dose_mg:.6g}", f"{cand.dose_mg_per_kg:.6g}", *raw,
-                                           ch.reason])
+    rows, csv_rows = [], []
+    for base, lad, idx, pi, pl, mi, m in ladder_cells(cl, sc.regimens, ladders):
+        a = cl.p_benefit.values[pi, mi, idx]
+        for si, sched in enumerate(cl.schedule.values):
+            x = cl.p_cost.values[pi, mi, idx, si]
+            if np.all(np.isnan(x)) or np.all(np.isnan(a)):
+                continue
+            ch = choose(np.nan_to_num(a, nan=-1.0), np.nan_to_num(x, nan=2.0), c.max_cost, c.min_benefit,
+                        words=_WORDS, tie=_TIE)
+            key = [base.name, str(pl), str(m), str(sched)]
+            if ch.index is None:
+                rows.append(key + ["none", "", "", "", "", ch.reason])
+                csv_rows.append(key + ["none", "", ""] + [""] * 6 + [ch.reason])
+                continue
+            cand = lad[ch.index]
+            shown, raw = cells(cl, pi, mi, idx[ch.index], si)
+            rows.append(key + [cand.label, f"{cand.dose_mg:.3g}", f"{cand.dose_mg_per_kg:.3g}", *shown,
+                               ch.reason])
+            csv_rows.append(key + [cand.label, f"{cand.dose_mg:.6g}", f"{cand.dose_mg_per_kg:.6g}", *raw,
+                                   ch.reason])
     csv_header = header[:7] + CSV_COLUMNS + ["why"]
     return header, rows, csv_header, csv_rows

@@ -27,7 +27,7 @@ from pkpd.analysis.products import choose, ladder
 from pkpd.analysis.clinical import check_endpoints
 from pkpd.analysis.clinical_spec import BENEFIT_LABEL, COST_LABEL
 from pkpd.workflows.clinical_tables import (CSV_COLUMNS, cells, clinical_axes, clinical_dataset, clinical_optimum,
-                                            figure_view)
+                                            figure_view, ladder_cells)
 
 
 DEFAULT_SWEEP = {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
@@ -211,28 +211,24 @@ def _readout_choices(tr, cl, sc, ladders, spec):
     header = ["regimen", "PD", "model", "choice", "dose mg", "mg/kg", "P(adequate)", "P(psychotomimetic)",
               BENEFIT_LABEL, COST_LABEL, "why"]
     csv_header = header[:8] + CSV_COLUMNS + ["why"]
-    rows, csv_rows, k = [], [], 0
-    for base, lad in zip(sc.regimens, ladders):
-        idx = list(range(k, k + len(lad)))
-        k += len(lad)
-        for pi, pl in enumerate(tr.pair.values):
-            for mi, m in enumerate(tr.model.values):
-                a, x = tr.p_adequate.values[pi, mi, idx], tr.p_exceed.values[pi, mi, idx]
-                if np.all(np.isnan(x)):
-                    continue
-                ch = choose(a, x, spec.cap, spec.min_adequate)
-                key = [base.name, str(pl), str(m)]
-                if ch.index is None:
-                    rows.append(key + ["none"] + [""] * 6 + [ch.reason])
-                    csv_rows.append(key + ["none"] + [""] * 10 + [ch.reason])
-                    continue
-                c = lad[ch.index]
-                shown, raw = cells(cl, pi, mi, idx[ch.index])
-                rows.append(key + [c.label, f"{c.dose_mg:.3g}", f"{c.dose_mg_per_kg:.3g}", f"{a[ch.index]:.1%}",
-                                   f"{x[ch.index]:.1%}", *shown, ch.reason])
-                # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
-                csv_rows.append(key + [c.label] + [f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
-                                                                       x[ch.index])] + raw + [ch.reason])
+    rows, csv_rows = [], []
+    for base, lad, idx, pi, pl, mi, m in ladder_cells(tr, sc.regimens, ladders):
+        a, x = tr.p_adequate.values[pi, mi, idx], tr.p_exceed.values[pi, mi, idx]
+        if np.all(np.isnan(x)):
+            continue
+        ch = choose(a, x, spec.cap, spec.min_adequate)
+        key = [base.name, str(pl), str(m)]
+        if ch.index is None:
+            rows.append(key + ["none"] + [""] * 6 + [ch.reason])
+            csv_rows.append(key + ["none"] + [""] * 10 + [ch.reason])
+            continue
+        c = lad[ch.index]
+        shown, raw = cells(cl, pi, mi, idx[ch.index])
+        rows.append(key + [c.label, f"{c.dose_mg:.3g}", f"{c.dose_mg_per_kg:.3g}", f"{a[ch.index]:.1%}",
+                           f"{x[ch.index]:.1%}", *shown, ch.reason])
+        # the CSV: the same columns, probabilities as fractions 0–1 (one number per cell)
+        csv_rows.append(key + [c.label] + [f"{v:.6g}" for v in (c.dose_mg, c.dose_mg_per_kg, a[ch.index],
+                                                               x[ch.index])] + raw + [ch.reason])
     return header, rows, csv_header, csv_rows
 
 
