@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from pkpd.solvers.events import SNAP
-from pkpd.solvers.fused import bin_step, c50_powers, derive, keep_step, lane_bins, lane_parameters, store_step
+from pkpd.solvers.fused import bin_step, derive, keep_step, lane_block, store_step
 from pkpd.solvers.lane_metrics import metrics_finish, metrics_start, metrics_step
 from pkpd.solvers.modal import _phi
 from pkpd.solvers.options import BOLUS, RATE_ON
@@ -127,17 +127,9 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
             for o in range(n_out):
                 for ka in range(na):
                     Wb[o, ka, lane] = WV[s, o, act[ka]]
-        lp, lc = lane_parameters(par, coef, sub, rows, L)
-        kg = c50_powers(lp, L)
-        base = np.empty(L, dtype=np.int64)
-        for lane in range(L):
-            base[lane] = dest_base[rows[lane]]
-        blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
-        y = np.empty((n_all, L))
+        lp, lc, kg, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo,
+                                                                 bin_iw, n_all, L)
         yb = y.view(np.int64)
-        bl = np.empty(L)
-        ms = np.empty((6, n_all, L))
-        prev = np.empty((n_all, L))
         has_input = False
         t = times[0]
         e = 0

@@ -283,6 +283,20 @@ def lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L):
     return lo, iw
 
 
+@njit(cache=True, error_model="numpy")
+def lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo, bin_iw, n_all, L):
+    """What a block of ``L`` lanes needs before its first step: per-lane PD parameters and C50
+    powers, storage offsets, histogram edges, and the work arrays ``y`` (n_all, L), ``bl`` (L),
+    ``ms`` (6, n_all, L) and ``prev`` (n_all, L)."""
+    lp, lc = lane_parameters(par, coef, sub, rows, L)
+    kg = c50_powers(lp, L)
+    base = np.empty(L, dtype=np.int64)
+    for lane in range(L):
+        base[lane] = dest_base[rows[lane]]
+    blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
+    return lp, lc, kg, base, blo, biw, np.empty((n_all, L)), np.empty(L), np.empty((6, n_all, L)), np.empty((n_all, L))
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, bl, L):
     """The lanes' bins at sample slot ``p`` (``yb``: ``y`` viewed as int64, for the exponent;
@@ -336,17 +350,9 @@ def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, co
         want_metrics = metrics.shape[0] > 0
         Tp = sample_at.shape[0]
         rows = rows_of[i0:i0 + L]
-        lp, lc = lane_parameters(par, coef, sub, rows, L)
-        kg = c50_powers(lp, L)
-        base = np.empty(L, dtype=np.int64)
-        for lane in range(L):
-            base[lane] = dest_base[rows[lane]]
-        blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
-        y = np.empty((n_all, L))
+        lp, lc, kg, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo,
+                                                                 bin_iw, n_all, L)
         yb = y.view(np.int64)
-        bl = np.empty(L)
-        ms = np.empty((6, n_all, L))
-        prev = np.empty((n_all, L))
         p = 0
         kq = 0  # next kept time index
         for j in range(T):

@@ -109,7 +109,7 @@ def _knob_slider(pn, label: str, value: float = 0.0):
     """A knob: log2 of the factor from −2 to 2 (×0.25 … ×4), the factor shown as ``×1.41``."""
     from bokeh.models import CustomJSTickFormatter
     lo, hi = math.log2(FACTOR_RANGE[0]), math.log2(FACTOR_RANGE[1])
-    return pn.widgets.FloatSlider(name=label, start=lo, end=hi, step=0.05, value=value,
+    return pn.widgets.FloatSlider(label=label, start=lo, end=hi, step=0.05, value=value,
                                   format=CustomJSTickFormatter(code="return '×' + Math.pow(2, tick).toFixed(2)"))
 
 
@@ -154,23 +154,23 @@ def _set_sources(h: dict, r: dict) -> None:
 
 def _widgets(pn, state: State, pk: dict, pdm: list) -> dict:
     """The app's controls, at ``state``'s values."""
-    return dict(model=pn.widgets.Select(name="PK model", options=sorted(pk), value=state.model),
-                pd=pn.widgets.Select(name="PD model", options=sorted(pdm), value=state.pd),
-                route=pn.widgets.Select(name="Route", options=pk[state.model], value=state.route),
-                dose=pn.widgets.FloatSlider(name="Dose per administration (mg)", start=1, end=200, step=1,
+    return dict(model=pn.widgets.Select(label="PK model", options=sorted(pk), value=state.model),
+                pd=pn.widgets.Select(label="PD model", options=sorted(pdm), value=state.pd),
+                route=pn.widgets.Select(label="Route", options=pk[state.model], value=state.route),
+                dose=pn.widgets.FloatSlider(label="Dose per administration (mg)", start=1, end=200, step=1,
                                             value=state.dose_mg),
-                duration=pn.widgets.FloatSlider(name="IV infusion duration (min, 0 = bolus)", start=0, end=240,
+                duration=pn.widgets.FloatSlider(label="IV infusion duration (min, 0 = bolus)", start=0, end=240,
                                                 step=5, value=state.duration_min),
-                sprays=pn.widgets.IntSlider(name="Sprays (intranasal)", start=1, end=4, value=state.sprays),
-                weight=pn.widgets.FloatSlider(name="Body weight (kg)", start=30, end=150, step=1,
+                sprays=pn.widgets.IntSlider(label="Sprays (intranasal)", start=1, end=4, value=state.sprays),
+                weight=pn.widgets.FloatSlider(label="Body weight (kg)", start=30, end=150, step=1,
                                               value=state.weight),
-                doses=pn.widgets.IntSlider(name="Number of doses", start=1, end=MAX_DOSES, value=state.doses),
-                interval=pn.widgets.FloatSlider(name="Dosing interval (h)", start=1, end=168, step=1,
+                doses=pn.widgets.IntSlider(label="Number of doses", start=1, end=MAX_DOSES, value=state.doses),
+                interval=pn.widgets.FloatSlider(label="Dosing interval (h)", start=1, end=168, step=1,
                                                 value=state.interval_h),
-                regimen=pn.widgets.TextInput(name="Regimen in notation (replaces dose and repeats)",
+                regimen=pn.widgets.TextInput(label="Regimen in notation (replaces dose and repeats)",
                                              value=state.regimen,
                                              placeholder="56 mg IN x2 every 5 min every 84 h x4"),
-                log=pn.widgets.Checkbox(name="Log concentration axis", value=state.log_axis))
+                log=pn.widgets.Checkbox(label="Log concentration axis", value=state.log_axis))
 
 
 def _figures(pn, h: dict) -> list:
