@@ -41,7 +41,7 @@ def test_window_takes_the_peak_within_it():
     for every simulated patient (same seed, same patients)."""
     tf = load_trials(TRIALS)
     t = next(t for t in tf.trials if t.id.startswith("Shrestha"))
-    small = replace(tf, trials=(t, replace(t, id="30 min", window=0.5)), pd=tf.pd[:1], subjects=200, replicates=0)
+    small = replace(tf, trials=(t, replace(t, id="30 min", window=0.5, set="held-out")), pd=tf.pd[:1], subjects=200, replicates=0)
     eps = load_endpoints()
     a, b = simulate_trials(small, eps, progress=False)
     assert a.trial.window == 0.25 and b.trial.window == 0.5

@@ -75,7 +75,7 @@ def test_choice_with_ties_by_hand():
 
 def _small(tmp_path, extra=""):
     text = (ROOT / "scenarios" / "tradeoff.toml").read_text()
-    for old, new in (("n = 1000", "n = 100"), ("n = 2000 ", "n = 200 "), ("replicates = 20 ", "replicates = 5 ")):
+    for old, new in (("n = 1000", "n = 100"), ("n = 4000 ", "n = 200 "), ("replicates = 20 ", "replicates = 5 ")):
         assert old in text
         text = text.replace(old, new)
     p = tmp_path / "t.toml"
@@ -89,6 +89,8 @@ def test_optimize_searches_schedules_under_a_clinical_cap(tmp_path, capsys):
                  "--schedules", "8 every 3.5 d, 4 every 7 d"]) == 0
     out = capsys.readouterr().out
     assert "Clinical targets" in out and "tolerance" in out
+    assert "over the schedule of each row" in out and "15 min after the first dose" in out
+    assert max(len(line) for line in out.split("wrote:")[0].splitlines()) <= 100
     rows = (tmp_path / "o" / "t_optimum_clinical.csv").read_text().splitlines()
     head = rows[0].split(",")
     assert head[:5] == ["regimen", "PD", "model", "schedule", "choice"]

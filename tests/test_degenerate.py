@@ -35,14 +35,15 @@ def test_tradeoff_report_has_frontier_validation_and_evidence(tmp_path):
     from pathlib import Path
     from pkpd.cli.main import main
     root = Path(__file__).resolve().parent.parent
-    text = (root / "scenarios" / "tradeoff.toml").read_text().replace("n = 400", "n = 100")
+    text = (root / "scenarios" / "tradeoff.toml").read_text().replace("n = 4000 ", "n = 100 ")
     text = text.replace("sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }", "sweep = { dose = [0.5, 1, 2] }")
     sc = tmp_path / "t.toml"
     sc.write_text(text)
     assert main(["tradeoff", str(sc), "-o", str(tmp_path / "o"), "-q"]) == 0
     html = (tmp_path / "o" / "t_frontier_report.html").read_text()
     assert html.count("data:image/png;base64,") == 4  # frontier, clinical frontier, dose–response, validation
-    for must in ("RR 3.26", "held-out observed rates inside", "cap", "dose mg", "Definitions"):
+    for must in ("RR 3.26", "held-out observed rates inside", "cap", "dose mg", "Definitions",
+                 "peak up to 15 min after the first dose", "adverse events and analgesia responders"):
         assert must in html, must
     csv = (tmp_path / "o" / "t_frontier.csv").read_text().splitlines()
     assert "dose mg (75 kg)" in csv[0]

@@ -52,7 +52,7 @@ def test_choice_by_hand():
 
 
 def test_optimize_command_answers_in_products(tmp_path, capsys):
-    text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace("n = 400", "n = 120")
+    text = (ROOT / "scenarios" / "tradeoff.toml").read_text().replace("n = 4000 ", "n = 120 ")
     text = text.replace("min_adequate = 0.2 ", "min_adequate = 0.95 ")
     assert "min_adequate = 0.95" in text
     sc = tmp_path / "t.toml"

@@ -81,7 +81,7 @@ def test_the_tradeoff_table_alone():
     col = Collector("tradeoff.toml")
     spec = parse_tradeoff(data["tradeoff"], col)
     assert not col.errors
-    assert (spec.analgesia_level, spec.psychotomimetic_level, spec.cap, spec.n) == (0.3, 0.5, 0.10, 2000)
+    assert (spec.analgesia_level, spec.psychotomimetic_level, spec.cap, spec.n) == (0.3, 0.5, 0.10, 4000)
     assert spec.analgesia_duration == pytest.approx(20 / 60)
     assert spec.sweep == {"dose": [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]}
 

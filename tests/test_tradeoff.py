@@ -129,7 +129,7 @@ def test_optimizer_respects_the_cap_and_finds_the_boundary():
 
 def _small_scenario(tmp_path):
     text = (ROOT / "scenarios" / "tradeoff.toml").read_text()
-    text = text.replace("n = 1000", "n = 200").replace("n = 400", "n = 120")
+    text = text.replace("n = 1000", "n = 200").replace("n = 4000 ", "n = 120 ")
     text = text.replace('sweep = { dose = [0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4] }', 'sweep = { dose = [0.5, 1, 2] }')
     p = tmp_path / "tradeoff.toml"
     p.write_text(text)

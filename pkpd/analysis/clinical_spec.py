@@ -35,7 +35,11 @@ class ClinicalSpec:
     max_cost: float | None = None
     min_benefit: float = 0.0
 
-    def describe(self) -> str:
+    def describe(self, assessment: float | None = None, per_row: bool = False) -> str:
+        """In words; ``assessment``: the benefit endpoint's assessment time (h), None: the session's peak;
+        ``per_row``: the cost over each row's schedule (``pkpd optimize``), not the first schedule."""
+        read = (f"its readout's peak up to {assessment * 60:g} min after the first dose, as calibrated"
+                if assessment is not None else "the session's peak readout")
         return (f"clinical endpoints (calibrated, models/endpoints/endpoints.toml): {COST_LABEL} = {self.cost} over "
-                f"{self.schedules[0].describe()} with the tolerance model; {BENEFIT_LABEL} = {self.benefit} in one "
-                "session, read at the session's peak readout")
+                f"{'the schedule of each row' if per_row else self.schedules[0].describe()} with the tolerance model; {BENEFIT_LABEL} = {self.benefit} in one "
+                f"session, read at {read}")

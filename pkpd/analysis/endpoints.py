@@ -244,6 +244,17 @@ def observation_model(ep: EndpointDef, model: str, threshold: float | None = Non
         ep.half_life.value if ep.half_life is not None else math.inf)
 
 
+def assessment_grid(ep: EndpointDef, horizon: float, step: float, window: float | None = None) -> tuple[float, float]:
+    """``(horizon, step)`` in h of the simulation an endpoint is read from: its readout's peak from the
+    first dose (t = 0) up to the assessment time — a trial row's ``window`` when given, else the
+    endpoint's own ``assessment`` (the time it was calibrated at: an analgesia responder at 15 min),
+    else the whole session (``horizon``) — on a step of at most a tenth of that time.  The one
+    definition ``pkpd validate`` and ``pkpd tradeoff``/``optimize`` both read endpoints by."""
+    w = window if window is not None else ep.assessment
+    h = min(w, horizon) if w is not None else horizon
+    return h, min(step, h / 10)
+
+
 def default_background(ep: EndpointDef, course: Course) -> float:
     """The endpoint's placebo rate carried to ``course`` (constant per-session hazard over the
     ``background_sessions`` it was observed over)."""

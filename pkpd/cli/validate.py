@@ -51,8 +51,10 @@ def run(args) -> int:
             print_written([write_text(path, write_fitted(path.read_text(encoding="utf-8"), fitted))])
         return 0
     preds = predict(sims, endpoints, seed=tf.seed)
-    print("Incidence in % of patients; MC ± Monte Carlo error; param. parameter uncertainty (5–95 %);\n"
-          "pred. 95: 95 % predictive interval for a trial of the observed size.")
+    print(textwrap.fill("Incidence in % of patients; MC ± Monte Carlo error (shrinks with more simulated patients); "
+                        "param. parameter uncertainty (5–95 %: PK/PD CIs, the calibrated ranges and the assumed "
+                        "ranges — between-patient SD, tolerance half-life, placebo rate — drawn per replicate); "
+                        "pred. 95: 95 % predictive interval for a trial of the observed size.", 100))
     for name in dict.fromkeys(p.trial.endpoint for p in preds):
         e = endpoints[name]
         if e.half_life is not None and e.attenuations:
@@ -76,8 +78,9 @@ def run(args) -> int:
         # before/after the tolerance model: the same calibration rows refitted without it
         plain = without_tolerance(endpoints)
         before = predict(sims, with_fitted(plain, calibrate(sims, plain)), seed=tf.seed)
+        fixed = predict(sims, endpoints, seed=tf.seed, assumed=False)  # the assumed ranges not drawn
         files.append(write_text(doc, validation_markdown(tf, preds, endpoints, doc.with_suffix(".png").name,
-                                                         without_tolerance=before)))
+                                                         without_tolerance=before, assumed_fixed=fixed)))
     print_written(files)
     return 0
 

@@ -28,6 +28,8 @@ readout into a trial-reported event, with a grade and source for every number.
 
     background_sessions = 8               # optional: the course (sessions) the background rate was
                                           # observed over; carried to other courses at a constant hazard
+    assessment = "15 min"                 # optional: read the readout's peak from the first dose up to
+                                          # this time (the time it was calibrated at); default: the session
 
     [endpoints.analgesia_responder_13mm]  # a stricter or looser criterion of a calibrated endpoint:
     threshold_from = "analgesia_responder"  # its thresholds × threshold_scale (graded), no fit of its own
@@ -42,6 +44,7 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pkpd import units
 from pkpd.errors import Collector, PkpdError
 from pkpd.models.common import text_field
 from pkpd.models.library import library_dirs, read_toml
@@ -81,6 +84,9 @@ class EndpointDef:
     half_life: GradedValue | None = None  # tolerance model: t½ of the tolerance load, days (None: no tolerance)
     attenuations: dict = field(default_factory=dict)  # model → δ, rise of log threshold per unit load
     background_sessions: int = 0  # sessions the default background was observed over (0: any course)
+    # h after the first dose up to which the readout's peak is read (the time the endpoint was calibrated
+    # at: an analgesia responder is assessed at 15 min, not at the session's peak); None: the whole session
+    assessment: float | None = None
 
     def attenuation(self, model: str) -> GradedValue | None:
         """The tolerance model's attenuation ``δ`` for ``model`` (None: no tolerance model for it)."""
@@ -158,7 +164,7 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
         return None
     known = ("description", "category", "output", "between_cv", "session_sd", "background", "threshold",
              "session_sd_by_model", "tolerance_half_life", "attenuation_by_model", "background_sessions",
-             "threshold_from", "threshold_scale")
+             "threshold_from", "threshold_scale", "assessment")
     for k in sorted(set(spec) - set(known)):
         col.add(f"unknown key (known: {', '.join(known)})", f"{f}.{k}")
     desc = text_field(col, spec, "description", f)
@@ -189,7 +195,22 @@ def _endpoint(name: str, spec, col: Collector) -> EndpointDef | None:
         col.add("must be a whole number of sessions from 0 to 1000", f"{f}.background_sessions")
         bs = 0
     return EndpointDef(name, desc, cat, vals["between_cv"], vals["session_sd"], vals["background"], thresholds,
-                       output, sds, half, att, bs)
+                       output, sds, half, att, bs, _assessment(spec, f, col))
+
+
+def _assessment(spec: dict, f: str, col: Collector) -> float | None:
+    """``assessment = "15 min"``: a positive time (h), or None when absent."""
+    if "assessment" not in spec:
+        return None
+    try:
+        v = units.parse(spec["assessment"], "time", f"{f}.assessment").value
+    except PkpdError as e:
+        col.catch(e)
+        return None
+    if not (math.isfinite(v) and v > 0):
+        col.add("must be a time > 0, e.g. \"15 min\"", f"{f}.assessment")
+        return None
+    return v
 
 
 def _by_model(tbl, f: str, col: Collector, upper: float, positive: bool = False, ends: bool = False) -> dict:

@@ -45,6 +45,7 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
     for pi in range(P):
         for mi in range(M):
             ax = axes[pi, mi]
+            placed: list[tuple[float, float]] = []  # labelled points of this panel (%, %)
             for bi, b in enumerate(bases):
                 idx = [i for i, m in enumerate(meta) if m["base"] == b]
                 x = tr[xv].values[pi, mi, idx] * 100
@@ -63,6 +64,11 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
                 ax.plot(x[mask][order], y[mask][order], "-o", color=col, lw=2, ms=4, label=b)
                 if doses_mg is not None:
                     for j in np.flatnonzero(mask):
+                        # a label over another is unreadable: points within 4 points of a labelled one
+                        # (a cluster at a ceiling) keep their marker only; every dose is in the table
+                        if any(abs(x[j] - u) < 4 and abs(y[j] - v) < 4 for u, v in placed):
+                            continue
+                        placed.append((x[j], y[j]))
                         ax.annotate(f"{doses_mg[idx[j]]:.3g} mg", (x[j], y[j]), xytext=(4, -9),
                                     textcoords="offset points", fontsize=6.5, color=col)
             _guides(ax, cap, min_adequate)
@@ -192,8 +198,11 @@ def dose_response_figure(tr: xr.Dataset, meta: list[dict], doses_mg: list[float]
                                         tr[f"p_{k}_unc_hi"].values[pi, mi, idx] * 100, color=col, alpha=0.12, lw=0)
                     ax.plot(dose, y, ls, color=col, lw=1.8, marker="o", ms=3,
                             label=f"{b}: {'adequate analgesia' if k == 'adequate' else 'psychotomimetic'}")
-            if cap is not None:
+            if cap is not None:  # labelled: an unlabelled line reads as a gridline
                 ax.axhline(100 * cap, color="#c0392b", lw=0.8, ls=":")
+                ax.annotate(f"psychotomimetic cap {cap:.0%}", (1.0, 100 * cap), xycoords=("axes fraction", "data"),
+                            xytext=(-2, 2), textcoords="offset points", ha="right", va="bottom", fontsize=7,
+                            color="#c0392b")
             ax.set_xscale("log")
             ax.set(ylim=(-2, 102), xlabel="dose per session (mg, typical weight)", ylabel="subjects (%)",
                    title=f"{tr.pair.values[pi]} on {tr.model.values[mi]}")

@@ -36,8 +36,9 @@ def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tupl
     if clinical_png is not None:
         parts.append("<h2>Clinical endpoints</h2><p>The same sweep through the calibrated clinical endpoints "
                      "(<code>pkpd validate</code>): patients with a dissociation adverse event at least once over the "
-                     "treatment course (with the tolerance model) against analgesia responders (pain reduced by "
-                     "≥ 20 mm) per session. The readout-level frontier above counts volunteer readouts crossing "
+                     "treatment course (with the tolerance model) against analgesia responders per session, read at "
+                     "the endpoint's assessment time after the dose, as <code>pkpd validate</code> calibrated it (see "
+                     "Definitions). The readout-level frontier above counts volunteer readouts crossing "
                      "chosen levels; these count what a trial would report.</p>"
                      + _img(clinical_png, "Clinical frontier: P(analgesia responder) against P(dissociation AE over "
                                           "the course); bars: Monte Carlo 95 %; the table and CSV give the parameter-"
@@ -49,7 +50,7 @@ def tradeoff_report(scenario, definitions: str, notes: list[str], frontier: tupl
     if validation is not None:
         png, lines = validation
         parts.append("<h2>How well do these models predict trials?</h2>"
-                     "<p>Predicted against observed adverse-event rates of published trials (<code>pkpd validate</code>); "
+                     "<p>Predicted against observed event rates (adverse events and analgesia responders) of published trials (<code>pkpd validate</code>); "
                      "thresholds are calibrated to the calibration rows only, the held-out rows are never fitted "
                      "to.</p><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
                      + _img(png, "Predicted vs observed incidence (calibration grey, held-out red)"))

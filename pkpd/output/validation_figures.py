@@ -15,9 +15,14 @@ def validation_figure(preds, title: str):
     labels = list(dict.fromkeys(p.label for p in preds))
     ncol = min(3, len(labels))
     nrow = -(-len(labels) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 4.4 * nrow + 0.8), squeeze=False)
-    top = max([0.5] + [max(p.predictive[1], p.observed_ci[1]) for p in preds]) * 1.1
     ids = list(dict.fromkeys(p.trial.id for p in preds))
+    key = _wrap("   ".join(f"{i + 1} {t}" for i, t in enumerate(ids)), 150)
+    # the key, the caption and the legend below the panels in inches of their own, so they never
+    # reach into the x axis labels whatever the number of rows (they overlapped at three rows)
+    foot = 0.13 * len(key) + 0.75
+    height = 4.4 * nrow + 0.5 + foot
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, height), squeeze=False)
+    top = max([0.5] + [max(p.predictive[1], p.observed_ci[1]) for p in preds]) * 1.1
     for ax in axes.ravel()[len(labels):]:
         ax.set_visible(False)
     for ax, label in zip(axes.ravel(), labels):
@@ -35,13 +40,14 @@ def validation_figure(preds, title: str):
                ylabel="predicted incidence (%)", title=label)
         ax.set_aspect("equal")
     handles = [plt.Line2D([], [], color=c, marker=m, ls="", label=lab) for c, m, lab in _SET_STYLE.values()]
-    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=8, bbox_to_anchor=(0.5, 0.09))
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, fontsize=8,
+               bbox_to_anchor=(0.5, (0.13 * len(key) + 0.3) / height))
     fig.suptitle(title, fontsize=11)
-    key = "   ".join(f"{i + 1} {t}" for i, t in enumerate(ids))
-    fig.text(0.5, 0.005, "\n".join(_wrap(key, 150)), ha="center", va="bottom", fontsize=7, color="#34495e")
-    fig.text(0.5, 0.075, "thin bars: observed Wilson 95 % (horizontal), predictive 95 % for a trial of that size "
-             "(vertical); thick: parameter uncertainty 5–95 %", ha="center", fontsize=7, color="#5b6b7a")
-    fig.tight_layout(rect=(0, 0.12 / nrow, 1, 1 - 0.05 / nrow))
+    fig.text(0.5, 0.05 / height, "\n".join(key), ha="center", va="bottom", fontsize=7, color="#34495e")
+    fig.text(0.5, (0.13 * len(key) + 0.12) / height, "thin bars: observed Wilson 95 % (horizontal), predictive 95 % "
+             "for a trial of that size (vertical); thick: parameter uncertainty 5–95 %", ha="center", fontsize=7,
+             color="#5b6b7a")
+    fig.tight_layout(rect=(0, foot / height, 1, 1 - 0.3 / height), h_pad=2.5)
     return fig
 
 

@@ -46,12 +46,14 @@ import numpy as np
 from pkpd.limits import limit
 from pkpd.solvers.adaptive import solve_nonlinear
 from pkpd.solvers.batched import event_blocks, solve_batched
+from pkpd.solvers.bytecode import VAR
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
 from pkpd.solvers.failures import check_finite, raise_failure
 from pkpd.solvers.fused import Fused, fused_pass, fused_work
 from pkpd.solvers.hybrid import solve_hybrid
 from pkpd.solvers.modal import eigenbasis, modal_decomposition, solve_modal
+from pkpd.solvers.relinearised import solve_relinearised
 from pkpd.solvers.options import AUTO, DOPRI, EXPONENTIAL, LINEAR_METHODS, ROSENBROCK, SolverOptions
 
 
@@ -231,15 +233,19 @@ def _plan(method: int, one_way: bool) -> list[str]:
     """Kernels to try, in order, for a nonlinear system (the last one always runs).
 
     * one-way terms with auto/dopri: hybrid (linear part exact, modal), else Dormand–Prince;
-    * two-way terms (Michaelis–Menten) with auto, or exponential asked for: the exponential
-      integrator in the eigenbasis of ``K + J_N``, else Dormand–Prince;
+    * two-way terms (Michaelis–Menten) with auto: the exponential integrator re-linearised about
+      the current state (:mod:`pkpd.solvers.relinearised`), else Dormand–Prince;
+    * exponential asked for: the exponential integrator linearised once, in the eigenbasis of
+      ``K + J_N(x₀)``, else Dormand–Prince;
     * rosenbrock: ROS2 on everything; dopri on two-way terms: Dormand–Prince on everything.
     """
     if method == ROSENBROCK:
         return ["rosenbrock"]
     if method in (AUTO, DOPRI) and one_way:
         return ["hybrid", "dopri"]
-    if method == EXPONENTIAL or method == AUTO:
+    if method == AUTO:
+        return ["relinearised", "dopri"]
+    if method == EXPONENTIAL:
         return ["exponential", "dopri"]
     return ["dopri"]
 
@@ -346,6 +352,29 @@ def _run_exponential(p: _Problem) -> bool:
     return True
 
 
+def _run_relinearised(p: _Problem) -> bool:
+    """The exponential integrator re-linearised about the current state (:mod:`pkpd.solvers.relinearised`);
+    starts from the same safe eigenbasis of ``K + J_N(x₀)`` as :func:`_run_exponential`."""
+    nl = p.nl
+    Jn = np.zeros_like(p.K)
+    nonlinear_jacobian(nl.pars, nl.tgt, nl.coef, nl.ops, nl.off, nl.consts, np.ascontiguousarray(nl.y0),
+                       float(p.times[0]), Jn)
+    Jn[~np.isfinite(Jn).all(axis=(1, 2))] = 0.0
+    lam, Vm, Vinv, ok = eigenbasis(p.K + Jn)
+    if not ok.all():
+        return False
+    n, n_par = p.K.shape[1], nl.pars.shape[1]
+    var = nl.ops[nl.ops[:, 0] == VAR, 1]
+    cols = np.unique(var[(var >= n_par) & (var < n_par + n)] - n_par).astype(np.int64)  # states the terms read
+    Vr = p.tile(Vm)
+    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", p.W, Vr))
+    p.failure = solve_relinearised(p.tile(p.K), p.tile(lam), Vr, p.tile(Vinv), p.tile(Jn), p.W, WV, p.tile(nl.pars),
+                                   nl.tgt, p.tile(nl.coef), nl.ops, nl.off, nl.consts, cols,
+                                   p.tile(np.ascontiguousarray(nl.y0)), p.times, *p.events, p.rtol, p.atol, p.out,
+                                   p.stats, p.max_steps)
+    return True
+
+
 def _adaptive(method: int):
     def run(p: _Problem) -> bool:
         nl = p.nl
@@ -361,5 +390,5 @@ LINEAR_KERNELS = {"auto": _linear("auto"), "batched": _linear("batched"), "modal
                   "dense": _run_linear_dense}
 
 #: Nonlinear systems: method name → runner (``False``: cannot take this system, try the next).
-NONLINEAR_KERNELS = {"hybrid": _run_hybrid, "exponential": _run_exponential,
+NONLINEAR_KERNELS = {"hybrid": _run_hybrid, "exponential": _run_exponential, "relinearised": _run_relinearised,
                      "dopri": _adaptive(DOPRI), "rosenbrock": _adaptive(ROSENBROCK)}

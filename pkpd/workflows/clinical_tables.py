@@ -14,8 +14,10 @@ import xarray as xr
 
 from pkpd.analysis.clinical import clinical_summaries
 from pkpd.analysis.clinical_spec import BENEFIT_LABEL, COST_LABEL
+from pkpd.analysis.endpoints import assessment_grid
 from pkpd.analysis.products import choose
 from pkpd.models.endpoints import load_endpoints
+from pkpd.simulation.population import simulate_population
 
 CSV_COLUMNS = ["P(analgesia responder)", "responder p5", "responder p95", "P(dissociation AE over course)",
                "dissociation AE p5", "dissociation AE p95"]
@@ -23,9 +25,18 @@ _TIE = 0.01  # responder shares within one percentage point are ties: the lowest
 _WORDS = ("analgesia responders", "dissociation-AE", "dissociation adverse events over the course")
 
 
-def clinical_dataset(ds: xr.Dataset, pairs, spec, seed: int) -> xr.Dataset:
-    """:func:`pkpd.analysis.clinical.clinical_summaries` with the shipped endpoint definitions."""
-    return clinical_summaries(ds, pairs, load_endpoints(), spec.clinical, seed=seed)
+def clinical_dataset(ds: xr.Dataset, pairs, spec, sc, variants, pop) -> xr.Dataset:
+    """:func:`pkpd.analysis.clinical.clinical_summaries` with the shipped endpoint definitions, each
+    endpoint read as ``pkpd validate`` calibrated it: where its :func:`assessment_grid` is not the
+    session's (a responder at 15 min), the same subjects and regimens are simulated up to that time."""
+    eps = load_endpoints()
+    runs = {}
+    for name in dict.fromkeys((spec.clinical.benefit, spec.clinical.cost)):
+        horizon, step = assessment_grid(eps[name], sc.time.horizon, sc.time.step)
+        if (horizon, step) != (sc.time.horizon, sc.time.step):
+            runs[name] = simulate_population(sc.models, variants, pop, horizon=horizon, step=step, pd=sc.pd,
+                                             mode="streaming", progress=False, solver=sc.solver)
+    return clinical_summaries(ds, pairs, eps, spec.clinical, seed=pop.seed, by_endpoint=runs)
 
 
 def _get(cl: xr.Dataset, var: str, pi: int, mi: int, ri: int, si: int | None) -> tuple[float, float, float]:
@@ -52,7 +63,8 @@ def figure_view(cl: xr.Dataset, tr: xr.Dataset, si: int = 0) -> xr.Dataset:
 def clinical_axes(cl: xr.Dataset) -> tuple[str, str, str, str]:
     course = str(cl.schedule.values[0])
     return ("p_cost", "p_benefit", f"patients with a dissociation AE over the course, {course} (%)",
-            "analgesia responders per session (%)")
+            "analgesia responders per session" + (f", at {float(cl.attrs['benefit_assessment_h']) * 60:g} min"
+                                                  if "benefit_assessment_h" in cl.attrs else "") + " (%)")
 
 
 def clinical_optimum(cl: xr.Dataset, sc, ladders, spec, weight: float):

@@ -89,7 +89,7 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    cl = clinical_dataset(ds, pairs, spec, pop.seed)
+    cl = clinical_dataset(ds, pairs, spec, sc, variants, pop)
     weight = _typical_weight(sc)
     header, csv_header, rows, csv_rows = _frontier_rows(tr, cl, meta, variants, weight)
     fig = frontier_figure(tr, meta, f"{sc.title}: analgesia vs psychotomimetic exposure ({pop.n:,} subjects per "
@@ -99,13 +99,14 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     png = png_bytes(fig)
     doses = [v.total(weight) for v in variants]
     dr_png = png_bytes(dose_response_figure(tr, meta, doses, cap=spec.cap))
-    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr), cl.attrs["clinical_notes"]] if x]
+    notes = [p.note for p in pairs if p.note] + [x for x in [_noise_note(tr), *cl.attrs["clinical_notes"].split(" | ")]
+                                                 if x]
     cl_png = png_bytes(frontier_figure(
         figure_view(cl, tr), meta, f"{sc.title}: calibrated clinical endpoints ({pop.n:,} subjects per point; "
         f"doses per session at {weight:g} kg)", cap=spec.clinical.max_cost, min_adequate=spec.clinical.min_benefit or None,
         doses_mg=[v.total(weight) for v in variants], axes_vars=clinical_axes(cl)))
-    report = tradeoff_report(sc, spec.describe() + "; " + spec.clinical.describe(), notes,
-                             (header, [r for r in rows if r[-1] == "yes"]), png, _validation_summary(),
+    report = tradeoff_report(sc, spec.describe() + "; " + cl.attrs["clinical"], notes,
+                             (header[:-1], [r[:-1] for r in rows if r[-1] == "yes"]), png, _validation_summary(),
                              dose_response_png=dr_png, clinical_png=cl_png)
     out = OutputSet(sc.output_dir)
     out.add_text(f"{stem}_frontier.csv", csv_text(csv_header, csv_rows))
@@ -118,14 +119,14 @@ def run_tradeoff(sc, quiet: bool = False) -> list[Path]:
     files = out.commit()
     if not quiet:
         print(textwrap.fill(spec.describe(), WIDTH))
-        print(textwrap.fill(spec.clinical.describe(), WIDTH))
+        print(textwrap.fill(cl.attrs["clinical"], WIDTH))
         for n in notes:
             print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
         print(render_grouped([*header[:5], "readout: P(adequate analgesia)", "readout: P(unacceptable "
                               "psychotomimetic)", "readout: P(success)", "clinical: " + BENEFIT_LABEL,
                               "clinical: " + COST_LABEL], [r[:-1] for r in rows if r[-1] == "yes"], 2, numeric_from=4))
-        print("(frontier points only, frontier of the readout-level probabilities; every point is in the CSV; "
-              "clinical cells: point [parameter uncertainty 5–95 %])")
+        print(textwrap.fill("(frontier points only, frontier of the readout-level probabilities; every point is in "
+                            "the CSV; clinical cells: point [parameter uncertainty 5–95 %])", WIDTH))
     return files
 
 
@@ -179,7 +180,7 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
                              mode="streaming", thresholds=thresholds_for(pairs, spec),
                              progress=None if not quiet else False, solver=sc.solver)
     tr = evaluate(ds, pairs, spec)
-    cl = clinical_dataset(ds, pairs, spec, pop.seed)
+    cl = clinical_dataset(ds, pairs, spec, sc, variants, pop)
     header, rows, csv_header, csv_rows = _readout_choices(tr, cl, sc, ladders, spec)
     out = OutputSet(sc.output_dir)
     out.add_text(f"{scenario_stem(sc)}_optimum.csv", csv_text(csv_header, csv_rows))
@@ -200,7 +201,7 @@ def run_optimize(sc, quiet: bool = False) -> list[Path]:
             print(f"  {r[0]} / {r[1]} / {r[2]}:")
             print(textwrap.fill(r[10], WIDTH, initial_indent="    ", subsequent_indent="    "))
         if clinical is not None:
-            _print_clinical(clinical[0], clinical[1], spec, cl.attrs["clinical_notes"])
+            _print_clinical(clinical[0], clinical[1], spec, cl.attrs)
     return files
 
 
@@ -235,14 +236,15 @@ def _readout_choices(tr, cl, sc, ladders, spec):
     return header, rows, csv_header, csv_rows
 
 
-def _print_clinical(header, rows, spec, notes: str) -> None:
+def _print_clinical(header, rows, spec, attrs) -> None:
     c = spec.clinical
     print()
-    for n in filter(None, notes.split(" | ")):
+    for n in filter(None, attrs["clinical_notes"].split(" | ")):
         print(textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    "))
     print(textwrap.fill(f"Clinical targets: {COST_LABEL} ≤ {c.max_cost:.0%} over each visit schedule (tolerance "
                         f"model), {BENEFIT_LABEL} ≥ {c.min_benefit:.0%}; cells: point [parameter uncertainty "
-                        "5–95 %]; schedules: N sessions every T.  " + c.describe(), WIDTH))
+                        "5–95 %]; schedules: N sessions every T.  "
+                        + c.describe(attrs.get("benefit_assessment_h"), per_row=True), WIDTH))
     print(render_grouped([*header[:5], "dose (mg)", "dose (mg/kg)", *header[7:9]], [r[:9] for r in rows], 1,
                          numeric_from=5, joiner=""))
     for why in dict.fromkeys(r[9] for r in rows):  # each reason once, with the rows it explains

@@ -9,8 +9,10 @@ incidence over the trial's course with the endpoint's observation model and its 
 
 * **Monte Carlo error** of the predicted proportion (Wilson 95 % on the simulated patients): shrinks
   with more simulated patients;
-* **parameter uncertainty** (5–95 % across replicates drawn from the published CIs, widened by the
-  calibrated threshold's and attenuation's ranges, one at a time): does not shrink with more patients;
+* **parameter uncertainty** (5–95 % across replicates drawn from the published CIs, each replicate
+  with its own draw of the endpoint's assumed ranges — between-patient SD, tolerance half-life,
+  background rate where the row has no control arm — widened by the calibrated threshold's and
+  attenuation's ranges, one at a time): does not shrink with more patients;
 * the **predictive interval** of the *observed* rate in a trial of that size (2.5–97.5 % of binomial
   draws over the parameter uncertainty): what a held-out row is checked against.
 """
@@ -20,7 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pkpd.analysis.endpoints import default_background, incidence, observation_model, uncertainty_models
+from pkpd.analysis.endpoint_uncertainty import parameter_interval, replicate_incidence
+from pkpd.analysis.endpoints import assessment_grid, default_background, incidence, observation_model
 from pkpd.analysis.tradeoff import wilson
 from pkpd.dosing.regimen import Regimen
 from pkpd.errors import PkpdError
@@ -77,21 +80,23 @@ class Prediction:
 def simulate_trials(tf: TrialsFile, endpoints: dict[str, EndpointDef], progress=None) -> list[Simulated]:
     """Simulate every trial once per PD model of the file (one session each)."""
     pds = [load_model(p) for p in tf.pd]
-    out = []
-    for i, t in enumerate(tf.trials):
+    for i, t in enumerate(tf.trials):  # every row checked before anything is simulated
         if t.endpoint not in endpoints:
             raise PkpdError(f"unknown endpoint {t.endpoint!r} (known: {', '.join(endpoints)})",
                             file=str(tf.path), field=f"trials[{i}].endpoint")
+        _check_window(t, endpoints[t.endpoint], str(tf.path), i)
+    out = []
+    for i, t in enumerate(tf.trials):
         ep = endpoints[t.endpoint]
         pk = load_model(t.pk)
         weight = t.weight if t.weight is not None else tf.weight
         covs = {"WT": weight} if weight is not None else {}
         pop = Population(n=tf.subjects, seed=tf.seed + i, covariates=covs, replicates=tf.replicates)
         regs = [_as_given_to(r, t.drug, pk) for r in t.regimens]
-        # the peak within the assessment window (an analgesia responder at 15 min) or the whole session
-        horizon = min(t.window, tf.horizon) if t.window is not None else tf.horizon
-        ds = simulate_population(pk, regs, pop, horizon=horizon, step=min(tf.step, horizon / 10), pd=pds,
-                                 mode="streaming", progress=progress)
+        # the peak up to the assessment time (an analgesia responder at 15 min) or over the whole session
+        horizon, step = assessment_grid(ep, tf.horizon, tf.step, t.window)
+        ds = simulate_population(pk, regs, pop, horizon=horizon, step=step, pd=pds, mode="streaming",
+                                 progress=progress)
         # flexible dosing: patients split equally among the regimens (subject i gets regimen i mod k)
         take = np.arange(tf.subjects) % len(regs)
         z = np.random.default_rng([tf.seed, i, 7]).standard_normal(tf.subjects)
@@ -100,6 +105,16 @@ def simulate_trials(tf: TrialsFile, endpoints: dict[str, EndpointDef], progress=
             peaks = ds[f"{var}_cmax"].values[0][take, np.arange(tf.subjects)]
             out.append(Simulated(t, key, var, peaks, ds.replicate.values, z, bg))
     return out
+
+
+def _check_window(t: Trial, ep: EndpointDef, path: str, i: int) -> None:
+    """A calibration row is read at its endpoint's assessment time (the time the tradeoff reads the
+    endpoint at), so a different window would calibrate one definition and use another."""
+    if t.set == "calibration" and ep.assessment is not None and t.window is not None \
+            and abs(t.window - ep.assessment) > 1e-9:
+        raise PkpdError(f"a calibration row of {ep.name!r} must be assessed at the endpoint's assessment time "
+                        f"({ep.assessment * 60:g} min, models/endpoints/endpoints.toml), not {t.window * 60:g} min",
+                        file=path, field=f"trials[{i}].window")
 
 
 def _drivers(ep: EndpointDef, pk, pds, ds, where: str) -> list[tuple[str, str]]:
@@ -131,8 +146,10 @@ def _as_given_to(reg, drug: str, pk):
     return Regimen(reg.name, tuple(replace(d, drug=given) for d in reg.doses))
 
 
-def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int = 0) -> list[Prediction]:
-    """Predictions with Monte Carlo, parameter and predictive intervals for every simulated trial."""
+def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int = 0,
+            assumed: bool = True) -> list[Prediction]:
+    """Predictions with Monte Carlo, parameter and predictive intervals for every simulated trial
+    (``assumed=False``: the endpoints' assumed numbers not drawn, for the before/after in the doc)."""
     rng = np.random.default_rng([seed, 99])
     out = []
     for s in sims:
@@ -141,8 +158,11 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
         point = float(np.nanmean(p_all))
         n = int(np.isfinite(p_all).sum())
         mc = tuple(float(x) for x in wilson(np.array(point * n), n))
-        per = _per_replicate(s, uncertainty_models(ep, s.pd))  # (models, R)
-        parameter = (float(np.nanpercentile(per.min(axis=0), 5)), float(np.nanpercentile(per.max(axis=0), 95)))
+        # (calibrated ends, replicates), each replicate with its draw of the assumed ranges; a trial's own
+        # control arm is its background (fixed), else the endpoint's assumed one is drawn
+        per = replicate_incidence(s.peaks, s.replicate, ep, s.pd, s.trial.course, s.background, s.z, seed,
+                                  own_background=s.trial.control is None, assumed=assumed)
+        parameter = parameter_interval(per)
         N = s.trial.active.n
         draws = rng.binomial(N, np.clip(np.repeat(per.ravel(), _PREDICTIVE_DRAWS), 0, 1)) / N
         predictive = (float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5)))
@@ -150,14 +170,4 @@ def predict(sims: list[Simulated], endpoints: dict[str, EndpointDef], seed: int 
         ci = tuple(float(x) for x in wilson(np.array(obs.events), obs.n))
         out.append(Prediction(s.trial, s.pd, s.readout, point, mc, parameter, predictive, obs.rate, ci,
                               s.background, ep.attenuation(s.pd) is not None))
-    return out
-
-
-def _per_replicate(s: Simulated, models) -> np.ndarray:
-    """Incidence per parameter-uncertainty replicate for each observation model in ``models``."""
-    reps = np.unique(s.replicate)
-    out = np.empty((len(models), reps.size))
-    for k, m in enumerate(models):
-        p = incidence(s.peaks, m, s.trial.course, s.background, s.z)
-        out[k] = [np.nanmean(p[s.replicate == r]) for r in reps]
     return out

@@ -1,0 +1,398 @@
+"""Exponential Rosenbrock-type integrator: the exponential method re-linearised about the current state.
+
+:mod:`pkpd.solvers.exponential` splits ``dx/dt = A x + b + R(x, t)`` once, with ``A = K + J_N(x₀)``
+(the Jacobian of the nonlinear terms at the initial state).  A Michaelis–Menten flow then leaves a
+large remainder while the concentration is far from where it was linearised (a bolus takes the
+central concentration from 0 to ≫ Km), and the step has to resolve it.  Here ``A_n = K + J_N(x_n)``
+follows the solution, as in exponential Rosenbrock methods (Hochbruck, Ostermann & Schweitzer 2009,
+*SIAM J. Numer. Anal.* 47:786): after every event and whenever the Jacobian has drifted
+(``h·max|J_N(x_n) − J_N(x_lin)| > DRIFT``), the kernel takes a new Jacobian (central differences of
+the nonlinear terms, only the columns of states the terms read), a new small eigen-decomposition
+and re-projects the modal state.  The remainder ``R_n(x) = N(x) − J_N(x_lin) x`` then has a small
+derivative along the solution, so the steps grow until only the tolerance (not the nonlinearity)
+limits them.
+
+The step itself is the stiff-order-4 exponential Runge–Kutta method of Hochbruck & Ostermann (2005)
+with its embedded order-3 error estimate and dense output (:mod:`pkpd.solvers.exponential`): its
+order holds for *any* linear part, so a Jacobian reused over several steps, or kept when a new
+decomposition is unsafe (complex or nearly coincident eigenvalues, an ill-conditioned basis),
+costs step size, never accuracy.  Units: time h, amounts mg, rates 1/h.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from pkpd.solvers.bytecode import STACK
+from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _worst
+from pkpd.solvers.budget import (C_E, C_FAIL, C_FLAG1, C_FLAG2, C_INIT, C_J, C_REJ, C_STATUS, C_STEPS, C_VEC, DONE, F_H, F_T,
+                                 F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS, run_budgeted)
+from pkpd.solvers.events import modal_event
+from pkpd.solvers.exponential import _phis, _remainder_modal
+from pkpd.solvers.small_eigen import decompose
+
+#: Re-linearise when ``h · max|ΔJ_N|`` (dimensionless: the drift of the linear part over one step)
+#: exceeds this; smaller means more eigen-decompositions and fewer steps.
+DRIFT = 0.02
+#: Weight of the dense-output error (midpoint of the quadratic remainder against stage 5) in the step
+#: control: 1 makes every output as accurate as the step ends but costs ~4× the steps; 0.1 keeps the
+#: maximum error over the 1-min grid below LSODA's at the same rtol (benchmarks/README.md).
+DENSE_WEIGHT = 0.1
+#: Largest first step after an event, h (the error control then grows it up to 5× per step).
+H_EVENT = 1e-3
+
+
+@njit(cache=True)
+def _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, xp, fp, fm, J):
+    """``J[:, q] = ∂N/∂x_q`` at ``x`` for the states ``q`` in ``cols`` (central differences; other
+    columns are zero because no term reads those states)."""
+    n = x.shape[0]
+    for i in range(n):
+        xp[i] = x[i]
+        for q in range(n):
+            J[i, q] = 0.0
+    for c in range(cols.shape[0]):
+        q = cols[c]
+        d = 1e-6 * max(1.0, abs(x[q]))
+        for i in range(n):
+            fp[i] = 0.0
+            fm[i] = 0.0
+        xp[q] = x[q] + d
+        _add_terms(xp, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, fp)
+        xp[q] = x[q] - d
+        _add_terms(xp, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, fm)
+        xp[q] = x[q]
+        for i in range(n):
+            J[i, q] = (fp[i] - fm[i]) / (2.0 * d)
+
+
+@njit(cache=True)
+def _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, xw, Vold):
+    """After a new basis: ``z`` ← V_new⁻¹ V_old z, ``bm`` = V⁻¹ b, ``WV`` = W V, ``Pdt`` = φ(λ dt)."""
+    n = z.shape[0]
+    for i in range(n):
+        acc = 0.0
+        for q in range(n):
+            acc += Vold[i, q] * z[q]
+        xw[i] = acc
+    for q in range(n):
+        acc = 0.0
+        acc_b = 0.0
+        for i in range(n):
+            acc += Vinv[q, i] * xw[i]
+            if active[i] > 0:
+                acc_b += Vinv[q, i] * b[i]
+        z[q] = acc
+        bm[q] = acc_b
+    for o in range(W.shape[0]):
+        for q in range(n):
+            acc = 0.0
+            for i in range(n):
+                acc += W[o, i] * V[i, q]
+            WV[o, q] = acc
+    _grid_coefficients(lam, dt, Pdt)
+
+
+@njit(cache=True)
+def _grid_coefficients(lam, d, P):
+    """``P[q] = (e^{λd}, d φ₁(λd), d² φ₂(λd), 2 d³ φ₃(λd))``: one output step of length ``d`` of
+    ``dz/dt = λ z + a + b s + c s²`` is ``z ← P₀ z + P₁ a + P₂ b + P₃ c``."""
+    for q in range(lam.shape[0]):
+        _phis(lam[q] * d, P[q])
+        P[q, 1] *= d
+        P[q, 2] *= d * d
+        P[q, 3] *= 2.0 * d * d * d
+
+
+@njit(cache=True)
+def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, Pdt, dt, pars, n_par, tgt, coef, ops, off,
+                 consts, cols, v, stack, h, force, wk, Jnew, Vold, Vt, Vit, M):
+    """Take a new linear part ``K + J_N(x)`` at the current state if forced or if it has drifted
+    (``h·max|ΔJ| > DRIFT``) and the decomposition is safe; returns whether the basis changed.
+    ``wk`` is (5, n) scratch."""
+    n = z.shape[0]
+    x = wk[0]
+    for i in range(n):
+        acc = 0.0
+        for q in range(n):
+            acc += V[i, q] * z[q]
+        x[i] = acc
+    _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, wk[1], wk[2], wk[3], Jnew)
+    drift = 0.0
+    for i in range(n):
+        for q in range(n):
+            drift = max(drift, abs(Jnew[i, q] - Jn[i, q]))
+    if not drift * h > DRIFT and not (force and drift > 0.0):
+        return False
+    for i in range(n):
+        for q in range(n):
+            Vold[i, q] = V[i, q]
+    if not decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
+        return False
+    for i in range(n):
+        for q in range(n):
+            Jn[i, q] = Jnew[i, q]
+    _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, wk[4], Vold)
+    return True
+
+
+@njit(parallel=True, cache=True)
+def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k, ev_c, ev_v,
+            rtol, atol, out, cf, ci, budget, max_steps):
+    """As :func:`pkpd.solvers.exponential._kernel`, re-linearising (see the module notes).
+
+    ``lam`` (S, n), ``V``/``Vinv``/``Jn`` (S, n, n) and ``WV`` (S, n_out, n) hold each row's current
+    linearisation and are updated in place (a resumed call continues with them); ``K`` (S, n, n)
+    is the linear part, ``W`` (S, n_out, n) the output rows, ``cols`` the states the nonlinear
+    terms read.  The rest as in :func:`pkpd.solvers.adaptive.solve_nonlinear`.
+    """
+    S, n = lam.shape
+    T = times.shape[0]
+    E = ev_t.shape[1]
+    n_par = pars.shape[1]
+    for s in prange(S):
+        if ci[s, C_STATUS] != RUNNING:
+            continue
+        z = np.zeros(n)
+        b = np.zeros(n)
+        bm = np.zeros(n)
+        active = np.zeros(n, dtype=np.int64)
+        G = np.zeros((6, n))  # stages 1–5 and G at the accepted end point (next step's first)
+        if ci[s, C_INIT] == 0:
+            for q in range(n):
+                acc = 0.0
+                for i in range(n):
+                    acc += Vinv[s, q, i] * y0[s, i]
+                z[q] = acc
+            g0_ok = False
+            t = times[0]
+            e = 0
+            h = 1e-3
+            steps = 0
+            rejected = 0
+            j = 0
+            ci[s, C_INIT] = 1
+            relin = True  # a fresh row linearises at its first state (after the events there)
+        else:
+            relin = ci[s, C_FLAG2] == 1  # asked for by a rejection just before the slice ended
+            for q in range(n):
+                z[q] = cf[s, F_VEC + q]
+                b[q] = cf[s, F_VEC + n + q]
+                bm[q] = cf[s, F_VEC + 2 * n + q]
+                G[0, q] = cf[s, F_VEC + 3 * n + q]
+                active[q] = ci[s, C_VEC + q]
+            g0_ok = ci[s, C_FLAG1] == 1
+            t = cf[s, F_T]
+            h = cf[s, F_H]
+            e = ci[s, C_E]
+            j = ci[s, C_J]
+            steps = ci[s, C_STEPS]
+            rejected = ci[s, C_REJ]
+        U = np.zeros(n)
+        znew = np.zeros(n)
+        zo = np.zeros(n)
+        err = np.zeros(n)
+        xe = np.zeros(n)
+        x0 = np.zeros(n)
+        x1 = np.zeros(n)
+        xw = np.zeros(n)
+        rw = np.zeros(n)
+        F = np.zeros((n, 4))  # e^{hλ}, φ₁₋₃(hλ)
+        Fh = np.zeros((n, 4))  # the same at hλ/2
+        v = np.zeros(n_par + n + 1)
+        stack = np.zeros(STACK)
+        wk = np.zeros((5, n))
+        Jnew = np.zeros((n, n))
+        Vold = np.zeros((n, n))
+        Vt = np.zeros((n, n))
+        Vit = np.zeros((n, n))
+        M = np.zeros((n, 2 * n))
+        dt = times[1] - times[0] if T > 1 else 1.0
+        Pdt = np.zeros((n, 4))
+        _grid_coefficients(lam[s], dt, Pdt)
+        Pg = np.zeros((n, 4))
+        ga = np.zeros(n)
+        gb = np.zeros(n)
+        gc = np.zeros(n)
+        status = RUNNING
+        fail = -1
+        work = 0
+        while j < T:
+            if work >= budget:  # hand back to Python (interrupts); the state is saved below
+                break
+            eps = 1e-12 * max(1.0, abs(t))
+            while e < E and ev_t[s, e] <= t + eps:
+                modal_event(ev_k[s, e], ev_c[s, e], ev_v[s, e], Vinv[s], z, b, active, bm, True)
+                e += 1
+                h = min(h, H_EVENT)
+                g0_ok = False
+                relin = True
+            if relin and cols.shape[0] > 0:
+                if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, Pdt, dt,
+                                pars[s], n_par, tgt, coef[s], ops, off, consts, cols, v, stack, h, True, wk, Jnew,
+                                Vold, Vt, Vit, M):
+                    g0_ok = False
+            relin = False
+            while j < T and times[j] <= t + eps:
+                for o in range(WV.shape[1]):
+                    acc = 0.0
+                    for q in range(n):
+                        acc += WV[s, o, q] * z[q]
+                    out[s, o, j] = acc
+                j += 1
+            if j >= T:
+                break
+            stop = times[T - 1]
+            if e < E and ev_t[s, e] < stop:
+                stop = ev_t[s, e]
+            hh = min(h, stop - t)
+            if hh <= 0.0:
+                t = stop
+                continue
+            work += 1
+            for q in range(n):
+                _phis(lam[s, q] * hh, F[q])
+                _phis(0.5 * lam[s, q] * hh, Fh[q])
+            # stage 1 at t; then U_i = e^{c_i hλ} z + h Σ a_ij G_j (Hochbruck & Ostermann 2005)
+            if not g0_ok:
+                _remainder_modal(z, t, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
+                                 stack, xw, rw, G[0])
+                g0_ok = True
+            for q in range(n):
+                U[q] = Fh[q, 0] * z[q] + hh * 0.5 * Fh[q, 1] * G[0, q]
+            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
+                             consts, v, stack, xw, rw, G[1])
+            for q in range(n):
+                U[q] = Fh[q, 0] * z[q] + hh * ((0.5 * Fh[q, 1] - Fh[q, 2]) * G[0, q] + Fh[q, 2] * G[1, q])
+            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
+                             consts, v, stack, xw, rw, G[2])
+            for q in range(n):
+                U[q] = F[q, 0] * z[q] + hh * ((F[q, 1] - 2.0 * F[q, 2]) * G[0, q] + F[q, 2] * (G[1, q] + G[2, q]))
+            _remainder_modal(U, t + hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts, v,
+                             stack, xw, rw, G[3])
+            for q in range(n):
+                a52 = 0.5 * Fh[q, 2] - F[q, 3] + 0.25 * F[q, 2] - 0.5 * Fh[q, 3]
+                a54 = 0.25 * Fh[q, 2] - a52
+                a51 = 0.5 * Fh[q, 1] - 2.0 * a52 - a54
+                U[q] = Fh[q, 0] * z[q] + hh * (a51 * G[0, q] + a52 * (G[1, q] + G[2, q]) + a54 * G[3, q])
+            _remainder_modal(U, t + 0.5 * hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off,
+                             consts, v, stack, xw, rw, G[4])
+            for q in range(n):
+                p1, p2, p3 = F[q, 1], F[q, 2], F[q, 3]
+                znew[q] = F[q, 0] * z[q] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * G[0, q] + (4.0 * p3 - p2) * G[3, q]
+                                                 + (4.0 * p2 - 8.0 * p3) * G[4, q])
+            _remainder_modal(znew, t + hh, V[s], Vinv[s], Jn[s], bm, pars[s], n_par, tgt, coef[s], ops, off, consts,
+                             v, stack, xw, rw, G[5])
+            for q in range(n):
+                p2, p3 = F[q, 2], F[q, 3]
+                err[q] = hh * ((4.0 * p2 - 8.0 * p3) * (G[4, q] - 0.5 * (G[1, q] + G[2, q]))
+                               + (4.0 * p3 - p2) * (G[5, q] - G[3, q]))
+            # the dense output at the midpoint against stage 5 (the step's own value there): where the
+            # remainder varies fast (a fast mode still decaying) the quadratic through G₁, G₅, G₆ is
+            # the weak part, and this keeps the outputs inside a step as accurate as its end
+            for q in range(n):
+                p1 = -3.0 * G[0, q] + 4.0 * G[4, q] - G[5, q]
+                p2 = 2.0 * G[0, q] - 4.0 * G[4, q] + 2.0 * G[5, q]
+                U[q] = Fh[q, 0] * z[q] + hh * (0.5 * Fh[q, 1] * G[0, q] + 0.25 * Fh[q, 2] * p1
+                                               + 0.25 * Fh[q, 3] * p2) - U[q]
+            for i in range(n):  # the error is judged on the states, not on the modes
+                a0 = 0.0
+                a1 = 0.0
+                ae = 0.0
+                ad = 0.0
+                for q in range(n):
+                    a0 += V[s, i, q] * z[q]
+                    a1 += V[s, i, q] * znew[q]
+                    ae += V[s, i, q] * err[q]
+                    ad += V[s, i, q] * U[q]
+                x0[i] = a0
+                x1[i] = a1
+                xe[i] = ae
+                xw[i] = ad
+            en = max(_err_norm(xe, x0, x1, rtol, atol), DENSE_WEIGHT * _err_norm(xw, x0, x1, rtol, atol))
+            if en <= 1.0 or (hh < 1e-14 and en == en):
+                if _first_nonfinite(x1) >= 0:  # a state blew up: stop here, naming it
+                    status = NONFINITE
+                    fail = _first_nonfinite(x1)
+                    break
+                # dense output: the remainder is the quadratic through G₁, G₅, G₄ (nodes 0, ½, 1; the
+                # step's own weights integrate exactly this, so the output is continuous at step ends);
+                # each output advances the previous one: z ← e^{λd} z + φ-weighted (a, b, c), then the
+                # quadratic a + b s + c s² is re-centred at the new time
+                tau0 = 0.0
+                for q in range(n):
+                    zo[q] = z[q]
+                    ga[q] = G[0, q]
+                    gb[q] = (-3.0 * G[0, q] + 4.0 * G[4, q] - G[5, q]) / hh
+                    gc[q] = (2.0 * G[0, q] - 4.0 * G[4, q] + 2.0 * G[5, q]) / (hh * hh)
+                while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
+                    d = times[j] - t - tau0
+                    if abs(d - dt) <= 1e-9 * dt:
+                        P = Pdt
+                    else:
+                        _grid_coefficients(lam[s], d, Pg)
+                        P = Pg
+                    for q in range(n):
+                        zo[q] = P[q, 0] * zo[q] + P[q, 1] * ga[q] + P[q, 2] * gb[q] + P[q, 3] * gc[q]
+                        ga[q] += d * (gb[q] + gc[q] * d)
+                        gb[q] += 2.0 * gc[q] * d
+                    tau0 += d
+                    for o in range(WV.shape[1]):
+                        acc = 0.0
+                        for q in range(n):
+                            acc += WV[s, o, q] * zo[q]
+                        out[s, o, j] = acc
+                    j += 1
+                t = t + hh if hh < stop - t else stop
+                for q in range(n):
+                    z[q] = znew[q]
+                    G[0, q] = G[5, q]
+                steps += 1
+                fac = 5.0 if en == 0.0 else min(5.0, 0.9 * en ** -0.25)
+                h = max(h, hh * fac) if hh < h else hh * fac
+                if cols.shape[0] > 0 and _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s],
+                                                      WV[s], bm, Pdt, dt, pars[s], n_par, tgt, coef[s], ops, off,
+                                                      consts, cols, v, stack, h, False, wk, Jnew, Vold, Vt, Vit, M):
+                    g0_ok = False
+            else:
+                rejected += 1
+                if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
+                    status = NONFINITE
+                    fail = _first_nonfinite(x1) if _first_nonfinite(x1) >= 0 else _worst(xe, x0, x1, rtol, atol)
+                    break
+                h = hh * max(0.1, 0.9 * en ** -0.25)
+                relin = True  # a stale linear part can make the remainder stiff: never let it shrink h alone
+            if steps + rejected >= max_steps:
+                status = TOO_MANY_STEPS
+                fail = _worst(xe, x0, x1, rtol, atol)
+                break
+        if status == RUNNING and j >= T:
+            status = DONE
+        cf[s, F_T] = t
+        cf[s, F_H] = h
+        for q in range(n):
+            cf[s, F_VEC + q] = z[q]
+            cf[s, F_VEC + n + q] = b[q]
+            cf[s, F_VEC + 2 * n + q] = bm[q]
+            cf[s, F_VEC + 3 * n + q] = G[0, q]
+            ci[s, C_VEC + q] = active[q]
+        ci[s, C_FLAG1] = 1 if g0_ok else 0
+        ci[s, C_FLAG2] = 1 if relin else 0
+        ci[s, C_E] = e
+        ci[s, C_J] = j
+        ci[s, C_STEPS] = steps
+        ci[s, C_REJ] = rejected
+        ci[s, C_STATUS] = status
+        ci[s, C_FAIL] = fail
+
+
+def solve_relinearised(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k,
+                       ev_c, ev_v, rtol, atol, out, stats, max_steps: int = 1_000_000):
+    """Integrate every row (:func:`_kernel`) in budgeted slices (:func:`pkpd.solvers.budget.run_budgeted`);
+    ``lam``, ``V``, ``Vinv``, ``Jn`` and ``WV`` are per-row copies the kernel overwrites.
+    Returns ``(status, t, state)`` per row."""
+    S, n = lam.shape
+
+    def call(cf, ci, budget):
+        _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k, ev_c,
+                ev_v, rtol, atol, out, cf, ci, budget, max_steps)
+    return run_budgeted(call, S, F_VEC + 4 * n, C_VEC + n, stats)
