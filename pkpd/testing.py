@@ -7,7 +7,7 @@ of the kernels in :mod:`pkpd.solvers`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
+
 from pkpd.simulation.typical import solve_states
 from pkpd.dosing.events import regimen_events
 from pkpd.simulation.system import build_system
@@ -36,6 +36,7 @@ def solve_piecewise(f, n: int, events, times: np.ndarray, *, subject: int = 0, m
     at an output time is given before that output is recorded.
     """
     x, b, active = np.zeros(n), np.zeros(n), np.zeros(n, int)
+    from scipy.integrate import solve_ivp  # lazy: scipy.integrate + scipy.optimize ≈ 0.1–0.4 s (issue #16)
     out = np.zeros((n, times.size))
     evs = sorted((t, k, c, v) for t, k, c, v in zip(events.time[subject], events.kind[subject],
                                                     events.cmt[subject], events.value[subject]) if np.isfinite(t))
@@ -78,6 +79,7 @@ def reference_solution(K: np.ndarray, events, times: np.ndarray, rtol: float = 1
     -------
     ndarray, shape (n, n_times)
     """
+    from scipy.integrate import solve_ivp  # lazy, as above
     n = K.shape[0]
     x = np.zeros(n)
     b = np.zeros(n)

@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 from scipy.special import ndtr
 
 from pkpd.models.endpoints import EndpointDef
@@ -226,6 +225,9 @@ def calibrate_threshold(arms, base: ObservationModel, target: float | None = Non
         return math.nan
     if g_lo == 0 or g_hi == 0:
         return math.exp(lo if g_lo == 0 else hi)
+    # lazy: importing scipy.optimize costs ≈ 0.1 s of every start (issue #16), and only the
+    # calibration of θ comes here (tests/test_startup.py checks ``import pkpd`` leaves it out)
+    from scipy.optimize import brentq
     return math.exp(brentq(gap, lo, hi, xtol=1e-10, rtol=1e-12))
 
 

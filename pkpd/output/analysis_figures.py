@@ -35,8 +35,7 @@ def frontier_figure(tr: xr.Dataset, meta: list[dict], title: str = "", *, cap: f
     y variable, x label, y label): the readout-level probabilities by default, the clinical
     endpoints' (``p_cost``, ``p_benefit``) for the clinical frontier."""
     xv, yv, xlabel, ylabel = axes_vars
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     P, M = tr.sizes["pair"], tr.sizes["model"]
     # one column per PD pair (the disagreement to compare side by side), one row per PK model
     fig, axes_t = plt.subplots(M, P, figsize=(5.6 * P, 4.6 * M + 0.6), squeeze=False)
@@ -108,8 +107,7 @@ def _guides(ax, cap: float | None, min_adequate: float | None) -> None:
 
 def tornado_figure(ds: xr.Dataset, title: str = ""):
     """Bars of first- and total-order indices with 95 % intervals, one panel per model × regimen."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     M, R = ds.sizes["model"], ds.sizes["regimen"]
     params = list(ds.parameter.values)
     fig, axes = plt.subplots(M, R, figsize=(4.6 * R, 0.5 * len(params) + 2.2), squeeze=False)
@@ -139,8 +137,7 @@ def tci_figure(results: list[TCIResult], title: str = "", bands: list | None = N
     :func:`tci_population`, one per result or None) add the 5–95 % range of simulated subjects given
     the same profile; with ``concentration_mg_ml`` the rate axis also reads in mL/h.  Legends sit
     above the panels, so that they cover no curve and no caption added below."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     for i, (r, col) in enumerate(zip(results, ("#c0392b", "#2874a6", "#1e8449"))):
         b = bands[i] if bands else None
@@ -176,8 +173,7 @@ def dose_response_figure(tr: xr.Dataset, meta: list[dict], doses_mg: list[float]
     dose per session (mg, log axis), one panel per PD pair × PK model, one colour per base
     regimen (route).  Shaded: parameter uncertainty (5–95 % across replicates); bars: Monte Carlo
     error (Wilson 95 %)."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     P, M = tr.sizes["pair"], tr.sizes["model"]
     fig, axes = plt.subplots(M, P, figsize=(5.4 * P, 4.2 * M + 0.7), squeeze=False)
     bases = list(dict.fromkeys(m["base"] for m in meta))

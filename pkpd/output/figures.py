@@ -7,21 +7,28 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
+import numpy as np
+import xarray as xr
 
 from pkpd.models.routes import ROUTE_TABLE
 
 
-matplotlib.use("Agg")
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend: the one place the package
+    imports matplotlib.  Lazy on purpose: importing matplotlib costs ≈ 0.3–1 s of every start
+    (``import pkpd``, each CLI command), and most runs draw no figure (issue #16's warm-cache
+    start ≤ 2 s).  tests/test_startup.py checks ``import pkpd`` leaves matplotlib unloaded."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def png_bytes(fig, dpi: float | None = None) -> bytes:
     """The figure as PNG bytes (tight bounding box), closed afterwards: the one way every
     command turns a figure into a file's content (written atomically by :mod:`pkpd.output.files`)."""
     buf = io.BytesIO()
+    plt = pyplot()
     fig.savefig(buf, format="png", bbox_inches="tight", **({} if dpi is None else {"dpi": dpi}))
     plt.close(fig)
     return buf.getvalue()
@@ -35,10 +42,13 @@ _STYLES = ["-", "--", ":", "-."]
 
 
 def _style():
+    """Apply the house style; returns ``pyplot`` (every figure function starts here)."""
+    plt = pyplot()
     plt.rcParams.update({
         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25,
         "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 8, "figure.dpi": 110,
     })
+    return plt
 
 
 def _regimen_styles(ds: xr.Dataset):
@@ -59,7 +69,7 @@ def _time_axis(t):
 
 def concentration_figure(ds: xr.Dataset, model: str, title: str = "", log_scale: bool = False):
     """One figure for ``model``: ketamine and norketamine plasma (and effect sites, readouts)."""
-    _style()
+    plt = _style()
     sub = ds.sel(model=model)
     panels = [v for v in ("ketamine_plasma", "norketamine_plasma") if v in sub and not np.all(np.isnan(sub[v]))]
     ce = [v for v in sub.data_vars if v.startswith("ce_") and not v.endswith("_molar")
@@ -133,7 +143,7 @@ def concentration_figure(ds: xr.Dataset, model: str, title: str = "", log_scale:
 
 def comparison_figure(ds: xr.Dataset, variable: str = "ketamine_plasma", title: str = ""):
     """One panel per regimen, one line per model: how much the answer depends on the model."""
-    _style()
+    plt = _style()
     regs = [str(r) for r in ds.regimen.values]
     ncol = min(3, len(regs))
     nrow = (len(regs) + ncol - 1) // ncol
@@ -168,7 +178,7 @@ def comparison_figure(ds: xr.Dataset, variable: str = "ketamine_plasma", title: 
 def hysteresis_figure(ds: xr.Dataset, model: str, title: str = ""):
     """Effect against plasma concentration, one loop per regimen and readout: the anticlockwise
     loop is the blood–effect-site lag (typical subject)."""
-    _style()
+    plt = _style()
     sub = ds.sel(model=model)
     readouts = [v for v in sub.data_vars if "category" in sub[v].attrs and not np.all(np.isnan(sub[v]))]
     if not readouts or "ketamine_plasma" not in sub:

@@ -19,8 +19,7 @@ from pkpd.simulation.population import percentiles
 
 def band_figure(ds: xr.Dataset, model: str, variable: str = "ketamine_plasma", title: str = ""):
     """Percentile bands (5–95 %, 25–75 %, median) per regimen for one model."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     pc = percentiles(ds, variable).sel(model=model)
     sub = ds.sel(model=model)
     regs = [r for r in sub.regimen.values if not np.all(np.isnan(pc.sel(regimen=r).values))]
@@ -56,8 +55,7 @@ def band_figure(ds: xr.Dataset, model: str, variable: str = "ketamine_plasma", t
 
 def effect_band_figure(ds: xr.Dataset, model: str, analgesia: str, psychotomimetic: str, title: str = ""):
     """Analgesia and psychotomimetic readouts, median and 5–95 % band, on the same axes per regimen."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     pa = percentiles(ds, analgesia).sel(model=model)
     ps = percentiles(ds, psychotomimetic).sel(model=model)
     regs = [r for r in ds.regimen.values if not np.all(np.isnan(pa.sel(regimen=r).values))]

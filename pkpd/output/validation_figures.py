@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import textwrap
 
-import matplotlib.pyplot as plt
-
 from pkpd.output.figures import _style
 
 _SET_STYLE = {"calibration": ("#7f8c8d", "s", "calibration (fitted)"), "held-out": ("#c0392b", "o", "held-out")}
@@ -13,7 +11,7 @@ _SET_STYLE = {"calibration": ("#7f8c8d", "s", "calibration (fitted)"), "held-out
 def validation_figure(preds, title: str):
     """Observed rate (Wilson 95 %) on x, predicted (predictive interval, parameter-uncertainty
     bar thicker) on y, identity line; calibration rows grey squares, held-out rows red circles."""
-    _style()
+    plt = _style()
     labels = list(dict.fromkeys(p.label for p in preds))
     ncol = min(3, len(labels))
     nrow = -(-len(labels) // ncol)

@@ -13,8 +13,7 @@ _BAND = {5.0: "#2874a6", 50.0: "#c0392b", 95.0: "#2874a6"}
 def vpc_figure(ds: xr.Dataset, obs: Observations, title: str = "", log_scale: bool = False):
     """One panel per route: observations (points), their 5th/50th/95th percentiles per bin (lines)
     and the simulated bands of the same percentiles (shaded: the ``ci`` interval across replicates)."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     routes = [str(r) for r in ds.route.values]
     fig, axes = plt.subplots(1, len(routes), figsize=(5.4 * len(routes), 4.4), squeeze=False)
     unit = ds.observed.attrs.get("units", "")
@@ -71,8 +70,7 @@ def _by_route(curves) -> dict[str, tuple]:
 def observed_figure(curves, obs: Observations, title: str = "", unit: str = "ng/mL", log_scale: bool = False):
     """One panel per route: the typical subject's curve, the simulated subjects' 5–95 % band (all
     replicates and doses of the route pooled) and the observations of the route's IDs."""
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     routes = _by_route(curves)
     fig, axes = plt.subplots(1, len(routes), figsize=(5.4 * len(routes), 4.2), squeeze=False)
     for ax, (route, (t, subj, typ, ids)) in zip(axes[0], routes.items()):

@@ -15,7 +15,7 @@ from pkpd.models.load import load_model
 from pkpd.dosing.notation import parse_regimen
 from pkpd.simulation.typical import simulate
 from pkpd.output.figures import hysteresis_figure
-from pkpd.output.figures import _style
+from pkpd.output.figures import _style, pyplot
 from pkpd.simulation.sampling import CovariateDist, Population
 from pkpd.simulation.population import percentiles, simulate_population
 from pkpd.output.analysis_figures import frontier_figure
@@ -48,9 +48,8 @@ def captioned_png(fig, text: str) -> bytes:
     The figure is rendered first (tight box) and the caption drawn underneath, so a caption can
     never cover a legend, a label or data, whatever the figure's layout.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.image import imread
-    img = imread(io.BytesIO(png_bytes(fig, dpi=DPI)))
+    plt = pyplot()
+    img = plt.imread(io.BytesIO(png_bytes(fig, dpi=DPI)))
     h, w = img.shape[:2]
     chars = max(40, int((w - 24) / 6.6))  # 8-pt DejaVu Sans ≈ 6.6 px per character at 110 dpi
     lines = textwrap.wrap(text, chars)
@@ -101,8 +100,7 @@ def context_sensitive_half_times(model, durations_h):
 
 
 def _csht():
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     durations = np.array([0.25, 0.5, 1, 2, 3, 4, 6, 8, 12])
     fig, ax = plt.subplots(figsize=(7.5, 4.6))
     for name, col in (("domino", "#c0392b"), ("perez_ruixo_2021", "#2874a6"), ("fanta_otto_2021", "#1e8449"),
@@ -116,8 +114,7 @@ def _csht():
 
 
 def _population():
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     ds = simulate_population(load_model("perez_ruixo_2021"), parse_regimen("28 mg IN x2 every 5 min", "IN 56 mg"),
                              Population(n=300, seed=4, covariates={"WT": CovariateDist("normal", 75, 13, 45, 140)}),
                              horizon=8, step=2 / 60, mode="full", progress=False)

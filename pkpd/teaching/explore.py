@@ -56,8 +56,7 @@ def describe_state(s: State, r: dict) -> str:
 def save_panels(s: State, directory) -> list:
     """The explorer's three panels for ``s`` as one PNG in ``directory``; returns the paths written."""
     from pathlib import Path
-    import matplotlib.pyplot as plt
-    _style()
+    plt = _style()
     r = compute(s)
     t = r["time"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
