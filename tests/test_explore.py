@@ -58,6 +58,20 @@ def test_callbacks_in_process():
     assert "Peak ketamine" in h["status"].object
 
 
+
+def test_app_builds_without_deprecation_warnings():
+    """The controls are labelled with Panel's ``label`` (``name=`` warns from Panel 1.9 on, the
+    minimum in pyproject.toml): building the app raises no warning from pkpd's own code."""
+    pytest.importorskip("panel")
+    import warnings
+    from pkpd.teaching.explore import app
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        layout = app()
+    ours = [f"{w.filename}:{w.lineno}: {w.message}" for w in seen if "/pkpd/" in w.filename.replace("\\", "/")]
+    assert not ours, ours
+    assert layout._pkpd["widgets"]["dose"].label == "Dose per administration (mg)"
+
 def test_headless_export(tmp_path):
     files = save_panels(State(), tmp_path)
     assert files and files[0].stat().st_size > 30_000
