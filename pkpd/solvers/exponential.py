@@ -136,6 +136,36 @@ def to_modal(Vinv, y, z):
 
 
 @njit(cache=True)
+def resume_modal_row(cf, ci, z, b, bm, g0, active):
+    """A resumed row of the exponential kernels (``cf``/``ci`` its saved state, :mod:`pkpd.solvers.budget`):
+    fills the modal state ``z``, the rates ``b`` (mg/h) and ``bm = V⁻¹ b``, the first stage ``g0``
+    and the running-input counts; returns ``(t, h, whether g0 is valid)``."""
+    n = z.shape[0]
+    for q in range(n):
+        z[q] = cf[F_VEC + q]
+        b[q] = cf[F_VEC + n + q]
+        bm[q] = cf[F_VEC + 2 * n + q]
+        g0[q] = cf[F_VEC + 3 * n + q]
+        active[q] = ci[C_VEC + q]
+    return cf[F_T], cf[F_H], ci[C_FLAG1] == 1
+
+
+@njit(cache=True)
+def save_modal_row(cf, ci, t, h, z, b, bm, g0, active, g0_ok):
+    """The inverse of :func:`resume_modal_row`: store a row's state at the end of a slice."""
+    n = z.shape[0]
+    cf[F_T] = t
+    cf[F_H] = h
+    for q in range(n):
+        cf[F_VEC + q] = z[q]
+        cf[F_VEC + n + q] = b[q]
+        cf[F_VEC + 2 * n + q] = bm[q]
+        cf[F_VEC + 3 * n + q] = g0[q]
+        ci[C_VEC + q] = active[q]
+    ci[C_FLAG1] = 1 if g0_ok else 0
+
+
+@njit(cache=True)
 def _advance(lam, G1, G4, G5, h, tau0, tau, zo, ph, dt, Pdt):
     """``zo`` ← the dense solution at ``tau`` (> tau0, both from the step start) from ``zo`` at
     ``tau0``; ``Pdt[q]`` holds ``_phis(λ_q dt)`` for the usual output spacing ``dt``."""
@@ -191,15 +221,7 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
             j = 0
             ci[s, C_INIT] = 1
         else:
-            for q in range(n):
-                z[q] = cf[s, F_VEC + q]
-                b[q] = cf[s, F_VEC + n + q]
-                bm[q] = cf[s, F_VEC + 2 * n + q]
-                G[0, q] = cf[s, F_VEC + 3 * n + q]
-                active[q] = ci[s, C_VEC + q]
-            g0_ok = ci[s, C_FLAG1] == 1
-            t = cf[s, F_T]
-            h = cf[s, F_H]
+            t, h, g0_ok = resume_modal_row(cf[s], ci[s], z, b, bm, G[0], active)
             e, j, steps, rejected = load_counters(ci[s])
         U = np.zeros(n)
         znew = np.zeros(n)
@@ -289,15 +311,7 @@ def _kernel(lam, V, Vinv, Jn, WV, pars, tgt, coef, ops, off, consts, y0, times, 
                 break
         if status == RUNNING and j >= T:
             status = DONE
-        cf[s, F_T] = t
-        cf[s, F_H] = h
-        for q in range(n):
-            cf[s, F_VEC + q] = z[q]
-            cf[s, F_VEC + n + q] = b[q]
-            cf[s, F_VEC + 2 * n + q] = bm[q]
-            cf[s, F_VEC + 3 * n + q] = G[0, q]
-            ci[s, C_VEC + q] = active[q]
-        ci[s, C_FLAG1] = 1 if g0_ok else 0
+        save_modal_row(cf[s], ci[s], t, h, z, b, bm, G[0], active, g0_ok)
         save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 

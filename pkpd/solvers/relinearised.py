@@ -24,10 +24,10 @@ import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK
 from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _worst
-from pkpd.solvers.budget import (C_FLAG1, C_FLAG2, C_INIT, C_STATUS, C_VEC, DONE, F_H, F_T, F_VEC, NONFINITE, RUNNING,
-                                 TOO_MANY_STEPS, run_budgeted)
+from pkpd.solvers.budget import (C_FLAG2, C_INIT, C_STATUS, C_VEC, DONE, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS,
+                                 run_budgeted)
 from pkpd.solvers.events import due_modal_events
-from pkpd.solvers.exponential import _phis, erk4_step, to_modal
+from pkpd.solvers.exponential import _phis, erk4_step, resume_modal_row, save_modal_row, to_modal
 from pkpd.solvers.stepping import (grown_step, load_counters, record_due, save_counters, shrunk_step, step_stop,
                                    write_outputs)
 from pkpd.solvers.small_eigen import decompose
@@ -171,15 +171,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
             relin = True  # a fresh row linearises at its first state (after the events there)
         else:
             relin = ci[s, C_FLAG2] == 1  # asked for by a rejection just before the slice ended
-            for q in range(n):
-                z[q] = cf[s, F_VEC + q]
-                b[q] = cf[s, F_VEC + n + q]
-                bm[q] = cf[s, F_VEC + 2 * n + q]
-                G[0, q] = cf[s, F_VEC + 3 * n + q]
-                active[q] = ci[s, C_VEC + q]
-            g0_ok = ci[s, C_FLAG1] == 1
-            t = cf[s, F_T]
-            h = cf[s, F_H]
+            t, h, g0_ok = resume_modal_row(cf[s], ci[s], z, b, bm, G[0], active)
             e, j, steps, rejected = load_counters(ci[s])
         U = np.zeros(n)
         znew = np.zeros(n)
@@ -314,15 +306,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 break
         if status == RUNNING and j >= T:
             status = DONE
-        cf[s, F_T] = t
-        cf[s, F_H] = h
-        for q in range(n):
-            cf[s, F_VEC + q] = z[q]
-            cf[s, F_VEC + n + q] = b[q]
-            cf[s, F_VEC + 2 * n + q] = bm[q]
-            cf[s, F_VEC + 3 * n + q] = G[0, q]
-            ci[s, C_VEC + q] = active[q]
-        ci[s, C_FLAG1] = 1 if g0_ok else 0
+        save_modal_row(cf[s], ci[s], t, h, z, b, bm, G[0], active, g0_ok)
         ci[s, C_FLAG2] = 1 if relin else 0
         save_counters(ci[s], e, j, steps, rejected, status, fail)
 
