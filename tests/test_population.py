@@ -96,6 +96,32 @@ def test_independent_of_thread_count():
         np.testing.assert_array_equal(one[v].values, two[v].values, err_msg=v)
 
 
+@pytest.mark.parametrize("mode", ["streaming", "full"])
+def test_pipelined_chunks_equal_serial_chunks(mode, monkeypatch):
+    """With 2 numba threads the next chunk is solved in a helper thread while the current one is
+    (two buffer sets); with 1 thread chunks run one after another.  3 chunks of 256 subjects:
+    every output must be bit-for-bit the same, and the pipelined path must have been taken."""
+    import numba
+    import pkpd.simulation.population as population
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two numba threads")
+    calls = []
+    helper = population._solve_with_threads
+    monkeypatch.setattr(population, "_solve_with_threads", lambda *a: calls.append(a[2]) or helper(*a))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run(chunk=256, mode=mode, dtype=np.float64)
+        assert calls == []
+        numba.set_num_threads(2)
+        two = run(chunk=256, mode=mode, dtype=np.float64)
+    finally:
+        numba.set_num_threads(before)
+    assert sorted(calls) == [0, 256, 512]
+    for v in one.data_vars:
+        np.testing.assert_array_equal(one[v].values, two[v].values, err_msg=v)
+
+
 def test_streaming_metrics_equal_full_metrics_and_percentiles_within_bound():
     full = run(mode="full", dtype=np.float64)
     stream = run(mode="streaming")

@@ -15,8 +15,10 @@ from __future__ import annotations
 import ctypes
 import sys
 import time as _time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -148,14 +150,50 @@ def _histograms(hists: dict, typical, lay, mi: int, R: int, n_times: int) -> tup
 
 
 def _run_chunks(plan: ChunkPlan, acc, mi: int, names: list, bar) -> None:
-    """Every chunk of model ``mi``, taken into the accumulators as it is solved."""
+    """Every chunk of model ``mi``, taken into the accumulators as it is solved, in order.
+
+    With more than one numba thread, chunk ``k + 1`` is solved in a helper thread while chunk ``k``
+    is: the serial Python part of one (sampling, building the systems, events) then runs while the
+    other's kernels occupy the cores.  The two chunks in flight use two buffer sets (a copy of the
+    plan with its own ``buffers``), and a chunk is taken into the accumulators before its buffer
+    set is reused.  Every chunk is the same computation either way (bit-for-bit)."""
     n = plan.population.n
-    for start in range(0, n, plan.chunk):
-        check_interrupt()
-        stop = min(n, start + plan.chunk)
-        acc.add(solve_chunk(plan, start, stop), mi, plan.lay, names, start, stop)
-        if bar is not None:
-            bar.update(stop - start)
+    ranges = [(start, min(n, start + plan.chunk)) for start in range(0, n, plan.chunk)]
+    threads = numba.get_num_threads()
+    if len(ranges) < 2 or threads < 2:
+        for start, stop in ranges:
+            check_interrupt()
+            _take(acc, solve_chunk(plan, start, stop), mi, plan, names, start, stop, bar)
+        return
+    plans = (plan, replace(plan, buffers={}))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pkpd-chunk") as pool:
+        pending = pool.submit(_solve_with_threads, threads, plans[0], *ranges[0])
+        try:
+            for k, (start, stop) in enumerate(ranges):
+                check_interrupt()
+                # chunk k − 1 (same buffer set as k + 1) was taken in the previous iteration
+                nxt = (pool.submit(_solve_with_threads, threads, plans[(k + 1) % 2], *ranges[k + 1])
+                       if k + 1 < len(ranges) else None)
+                try:
+                    ch = pending.result()
+                finally:
+                    pending = nxt
+                _take(acc, ch, mi, plan, names, start, stop, bar)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+
+def _solve_with_threads(threads: int, plan: ChunkPlan, start: int, stop: int):
+    """:func:`solve_chunk` in a helper thread, on the caller's numba thread count (it is per thread)."""
+    numba.set_num_threads(threads)
+    return solve_chunk(plan, start, stop)
+
+
+def _take(acc, ch, mi: int, plan: ChunkPlan, names: list, start: int, stop: int, bar) -> None:
+    acc.add(ch, mi, plan.lay, names, start, stop)
+    if bar is not None:
+        bar.update(stop - start)
 
 
 def _with_drug_notes(ds: xr.Dataset, typical: xr.Dataset) -> xr.Dataset:

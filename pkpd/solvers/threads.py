@@ -9,11 +9,13 @@ depend on the number of threads or on how the items are split.
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()  # population runs call run_ranges from two threads at once
 
 
 def run_ranges(fn, n: int, *args) -> None:
@@ -22,9 +24,10 @@ def run_ranges(fn, n: int, *args) -> None:
     if threads <= 1:
         fn(0, n, *args)
         return
-    pool = _POOLS.get(threads)
-    if pool is None:
-        pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pkpd-kernel")
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pkpd-kernel")
     parts = min(n, 4 * threads)  # a few ranges per thread: uneven blocks even out
     edges = [n * k // parts for k in range(parts + 1)]
     futures = [pool.submit(fn, lo, hi, *args) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
