@@ -127,8 +127,8 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
             for o in range(n_out):
                 for ka in range(na):
                     Wb[o, ka, lane] = WV[s, o, act[ka]]
-        lp, lc, kg, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo,
-                                                                 bin_iw, n_all, L)
+        lp, lc, kg, sq, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group,
+                                                                     bin_lo, bin_iw, n_all, L)
         yb = y.view(np.int64)
         has_input = False
         t = times[0]
@@ -197,7 +197,7 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
                 for k in range(na):
                     for lane in range(L):
                         y[o, lane] += Wb[o, k, lane] * z[k, lane]
-            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L)
+            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L)
             store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)

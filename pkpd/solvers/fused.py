@@ -179,10 +179,11 @@ def lane_parameters(par, coef, sub, rows, L):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L):
+def derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L):
     """Derived rows ``n_out + d`` of the lane array ``y`` from its output rows.
 
-    ``kg[d, lane]`` holds ``c50^γ`` (no antagonist: constant), NaN when it must be recomputed.
+    ``kg[d, lane]`` holds ``c50^γ`` (no antagonist: constant), NaN when it must be recomputed;
+    ``sq[d]`` is True when every lane's γ is 2 (:func:`square_hills`, once per block, not per step).
     The operations and their order are those of :func:`pkpd.simulation.readouts.readout_rows`,
     then ``np.clip`` to ``clip[d]`` (NaN stays NaN), then the sign.
     """
@@ -199,11 +200,7 @@ def derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L):
         else:
             q = src[d, 0]
             a_row = ant[d]
-            square = True
-            for lane in range(L):
-                if lp[d, P_GAMMA, lane] != 2.0:
-                    square = False
-            if square and a_row < 0:  # the common case: vectorises over lanes
+            if sq[d] and a_row < 0:  # the common case: vectorises over lanes
                 for lane in range(L):
                     c = y[q, lane]
                     c = 0.0 if c < 0.0 else c
@@ -258,6 +255,19 @@ def c50_powers(lp, L):
     return kg
 
 
+@njit(cache=True, error_model="numpy")
+def square_hills(lp, L):
+    """Per derived row: every lane's Hill exponent is exactly 2 (the vectorised branch of
+    :func:`derive`; a lane block's parameters do not change between steps)."""
+    D = lp.shape[0]
+    sq = np.ones(D, dtype=np.bool_)
+    for d in range(D):
+        for lane in range(L):
+            if lp[d, P_GAMMA, lane] != 2.0:
+                sq[d] = False
+    return sq
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def store_step(y, j, base, dest, dest_col, L):
     """Copy the lanes' rows into the flat ``dest`` at time index ``j`` (cast to its dtype);
@@ -285,8 +295,8 @@ def lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L):
 
 @njit(cache=True, error_model="numpy")
 def lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo, bin_iw, n_all, L):
-    """What a block of ``L`` lanes needs before its first step: per-lane PD parameters and C50
-    powers, storage offsets, histogram edges, and the work arrays ``y`` (n_all, L), ``bl`` (L),
+    """What a block of ``L`` lanes needs before its first step: per-lane PD parameters, C50
+    powers and square-Hill flags, storage offsets, histogram edges, and the work arrays ``y`` (n_all, L), ``bl`` (L),
     ``ms`` (6, n_all, L) and ``prev`` (n_all, L)."""
     lp, lc = lane_parameters(par, coef, sub, rows, L)
     kg = c50_powers(lp, L)
@@ -294,7 +304,8 @@ def lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo, bin_iw, n_all
     for lane in range(L):
         base[lane] = dest_base[rows[lane]]
     blo, biw = lane_bins(bin_group, bin_lo, bin_iw, rows, n_all, L)
-    return lp, lc, kg, base, blo, biw, np.empty((n_all, L)), np.empty(L), np.empty((6, n_all, L)), np.empty((n_all, L))
+    return (lp, lc, kg, square_hills(lp, L), base, blo, biw, np.empty((n_all, L)), np.empty(L),
+            np.empty((6, n_all, L)), np.empty((n_all, L)))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -350,8 +361,8 @@ def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, co
         want_metrics = metrics.shape[0] > 0
         Tp = sample_at.shape[0]
         rows = rows_of[i0:i0 + L]
-        lp, lc, kg, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group, bin_lo,
-                                                                 bin_iw, n_all, L)
+        lp, lc, kg, sq, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group,
+                                                                     bin_lo, bin_iw, n_all, L)
         yb = y.view(np.int64)
         p = 0
         kq = 0  # next kept time index
@@ -359,7 +370,7 @@ def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, co
             for o in range(n_out):
                 for lane in range(L):
                     y[o, lane] = buf[i0 + lane, o, j]
-            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, L)
+            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L)
             store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:
                 bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
