@@ -66,7 +66,7 @@ def _rhs(K, b, y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy):
     _add_terms(y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_terms(y, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, dy):
     """``dy += Σ_k coef_k · g_k(pars, y, t)`` — the nonlinear terms alone."""
     if tgt.shape[0] == 0:

@@ -46,7 +46,7 @@ import numpy as np
 from pkpd.limits import limit
 from pkpd.solvers.adaptive import solve_nonlinear
 from pkpd.solvers.batched import event_blocks, solve_batched
-from pkpd.solvers.bytecode import VAR
+from pkpd.solvers.bytecode import read_slots
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
 from pkpd.solvers.failures import check_finite, raise_failure
@@ -364,14 +364,14 @@ def _run_relinearised(p: _Problem) -> bool:
     if not ok.all():
         return False
     n, n_par = p.K.shape[1], nl.pars.shape[1]
-    var = nl.ops[nl.ops[:, 0] == VAR, 1]
-    cols = np.unique(var[(var >= n_par) & (var < n_par + n)] - n_par).astype(np.int64)  # states the terms read
+    var = read_slots(nl.ops)
+    cols = (var[(var >= n_par) & (var < n_par + n)] - n_par).astype(np.int64)  # states the terms read
     Vr = p.tile(Vm)
     WV = np.ascontiguousarray(np.einsum("soi,sik->sok", p.W, Vr))
     p.failure = solve_relinearised(p.tile(p.K), p.tile(lam), Vr, p.tile(Vinv), p.tile(Jn), p.W, WV, p.tile(nl.pars),
                                    nl.tgt, p.tile(nl.coef), nl.ops, nl.off, nl.consts, cols,
                                    p.tile(np.ascontiguousarray(nl.y0)), p.times, *p.events, p.rtol, p.atol, p.out,
-                                   p.stats, p.max_steps)
+                                   p.stats, p.max_steps, hermite=not (var == n_par + n).any())  # reads t: quadratic
     return True
 
 

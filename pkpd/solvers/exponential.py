@@ -57,7 +57,7 @@ def _phis(x, out):
         out[3] = (p2 - 0.5) / x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _remainder_modal(z, t, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, x, r, g):
     """``g = V⁻¹ (b + R(V z, t))`` with ``bm = V⁻¹ b`` precomputed; ``x``, ``r`` are work arrays."""
     n = z.shape[0]
@@ -79,7 +79,7 @@ def _remainder_modal(z, t, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, 
         g[q] = acc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def erk4_step(z, t, hh, lam, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, F, Fh,
               G, g0_ok, U, znew, err):
     """One step ``hh`` (h) of the Hochbruck–Ostermann (2005) exponential Runge–Kutta method from the
@@ -90,34 +90,47 @@ def erk4_step(z, t, hh, lam, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off
     for q in range(n):
         _phis(lam[q] * hh, F[q])
         _phis(0.5 * lam[q] * hh, Fh[q])
-    # stage 1 at t; then U_i = e^{c_i hλ} z + h Σ a_ij G_j (Hochbruck & Ostermann 2005)
-    if not g0_ok:
-        _remainder_modal(z, t, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[0])
-    for q in range(n):
-        U[q] = Fh[q, 0] * z[q] + hh * 0.5 * Fh[q, 1] * G[0, q]
-    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
-                     G[1])
-    for q in range(n):
-        U[q] = Fh[q, 0] * z[q] + hh * ((0.5 * Fh[q, 1] - Fh[q, 2]) * G[0, q] + Fh[q, 2] * G[1, q])
-    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
-                     G[2])
-    for q in range(n):
-        U[q] = F[q, 0] * z[q] + hh * ((F[q, 1] - 2.0 * F[q, 2]) * G[0, q] + F[q, 2] * (G[1, q] + G[2, q]))
-    _remainder_modal(U, t + hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[3])
-    for q in range(n):
-        a52 = 0.5 * Fh[q, 2] - F[q, 3] + 0.25 * F[q, 2] - 0.5 * Fh[q, 3]
-        a54 = 0.25 * Fh[q, 2] - a52
-        a51 = 0.5 * Fh[q, 1] - 2.0 * a52 - a54
-        U[q] = Fh[q, 0] * z[q] + hh * (a51 * G[0, q] + a52 * (G[1, q] + G[2, q]) + a54 * G[3, q])
-    _remainder_modal(U, t + 0.5 * hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw,
-                     G[4])
-    for q in range(n):
-        p1, p2, p3 = F[q, 1], F[q, 2], F[q, 3]
-        znew[q] = F[q, 0] * z[q] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * G[0, q] + (4.0 * p3 - p2) * G[3, q]
-                                         + (4.0 * p2 - 8.0 * p3) * G[4, q])
-    # G at the new point: the next step's first stage, the end node of the dense output and
-    # part of the error estimate (in stiff modes the step leans on G₄, see the module notes)
-    _remainder_modal(znew, t + hh, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[5])
+    # stage 1 at t; then U_i = e^{c_i hλ} z + h Σ a_ij G_j (Hochbruck & Ostermann 2005); then G at
+    # the new point: the next step's first stage, the end node of the dense output and part of the
+    # error estimate (in stiff modes the step leans on G₄, see the module notes).  One call site for
+    # the six remainders (``_remainder_modal`` is inlined); ``err`` holds z, then znew, meanwhile.
+    for k in range(6):
+        src = U
+        if k == 0:
+            if g0_ok:
+                continue
+            for q in range(n):
+                err[q] = z[q]
+            src = err
+            tk = t
+        elif k == 1:
+            for q in range(n):
+                U[q] = Fh[q, 0] * z[q] + hh * 0.5 * Fh[q, 1] * G[0, q]
+            tk = t + 0.5 * hh
+        elif k == 2:
+            for q in range(n):
+                U[q] = Fh[q, 0] * z[q] + hh * ((0.5 * Fh[q, 1] - Fh[q, 2]) * G[0, q] + Fh[q, 2] * G[1, q])
+            tk = t + 0.5 * hh
+        elif k == 3:
+            for q in range(n):
+                U[q] = F[q, 0] * z[q] + hh * ((F[q, 1] - 2.0 * F[q, 2]) * G[0, q] + F[q, 2] * (G[1, q] + G[2, q]))
+            tk = t + hh
+        elif k == 4:
+            for q in range(n):
+                a52 = 0.5 * Fh[q, 2] - F[q, 3] + 0.25 * F[q, 2] - 0.5 * Fh[q, 3]
+                a54 = 0.25 * Fh[q, 2] - a52
+                a51 = 0.5 * Fh[q, 1] - 2.0 * a52 - a54
+                U[q] = Fh[q, 0] * z[q] + hh * (a51 * G[0, q] + a52 * (G[1, q] + G[2, q]) + a54 * G[3, q])
+            tk = t + 0.5 * hh
+        else:
+            for q in range(n):
+                p1, p2, p3 = F[q, 1], F[q, 2], F[q, 3]
+                znew[q] = F[q, 0] * z[q] + hh * ((p1 - 3.0 * p2 + 4.0 * p3) * G[0, q] + (4.0 * p3 - p2) * G[3, q]
+                                                 + (4.0 * p2 - 8.0 * p3) * G[4, q])
+                err[q] = znew[q]
+            src = err
+            tk = t + hh
+        _remainder_modal(src, tk, Vs, Vinvs, Jn, bm, pars, n_par, tgt, coef, ops, off, consts, v, stack, xw, rw, G[k])
     for q in range(n):
         p2, p3 = F[q, 2], F[q, 3]
         err[q] = hh * ((4.0 * p2 - 8.0 * p3) * (G[4, q] - 0.5 * (G[1, q] + G[2, q]))

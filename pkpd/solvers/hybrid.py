@@ -59,7 +59,7 @@ def _rhs_extra(x, t, ylin, pars, n_par, n_lin, tgt, coef, ops, off, consts, v, s
         dx[i] = 0.0
     v[n_par + n_lin + m] = t
     for k in range(tgt.shape[0]):
-        dx[tgt[k] - n_lin] += coef[k] * run_program(ops, off, consts, k, v, stack)
+        dx[tgt[k] - n_lin] += coef[k] * run_program(ops, off, consts, k, v, stack)  # inlined interpreter
 
 
 @njit(parallel=True, cache=True)

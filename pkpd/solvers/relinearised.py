@@ -27,9 +27,9 @@ from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _wors
 from pkpd.solvers.budget import (C_FLAG2, C_INIT, C_STATUS, C_VEC, DONE, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS,
                                  run_budgeted)
 from pkpd.solvers.events import due_modal_events
-from pkpd.solvers.exponential import _phis, erk4_step, resume_modal_row, save_modal_row, to_modal
-from pkpd.solvers.stepping import (grown_step, load_counters, record_due, save_counters, shrunk_step, step_stop,
-                                   write_outputs)
+from pkpd.solvers.exponential import erk4_step, resume_modal_row, save_modal_row, to_modal
+from pkpd.solvers.hermite import dense_outputs, grid_coefficients, remainder_polynomial, remainder_slope
+from pkpd.solvers.stepping import grown_step, load_counters, record_due, save_counters, shrunk_step, step_stop
 from pkpd.solvers.small_eigen import decompose
 
 #: Re-linearise when ``h · max|ΔJ_N|`` (dimensionless: the drift of the linear part over one step)
@@ -37,13 +37,19 @@ from pkpd.solvers.small_eigen import decompose
 DRIFT = 0.02
 #: Weight of the dense-output error (midpoint of the quadratic remainder against stage 5) in the step
 #: control: 1 makes every output as accurate as the step ends but costs ~4× the steps; 0.1 keeps the
-#: maximum error over the 1-min grid below LSODA's at the same rtol (benchmarks/README.md).
+#: maximum error over the 1-min grid below LSODA's at the same rtol (benchmarks/README.md).  That is
+#: for the quadratic dense output (terms that read ``t``); the quartic Hermite one
+#: (:mod:`pkpd.solvers.hermite`) takes ``HERMITE_WEIGHT``: ~20 % fewer steps on domino_mm at rtol
+#: 1e-6 and 1e-8, errors still below LSODA's.  0.02 would save ~40 % (outputs still as accurate) but
+#: lets the global error of a long saturated phase grow to ~50 × rtol (one-compartment bolus at
+#: 20 × Km, tests/test_relinearised.py).
 DENSE_WEIGHT = 0.1
+HERMITE_WEIGHT = 0.05
 #: Largest first step after an event, h (the error control then grows it up to 5× per step).
 H_EVENT = 1e-3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, xp, fp, fm, J):
     """``J[:, q] = ∂N/∂x_q`` at ``x`` for the states ``q`` in ``cols`` (central differences; other
     columns are zero because no term reads those states)."""
@@ -58,13 +64,30 @@ def _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stac
         for i in range(n):
             fp[i] = 0.0
             fm[i] = 0.0
-        xp[q] = x[q] + d
-        _add_terms(xp, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, fp)
-        xp[q] = x[q] - d
-        _add_terms(xp, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, fm)
+        for side in range(2):  # one call site: _add_terms is inlined
+            xp[q] = x[q] + d if side == 0 else x[q] - d
+            _add_terms(xp, t, pars, n_par, tgt, coef, ops, off, consts, v, stack, fp if side == 0 else fm)
         xp[q] = x[q]
         for i in range(n):
             J[i, q] = (fp[i] - fm[i]) / (2.0 * d)
+
+
+@njit(cache=True, inline="always")
+def _copy(a, b):
+    """``b[:] = a`` for (n, n) arrays."""
+    for i in range(a.shape[0]):
+        for q in range(a.shape[1]):
+            b[i, q] = a[i, q]
+
+
+@njit(cache=True, inline="always")
+def _drift(Jnew, Jn):
+    """``max|Jnew − Jn|`` (1/h)."""
+    drift = 0.0
+    for i in range(Jn.shape[0]):
+        for q in range(Jn.shape[1]):
+            drift = max(drift, abs(Jnew[i, q] - Jn[i, q]))
+    return drift
 
 
 @njit(cache=True)
@@ -91,38 +114,25 @@ def _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, xw, Vold):
             for i in range(n):
                 acc += W[o, i] * V[i, q]
             WV[o, q] = acc
-    _grid_coefficients(lam, dt, Pdt)
-
-
-@njit(cache=True)
-def _grid_coefficients(lam, d, P):
-    """``P[q] = (e^{λd}, d φ₁(λd), d² φ₂(λd), 2 d³ φ₃(λd))``: one output step of length ``d`` of
-    ``dz/dt = λ z + a + b s + c s²`` is ``z ← P₀ z + P₁ a + P₂ b + P₃ c``."""
-    for q in range(lam.shape[0]):
-        _phis(lam[q] * d, P[q])
-        P[q, 1] *= d
-        P[q, 2] *= d * d
-        P[q, 3] *= 2.0 * d * d * d
+    grid_coefficients(lam, dt, Pdt)
 
 
 @njit(cache=True)
 def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, Pdt, dt, pars, n_par, tgt, coef, ops, off,
-                 consts, cols, v, stack, h, force, wk, Jnew, Vold, Vt, Vit, M):
+                 consts, cols, v, stack, h, force, wk, Jnew, Vold, Vt, Vit, M, have_jac):
     """Take a new linear part ``K + J_N(x)`` at the current state if forced or if it has drifted
     (``h·max|ΔJ| > DRIFT``) and the decomposition is safe; returns whether the basis changed.
-    ``wk`` is (5, n) scratch."""
+    ``Jnew`` is left holding ``J_N(x)`` (taken here unless ``have_jac``); ``wk`` is (5, n) scratch."""
     n = z.shape[0]
-    x = wk[0]
-    for i in range(n):
-        acc = 0.0
-        for q in range(n):
-            acc += V[i, q] * z[q]
-        x[i] = acc
-    _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, wk[1], wk[2], wk[3], Jnew)
-    drift = 0.0
-    for i in range(n):
-        for q in range(n):
-            drift = max(drift, abs(Jnew[i, q] - Jn[i, q]))
+    if not have_jac:
+        x = wk[0]
+        for i in range(n):
+            acc = 0.0
+            for q in range(n):
+                acc += V[i, q] * z[q]
+            x[i] = acc
+        _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, wk[1], wk[2], wk[3], Jnew)
+    drift = _drift(Jnew, Jn)
     if not drift * h > DRIFT and not (force and drift > 0.0):
         return False
     for i in range(n):
@@ -139,13 +149,14 @@ def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, Pdt, dt, pars,
 
 @njit(parallel=True, cache=True)
 def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k, ev_c, ev_v,
-            rtol, atol, out, cf, ci, budget, max_steps):
+            rtol, atol, out, cf, ci, budget, max_steps, hermite):
     """As :func:`pkpd.solvers.exponential._kernel`, re-linearising (see the module notes).
 
     ``lam`` (S, n), ``V``/``Vinv``/``Jn`` (S, n, n) and ``WV`` (S, n_out, n) hold each row's current
     linearisation and are updated in place (a resumed call continues with them); ``K`` (S, n, n)
     is the linear part, ``W`` (S, n_out, n) the output rows, ``cols`` the states the nonlinear
-    terms read.  The rest as in :func:`pkpd.solvers.adaptive.solve_nonlinear`.
+    terms read.  ``hermite``: quartic Hermite dense output (:mod:`pkpd.solvers.hermite`; False when
+    the terms read ``t``).  The rest as in :func:`pkpd.solvers.adaptive.solve_nonlinear`.
     """
     S, n = lam.shape
     T = times.shape[0]
@@ -193,12 +204,18 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
         Vit = np.zeros((n, n))
         M = np.zeros((n, 2 * n))
         dt = times[1] - times[0] if T > 1 else 1.0
-        Pdt = np.zeros((n, 4))
-        _grid_coefficients(lam[s], dt, Pdt)
-        Pg = np.zeros((n, 4))
-        ga = np.zeros(n)
-        gb = np.zeros(n)
-        gc = np.zeros(n)
+        Pdt = np.zeros((n, 6))
+        grid_coefficients(lam[s], dt, Pdt)
+        Pg = np.zeros((n, 6))
+        Q = np.zeros((5, n))  # the remainder polynomial of the dense output
+        Jcur = np.zeros((n, n))  # J_N at the current state (the dense output's slope at a step start)
+        if ci[s, C_INIT] == 1:  # as saved (zeros for a fresh row, which takes J_N at its first state)
+            for i in range(n):
+                for q in range(n):
+                    Jcur[i, q] = cf[s, F_VEC + (4 + i) * n + q]
+        D0 = np.zeros(n)
+        D1 = np.zeros(n)
+        weight = HERMITE_WEIGHT if hermite else DENSE_WEIGHT
         status = RUNNING
         fail = -1
         work = 0
@@ -215,8 +232,9 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
             if relin and cols.shape[0] > 0:
                 if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, Pdt, dt,
                                 pars[s], n_par, tgt, coef[s], ops, off, consts, cols, v, stack, h, True, wk, Jnew,
-                                Vold, Vt, Vit, M):
+                                Vold, Vt, Vit, M, False):
                     g0_ok = False
+                _copy(Jnew, Jcur)
             relin = False
             j = record_due(times, j, t + eps, WV[s], z, out[s])
             if j >= T:
@@ -252,46 +270,36 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 x1[i] = a1
                 xe[i] = ae
                 xw[i] = ad
-            en = max(_err_norm(xe, x0, x1, rtol, atol), DENSE_WEIGHT * _err_norm(xw, x0, x1, rtol, atol))
+            en = max(_err_norm(xe, x0, x1, rtol, atol), weight * _err_norm(xw, x0, x1, rtol, atol))
             if en <= 1.0 or (hh < 1e-14 and en == en):
                 if _first_nonfinite(x1) >= 0:  # a state blew up: stop here, naming it
                     status = NONFINITE
                     fail = _first_nonfinite(x1)
                     break
-                # dense output: the remainder is the quadratic through G₁, G₅, G₄ (nodes 0, ½, 1; the
-                # step's own weights integrate exactly this, so the output is continuous at step ends);
-                # each output advances the previous one: z ← e^{λd} z + φ-weighted (a, b, c), then the
-                # quadratic a + b s + c s² is re-centred at the new time
-                tau0 = 0.0
-                for q in range(n):
-                    zo[q] = z[q]
-                    ga[q] = G[0, q]
-                    gb[q] = (-3.0 * G[0, q] + 4.0 * G[4, q] - G[5, q]) / hh
-                    gc[q] = (2.0 * G[0, q] - 4.0 * G[4, q] + 2.0 * G[5, q]) / (hh * hh)
-                while j < T and times[j] < t + hh - 1e-12 * max(1.0, abs(t + hh)):
-                    d = times[j] - t - tau0
-                    if abs(d - dt) <= 1e-9 * dt:
-                        P = Pdt
-                    else:
-                        _grid_coefficients(lam[s], d, Pg)
-                        P = Pg
-                    for q in range(n):
-                        zo[q] = P[q, 0] * zo[q] + P[q, 1] * ga[q] + P[q, 2] * gb[q] + P[q, 3] * gc[q]
-                        ga[q] += d * (gb[q] + gc[q] * d)
-                        gb[q] += 2.0 * gc[q] * d
-                    tau0 += d
-                    write_outputs(WV[s], zo, out[s], j)
-                    j += 1
+                # dense output: the quartic Hermite remainder (slopes from J_N at both ends; the
+                # end one is the next drift test's Jacobian), integrated exactly
+                if cols.shape[0] > 0:
+                    _jacobian_cols(x1, t + hh, pars[s], n_par, tgt, coef[s], ops, off, consts, cols, v, stack, wk[1],
+                                   wk[2], wk[3], Jnew)
+                else:
+                    Jnew.fill(0.0)
+                if hermite:
+                    remainder_slope(Jcur, Jn[s], V[s], Vinv[s], lam[s], z, G[0], wk[0], wk[4], D0)
+                    remainder_slope(Jnew, Jn[s], V[s], Vinv[s], lam[s], znew, G[5], wk[0], wk[4], D1)
+                remainder_polynomial(G, D0, D1, hh, hermite, Q)
+                j = dense_outputs(times, j, t, hh, z, Q, lam[s], dt, Pdt, Pg, WV[s], out[s], zo)
                 t = t + hh if hh < stop - t else stop
                 for q in range(n):
                     z[q] = znew[q]
                     G[0, q] = G[5, q]
                 steps += 1
                 h = grown_step(h, hh, en, 0.25)
-                if cols.shape[0] > 0 and _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s],
-                                                      WV[s], bm, Pdt, dt, pars[s], n_par, tgt, coef[s], ops, off,
-                                                      consts, cols, v, stack, h, False, wk, Jnew, Vold, Vt, Vit, M):
+                # (the drift test first: the call alone costs more than the test)
+                if cols.shape[0] > 0 and _drift(Jnew, Jn[s]) * h > DRIFT and _relinearise(
+                        z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, Pdt, dt, pars[s], n_par,
+                        tgt, coef[s], ops, off, consts, cols, v, stack, h, False, wk, Jnew, Vold, Vt, Vit, M, True):
                     g0_ok = False
+                _copy(Jnew, Jcur)
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
@@ -307,12 +315,15 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
         if status == RUNNING and j >= T:
             status = DONE
         save_modal_row(cf[s], ci[s], t, h, z, b, bm, G[0], active, g0_ok)
+        for i in range(n):
+            for q in range(n):
+                cf[s, F_VEC + (4 + i) * n + q] = Jcur[i, q]
         ci[s, C_FLAG2] = 1 if relin else 0
         save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 
 def solve_relinearised(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k,
-                       ev_c, ev_v, rtol, atol, out, stats, max_steps: int = 1_000_000):
+                       ev_c, ev_v, rtol, atol, out, stats, max_steps: int = 1_000_000, hermite: bool = True):
     """Integrate every row (:func:`_kernel`) in budgeted slices (:func:`pkpd.solvers.budget.run_budgeted`);
     ``lam``, ``V``, ``Vinv``, ``Jn`` and ``WV`` are per-row copies the kernel overwrites.
     Returns ``(status, t, state)`` per row."""
@@ -320,5 +331,5 @@ def solve_relinearised(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, co
 
     def call(cf, ci, budget):
         _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols, y0, times, ev_t, ev_k, ev_c,
-                ev_v, rtol, atol, out, cf, ci, budget, max_steps)
-    return run_budgeted(call, S, F_VEC + 4 * n, C_VEC + n, stats)
+                ev_v, rtol, atol, out, cf, ci, budget, max_steps, hermite)
+    return run_budgeted(call, S, F_VEC + 4 * n + n * n, C_VEC + n, stats)
