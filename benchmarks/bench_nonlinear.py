@@ -6,6 +6,10 @@ CVODE at the same rtol (1e-6 and 1e-8), each against Radau at rtol 1e-12.  Weigh
 subjects (V1 is per kg).
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_nonlinear.py
+
+``--cpu``: CPU time (``time.process_time``, less sensitive to other jobs than wall time) per
+subject of pkpd auto end to end and of its kernel alone, and of the LSODA loop; run it with
+``NUMBA_NUM_THREADS=1`` for one core's cost.
 """
 import json
 import sys
@@ -151,7 +155,49 @@ def hybrid_case():
             "scipy_max_rel_error_T": float(f"{max_rel_error(sc, ref):.2e}"), "ratio_vs_scipy": round(t_sc / t_pk, 1)}
 
 
-if __name__ == "__main__":
+def cpu_case():
+    """CPU time per subject: pkpd auto end to end and its kernel alone (best of 3), LSODA (20 subjects)."""
+    import pkpd.solvers.dispatch as dispatch
+    from pkpd.solvers.options import AUTO, SolverOptions
+    pop = Population(n=N, seed=1, covariates={"WT": CovariateDist("normal", 75, 12, 45, 130)})
+    wts = sample_covariates(pop, 0, N, ["WT"])["WT"][:20]
+    kernel = [0.0]
+    orig = dispatch.solve_relinearised
+
+    def timed(*a, **k):
+        t0 = time.process_time()
+        r = orig(*a, **k)
+        kernel[0] += time.process_time() - t0
+        return r
+    dispatch.solve_relinearised = timed
+    out = []
+    for rtol in (1e-6, 1e-8):
+        opts = SolverOptions(AUTO, rtol, 1e-12)
+        run = lambda p: simulate_population(M, [REG], p, horizon=24, step=1 / 60, mode="full", dtype=np.float64,
+                                            progress=False, solver=opts)
+        run(Population(n=16, seed=1))
+        best = (np.inf, 0.0)
+        for _ in range(3):
+            kernel[0] = 0.0
+            t0 = time.process_time()
+            run(pop)
+            best = min(best, (time.process_time() - t0, kernel[0]))
+        scipy_run(wts[0], rtol=rtol)
+        t0 = time.process_time()
+        for w in wts:
+            scipy_run(w, rtol=rtol)
+        t_sc = (time.process_time() - t0) / len(wts)
+        out.append({"rtol": rtol, "pkpd_auto_cpu_us_per_subject": round(best[0] / N * 1e6, 1),
+                    "kernel_cpu_us_per_subject": round(best[1] / N * 1e6, 1),
+                    "scipy_lsoda_cpu_us_per_subject": round(t_sc * 1e6), "cpu_ratio": round(t_sc / (best[0] / N), 1)})
+        print(json.dumps(out[-1]))
+    dispatch.solve_relinearised = orig
+    return out
+
+
+if __name__ == "__main__" and "--cpu" in sys.argv:
+    cpu_case()
+elif __name__ == "__main__":
     main()
     h = hybrid_case()
     print(json.dumps(h, indent=1))

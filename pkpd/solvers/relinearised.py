@@ -13,7 +13,9 @@ derivative along the solution, so the steps grow until only the tolerance (not t
 limits them.
 
 The step itself is the stiff-order-4 exponential Runge–Kutta method of Hochbruck & Ostermann (2005)
-with its embedded order-3 error estimate and dense output (:mod:`pkpd.solvers.exponential`): its
+with its embedded order-3 error estimate (:mod:`pkpd.solvers.exponential`; the dense output is the
+quartic Hermite one of :mod:`pkpd.solvers.hermite`, whose end slopes reuse the drift test's
+Jacobians): its
 order holds for *any* linear part, so a Jacobian reused over several steps, or kept when a new
 decomposition is unsafe (complex or nearly coincident eigenvalues, an ill-conditioned basis),
 costs step size, never accuracy.  Units: time h, amounts mg, rates 1/h.
