@@ -1,0 +1,227 @@
+"""Eigen-decomposition of compartment matrices through their block-triangular structure.
+
+A compartment matrix ``K`` (1/h; ``K[i, j] ≠ 0`` is a flow j → i) is block lower triangular once
+its states are ordered by the strongly connected components of the flow graph, upstream first:
+the parent drug's compartments (with the liver), each metabolite's, the effect sites, the depots.
+:func:`block_structure` finds that order once per chunk, from the union of the subjects' patterns
+(every subject's pattern lies inside it).  :func:`block_eigen` then, per subject, on every core:
+
+* decomposes each diagonal block ``A_bb`` on its own — a 1×1 block is its own eigenvalue; a
+  larger one is diagonally similar to a symmetric matrix when its flows are two-way (mammillary,
+  catenary: :func:`pkpd.solvers.small_eigen._symmetrise`), and cyclic Jacobi rotations give its
+  eigenvalues and ``A_bb = U Λ U⁻¹`` with ``U = D⁻¹Q``, ``U⁻¹ = QᵀD``, no inverse needed;
+* completes each eigenvector downstream by block forward substitution, ``(A_cc − λ) x_c =
+  −Σ_d A_cd x_d``, solved in ``A_cc``'s own eigenbasis (a division per mode), and each left
+  eigenvector (row of ``V⁻¹``) upstream the same way; the two are biorthogonal by construction,
+  so ``V⁻¹`` needs no factorisation;
+* scales every eigenvector to unit 2-norm (as LAPACK's ``dgeev``) and runs the condition-number
+  and reconstruction checks of :func:`basis_ok` (the ones :mod:`pkpd.solvers.modal` runs on the
+  ``dgeev`` basis).
+
+A subject whose blocks are not all symmetrisable, whose eigenvalues of different blocks (nearly)
+coincide, or whose basis fails a check is left to the caller (``done[s]`` False), which then takes
+the ``dgeev`` path: the result is then exactly the former one.  Where it is done, the basis agrees
+with ``dgeev``'s up to the order of the modes and their signs, to rounding (tested: trajectories
+within 1e-12 of their range on every library model and route).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from pkpd.solvers.small_eigen import _jacobi, _symmetrise
+from pkpd.solvers.threads import run_ranges
+
+COND_MAX = 1e6  # eigenvector condition number (max-row-sum norm) above which a basis is refused
+#: Above this condition number a subject is left to ``dgeev`` even though its block basis is safe:
+#: the two bases then differ by more than 1e-12 (rounding amplified by the condition number; both
+#: are as far from the exact propagator), and ``dgeev``'s is the former result.
+BLOCK_COND_MAX = 1e3
+MAX_BLOCK = 12  # larger strongly connected blocks: LAPACK (Jacobi's sweeps grow as n³)
+
+
+def block_structure(pattern: np.ndarray):
+    """``(perm, starts)`` for a flow pattern (n, n) (``pattern[i, j]``: a flow j → i in some
+    subject): ``K[perm][:, perm]`` is block lower triangular with diagonal blocks ``starts[b] …
+    starts[b + 1] − 1``; None if a block is larger than :data:`MAX_BLOCK`."""
+    n = pattern.shape[0]
+    reach = pattern.astype(bool) | np.eye(n, dtype=bool)  # reach[i, j]: j reaches i
+    while True:  # transitive closure by squaring
+        grown = reach | ((reach.astype(np.int64) @ reach.astype(np.int64)) > 0)
+        if (grown == reach).all():
+            break
+        reach = grown
+    comp = np.argmax(reach & reach.T, axis=1)  # the lowest state of each state's component
+    upstream = reach.sum(axis=1)  # states reaching it: strictly more downstream, equal inside a component
+    perm = np.lexsort((np.arange(n), comp, upstream))
+    cut = np.flatnonzero(np.diff(comp[perm]) != 0) + 1
+    starts = np.concatenate(([0], cut, [n])).astype(np.int64)
+    if np.diff(starts).max() > MAX_BLOCK:
+        return None
+    return perm.astype(np.int64), starts
+
+
+def block_eigen(K: np.ndarray, perm: np.ndarray, starts: np.ndarray):
+    """Decompose every subject's ``K`` (S, n, n; finite) along the blocks of
+    :func:`block_structure`; returns ``(lam, V, Vinv, done)`` (1/h, real), ``done[s]`` False where
+    the subject needs the general path (its other entries are then meaningless)."""
+    S, n = K.shape[0], K.shape[1]
+    lam, V, Vinv = np.zeros((S, n)), np.zeros((S, n, n)), np.zeros((S, n, n))
+    done = np.zeros(S, dtype=np.bool_)
+    run_ranges(_block_rows, S, np.ascontiguousarray(K), perm, starts, lam, V, Vinv, done)
+    return lam, V, Vinv, done
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def basis_ok(K, V, lam, Vinv, cond_max):
+    """One subject's basis is safe: condition number of ``V`` in the max-row-sum norm (cheap, same
+    order as the 2-norm one) finite and below ``cond_max``, and ``V Λ V⁻¹`` within 1e-9 of
+    ``K``'s largest entry (a NaN there is not refused here, as before; it fails the first test)."""
+    n = K.shape[0]
+    cv = 0.0
+    ci = 0.0
+    for i in range(n):
+        a = 0.0
+        b = 0.0
+        for j in range(n):
+            a += abs(V[i, j])
+            b += abs(Vinv[i, j])
+        cv = a if (a > cv or a != a) else cv
+        ci = b if (b > ci or b != b) else ci
+    cond = cv * ci
+    if not (np.isfinite(cond) and cond < cond_max):
+        return False
+    scale = 0.0
+    err = 0.0
+    for i in range(n):
+        for k in range(n):
+            scale = max(scale, abs(K[i, k]))
+            r = 0.0
+            for j in range(n):
+                r += V[i, j] * lam[j] * Vinv[j, k]
+            d = abs(r - K[i, k])
+            err = d if (d > err or d != d) else err
+    return not err > 1e-9 * (scale + 1e-300)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _block_basis(A, a, e, lp, U, Ui, S, Q, d, seen):
+    """Eigen-decompose the diagonal block ``A[a:e, a:e]`` into ``lp[a:e]``, ``U``, ``Ui`` (its
+    eigenvectors and their inverse, on the same rows/columns); False if it is not symmetrisable by
+    a well-conditioned diagonal scaling or Jacobi does not converge."""
+    m = e - a
+    if m == 1:
+        lp[a] = A[a, a]
+        U[a, a] = 1.0
+        Ui[a, a] = 1.0
+        return True
+    Ab = A[a:e, a:e]
+    db = d[:m]
+    if not _symmetrise(Ab, db, seen[:m]):
+        return False
+    if not db.max() < COND_MAX * db.min():
+        return False
+    Sb = S[:m, :m]
+    for i in range(m):
+        for j in range(m):
+            Sb[i, j] = db[i] * Ab[i, j] / db[j]
+        for j in range(i):  # exactly symmetric
+            Sb[i, j] = Sb[j, i] = 0.5 * (Sb[i, j] + Sb[j, i])
+    Qb = Q[:m, :m]
+    if not _jacobi(Sb, Qb):
+        return False
+    for q in range(m):
+        lp[a + q] = Sb[q, q]
+        for i in range(m):
+            U[a + i, a + q] = Qb[i, q] / db[i]
+            Ui[a + q, a + i] = Qb[i, q] * db[i]
+    return True
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _complete(A, starts, blk, lp, U, Ui, Vp, Wp, r, y):
+    """Right eigenvectors (columns of ``Vp``) by forward substitution over the downstream blocks
+    and left ones (rows of ``Wp``) by backward substitution over the upstream blocks, each block's
+    system ``(A_cc − λ)`` solved in its eigenbasis; a zero right-hand side gives an exact zero
+    (uncoupled blocks with equal eigenvalues), a zero divisor otherwise an inf (refused later)."""
+    n = A.shape[0]
+    nb = starts.shape[0] - 1
+    for k in range(n):
+        b = blk[k]
+        lk = lp[k]
+        b0, b1 = starts[b], starts[b + 1]
+        for i in range(n):
+            Vp[i, k] = 0.0
+            Wp[k, i] = 0.0
+        for i in range(b0, b1):
+            Vp[i, k] = U[i, k]
+            Wp[k, i] = Ui[k, i]
+        for c in range(b + 1, nb):  # downstream: x_c = U_c (Λ_c − λ)⁻¹ U_c⁻¹ (−Σ A_cd x_d)
+            c0, c1 = starts[c], starts[c + 1]
+            for i in range(c0, c1):
+                acc = 0.0
+                for j in range(b0, c0):
+                    acc -= A[i, j] * Vp[j, k]
+                r[i] = acc
+            for q in range(c0, c1):
+                acc = 0.0
+                for i in range(c0, c1):
+                    acc += Ui[q, i] * r[i]
+                y[q] = acc / (lp[q] - lk) if acc != 0.0 else 0.0
+            for i in range(c0, c1):
+                acc = 0.0
+                for q in range(c0, c1):
+                    acc += U[i, q] * y[q]
+                Vp[i, k] = acc
+        for c in range(b - 1, -1, -1):  # upstream: w_cᵀ = (−Σ w_dᵀ A_dc) U_c (Λ_c − λ)⁻¹ U_c⁻¹
+            c0, c1 = starts[c], starts[c + 1]
+            for j in range(c0, c1):
+                acc = 0.0
+                for i in range(c1, b1):
+                    acc -= Wp[k, i] * A[i, j]
+                r[j] = acc
+            for q in range(c0, c1):
+                acc = 0.0
+                for j in range(c0, c1):
+                    acc += r[j] * U[j, q]
+                y[q] = acc / (lp[q] - lk) if acc != 0.0 else 0.0
+            for j in range(c0, c1):
+                acc = 0.0
+                for q in range(c0, c1):
+                    acc += y[q] * Ui[q, j]
+                Wp[k, j] = acc
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _block_rows(s0, s1, K, perm, starts, lam, V, Vinv, done):
+    """Subjects ``s0 … s1 − 1``: see :func:`block_eigen`."""
+    n = K.shape[1]
+    nb = starts.shape[0] - 1
+    A, U, Ui = np.empty((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    Vp, Wp, S, Q = np.empty((n, n)), np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+    lp, d, seen, r, y = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    blk = np.empty(n, dtype=np.int64)
+    for b in range(nb):
+        blk[starts[b]:starts[b + 1]] = b
+    for s in range(s0, s1):
+        for i in range(n):
+            for j in range(n):
+                A[i, j] = K[s, perm[i], perm[j]]
+        good = True
+        for b in range(nb):
+            if not _block_basis(A, starts[b], starts[b + 1], lp, U, Ui, S, Q, d, seen):
+                good = False
+                break
+        if not good:
+            continue
+        _complete(A, starts, blk, lp, U, Ui, Vp, Wp, r, y)
+        for k in range(n):  # unit columns, as dgeev's; back to the states' order
+            nrm = 0.0
+            for i in range(n):
+                nrm += Vp[i, k] * Vp[i, k]
+            nrm = np.sqrt(nrm)
+            lam[s, k] = lp[k]
+            for i in range(n):
+                V[s, perm[i], k] = Vp[i, k] / nrm
+                Vinv[s, k, perm[i]] = Wp[k, i] * nrm
+        done[s] = basis_ok(K[s], V[s], lam[s], Vinv[s], BLOCK_COND_MAX)
