@@ -81,7 +81,7 @@ def modal_decomposition(K: np.ndarray, W: np.ndarray):
     coincident eigenvalues): those subjects must use :func:`solve_dense`.
     """
     lam, V, Vinv, ok = eigenbasis(K, blocks=True)
-    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, V))
+    WV = np.ascontiguousarray(np.matmul(W, V))
     return lam, Vinv, WV, ok
 
 
