@@ -65,7 +65,7 @@ def test_block_basis_agrees_with_dgeev_on_random_compartment_matrices():
     K = _mammillary(rng, 3000)
     lam, V, Vinv, ok = modal.eigenbasis(K, blocks=True)
     l0, V0, Vi0, ok0 = modal.eigenbasis(K)
-    _, _, _, done = block_eigen(K, *block_structure((K != 0).any(axis=0)))
+    _, _, _, done = block_eigen(K)
     assert done.mean() > 0.95 and ok.all() and ok0.all()
     for t in (1 / 60, 1.0, 24.0):
         E, E0 = _propagators(lam, V, Vinv, t), _propagators(l0, V0, Vi0, t)
@@ -88,8 +88,8 @@ def test_unsafe_or_unstructured_subjects_take_the_former_path():
     l0, V0, Vi0, ok0 = modal.eigenbasis(K)
     np.testing.assert_array_equal(ok, ok0)
     assert list(ok) == [ok0[0], False, True]
-    # the cycle makes the union pattern one block: each matrix with its own structure
-    done = [block_eigen(K[i:i + 1], *block_structure(K[i] != 0))[3][0] for i in range(3)]
+    # each subject with the structure of its own pattern
+    done = list(block_eigen(K)[3])
     assert done == [False, False, True]
     lam, V, Vinv, ok = modal.eigenbasis(K[2:], blocks=True)
     np.testing.assert_allclose(_propagators(lam, V, Vinv, 2.0)[0], _propagators(l0, V0, Vi0, 2.0)[2], rtol=0,
@@ -118,7 +118,8 @@ def test_trajectories_agree_with_the_dgeev_path_on_every_model_and_route(pk, mon
         return out
     monkeypatch.setattr(modal, "block_eigen", counting)
     new = simulate_population(model, regs, pop, **kw)
-    monkeypatch.setattr(modal, "block_structure", lambda pattern: None)
+    monkeypatch.setattr(modal, "block_eigen", lambda K: (np.zeros(K.shape[:2]), np.zeros(K.shape), np.zeros(K.shape),
+                                                         np.zeros(K.shape[0], dtype=bool)))  # all by dgeev
     old = simulate_population(model, regs, pop, **kw)
     assert new.attrs.get("dense_fallback_subject_regimens") == old.attrs.get("dense_fallback_subject_regimens")
     assert (sum(taken) > 0) == (pk != "simons_2022")
@@ -130,3 +131,32 @@ def test_trajectories_agree_with_the_dgeev_path_on_every_model_and_route(pk, mon
         assert np.array_equal(np.isnan(a), np.isnan(b)), v
         bad = np.abs(a - b) > 1e-12 * scale
         assert not bad.any(), (v, np.nanmax(np.abs(a - b) / scale))
+
+
+def test_a_subjects_numbers_do_not_depend_on_the_others(monkeypatch):
+    """Bit for bit the same basis for a subject alone, in another order, among others with another
+    pattern (a zero rate: its own structure) and on 1 or 2 threads: Jacobi lanes stop rotating
+    when they converge, and the structure comes from each subject's own pattern."""
+    import numba
+    rng = np.random.default_rng(3)
+    K = _mammillary(rng, 200)
+    K[::7, 4, :] = K[::7, :, 4] = 0.0  # an inert state in some subjects: a different pattern
+    weak = np.arange(1, 200, 10)  # nearly uncoupled peripherals: Jacobi converges in fewer sweeps
+    K[weak] = np.where((K[weak] > 0) & (K[weak] < 5), K[weak] * 1e-7, K[weak])
+    whole = block_eigen(K)
+    assert whole[3].mean() > 0.9
+    order = rng.permutation(200)
+    shuffled = block_eigen(K[order])
+    alone = [block_eigen(K[i:i + 1]) for i in (0, 1, 7, 150, 151)]
+    for a, b in zip(whole, shuffled):
+        np.testing.assert_array_equal(a[order], b)
+    for i, one in zip((0, 1, 7, 150, 151), alone):
+        for a, b in zip(whole, one):
+            np.testing.assert_array_equal(a[i], b[0])
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        for a, b in zip(whole, block_eigen(K)):
+            np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(threads)

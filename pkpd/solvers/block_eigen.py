@@ -3,8 +3,8 @@
 A compartment matrix ``K`` (1/h; ``K[i, j] ≠ 0`` is a flow j → i) is block lower triangular once
 its states are ordered by the strongly connected components of the flow graph, upstream first:
 the parent drug's compartments (with the liver), each metabolite's, the effect sites, the depots.
-:func:`block_structure` finds that order once per chunk, from the union of the subjects' patterns
-(every subject's pattern lies inside it).  :func:`block_eigen` then, per subject, on every core:
+:func:`block_structure` finds that order once per chunk and flow pattern (a subject with another
+pattern — a rate exactly 0 — gets its own).  :func:`block_eigen` then, per subject, on every core:
 
 * decomposes each diagonal block ``A_bb`` on its own — a 1×1 block is its own eigenvalue; a
   larger one is diagonally similar to a symmetric matrix when its flows are two-way (mammillary,
@@ -21,7 +21,7 @@ the parent drug's compartments (with the liver), each metabolite's, the effect s
   ``dgeev`` basis).
 
 A subject whose blocks are not all symmetrisable, whose eigenvalues of different blocks (nearly)
-coincide, or whose basis fails a check is left to the caller (``done[s]`` False), which then takes
+coincide, or whose basis fails a check or is less well conditioned than :data:`BLOCK_COND_MAX` is left to the caller (``done[s]`` False), which then takes
 the ``dgeev`` path: the result is then exactly the former one.  Where it is done, the basis agrees
 with ``dgeev``'s up to the order of the modes and their signs, to rounding (tested: trajectories
 within 1e-12 of their range on every library model and route).
@@ -64,14 +64,33 @@ def block_structure(pattern: np.ndarray):
     return perm.astype(np.int64), starts
 
 
-def block_eigen(K: np.ndarray, perm: np.ndarray, starts: np.ndarray):
+def block_eigen(K: np.ndarray):
     """Decompose every subject's ``K`` (S, n, n; finite) along the blocks of
-    :func:`block_structure`; returns ``(lam, V, Vinv, done)`` (1/h, real), ``done[s]`` False where
-    the subject needs the general path (its other entries are then meaningless)."""
+    :func:`block_structure` of its own flow pattern (subjects with one pattern together: a
+    subject's numbers never depend on the others in its chunk); returns ``(lam, V, Vinv, done)``
+    (1/h, real), ``done[s]`` False where the subject needs the general path (its other entries are
+    then meaningless)."""
     S, n = K.shape[0], K.shape[1]
+    K = np.ascontiguousarray(K, dtype=np.float64)
     lam, V, Vinv = np.zeros((S, n)), np.zeros((S, n, n)), np.zeros((S, n, n))
     done = np.zeros(S, dtype=np.bool_)
-    run_ranges(_block_rows, S, np.ascontiguousarray(K), perm, starts, lam, V, Vinv, done)
+    nz = K != 0
+    union = nz.any(axis=0)
+    if (nz == union).all():  # the usual case: one pattern
+        plan = block_structure(union)
+        if plan is not None:
+            run_ranges(_block_rows, S, K, *plan, lam, V, Vinv, done)
+        return lam, V, Vinv, done
+    _, group = np.unique(np.packbits(nz.reshape(S, -1), axis=1), axis=0, return_inverse=True)
+    group = group.ravel()
+    for g in range(group.max() + 1):
+        idx = np.flatnonzero(group == g)
+        plan = block_structure(nz[idx[0]])
+        if plan is not None:
+            out = (np.zeros((idx.size, n)), np.zeros((idx.size, n, n)), np.zeros((idx.size, n, n)),
+                   np.zeros(idx.size, dtype=np.bool_))
+            run_ranges(_block_rows, idx.size, np.ascontiguousarray(K[idx]), *plan, *out)
+            lam[idx], V[idx], Vinv[idx], done[idx] = out
     return lam, V, Vinv, done
 
 
@@ -112,10 +131,11 @@ def _jacobi_lanes(S, Q, conv):
     """Cyclic Jacobi rotations (:func:`pkpd.solvers.small_eigen._jacobi`: same rotations, same
     stopping rule) on ``L`` symmetric matrices at once, ``S`` (m, m, L) → diagonal, ``Q`` (m, m, L)
     orthogonal with ``S₀ = Q S Qᵀ`` per lane; the loops run over the lanes, so they vectorise and
-    the rotations' dependent square roots and divisions overlap.  ``conv[l]``: lane l converged
-    (a lane already converged keeps being rotated by angles at the rounding level)."""
+    the rotations' dependent square roots and divisions overlap.  ``conv[l]``: lane l converged.
+    Each lane's numbers are those it would get alone (its rotations stop when it converges)."""
     m, L = S.shape[0], S.shape[2]
     norm, off, c, sn = np.zeros(L), np.empty(L), np.empty(L), np.empty(L)
+    act = np.zeros(L, dtype=np.bool_)
     for i in range(m):
         for j in range(m):
             for l in range(L):
@@ -139,25 +159,30 @@ def _jacobi_lanes(S, Q, conv):
                     apq = S[p, q, l]
                     tau = (S[q, q, l] - S[p, p, l]) / (2.0 * apq)
                     t = (1.0 if tau >= 0.0 else -1.0) / (abs(tau) + np.sqrt(1.0 + tau * tau))
-                    t = t if apq != 0.0 else 0.0  # no rotation (as _jacobi skips it)
                     cl = 1.0 / np.sqrt(1.0 + t * t)
                     c[l] = cl
                     sn[l] = t * cl
+                    # a converged lane is left exactly as it is (as _jacobi returns), and so is a
+                    # zero pair (as _jacobi skips it): no lane depends on the others in its group
+                    act[l] = apq != 0.0 and not conv[l]
                 for k in range(m):
                     for l in range(L):
                         a, b = S[k, p, l], S[k, q, l]
-                        S[k, p, l] = c[l] * a - sn[l] * b
-                        S[k, q, l] = sn[l] * a + c[l] * b
+                        na, nb = c[l] * a - sn[l] * b, sn[l] * a + c[l] * b
+                        S[k, p, l] = na if act[l] else a
+                        S[k, q, l] = nb if act[l] else b
                 for k in range(m):
                     for l in range(L):
                         a, b = S[p, k, l], S[q, k, l]
-                        S[p, k, l] = c[l] * a - sn[l] * b
-                        S[q, k, l] = sn[l] * a + c[l] * b
+                        na, nb = c[l] * a - sn[l] * b, sn[l] * a + c[l] * b
+                        S[p, k, l] = na if act[l] else a
+                        S[q, k, l] = nb if act[l] else b
                 for k in range(m):
                     for l in range(L):
                         a, b = Q[k, p, l], Q[k, q, l]
-                        Q[k, p, l] = c[l] * a - sn[l] * b
-                        Q[k, q, l] = sn[l] * a + c[l] * b
+                        na, nb = c[l] * a - sn[l] * b, sn[l] * a + c[l] * b
+                        Q[k, p, l] = na if act[l] else a
+                        Q[k, q, l] = nb if act[l] else b
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-from pkpd.solvers.block_eigen import COND_MAX, basis_ok, block_eigen, block_structure
+from pkpd.solvers.block_eigen import COND_MAX, basis_ok, block_eigen
 from pkpd.solvers.events import SNAP, modal_event
 from pkpd.solvers.lapack import eig_stack, inv_stack
 from pkpd.solvers.threads import run_ranges
@@ -32,10 +32,9 @@ def eigenbasis(K: np.ndarray, blocks: bool = False):
     kernels, whose adaptive steps would move with the basis's rounding, keep ``dgeev``'s numbers.
     """
     K = np.ascontiguousarray(K, dtype=np.float64)
-    plan = block_structure((K != 0).any(axis=0)) if blocks and K.shape[0] and np.isfinite(K).all() else None
-    if plan is None:
+    if not (blocks and K.shape[0] and np.isfinite(K).all()):
         return lapack_basis(K)
-    lam, V, Vinv, ok = block_eigen(K, *plan)
+    lam, V, Vinv, ok = block_eigen(K)
     if not ok.all():
         rest = np.flatnonzero(~ok)
         lam[rest], V[rest], Vinv[rest], ok[rest] = lapack_basis(K[rest])
