@@ -142,7 +142,8 @@ def _jacobi_lanes(S, Q, conv):
                 Q[i, j, l] = 1.0 if i == j else 0.0
                 norm[l] += S[i, j, l] * S[i, j, l]
     for sweep in range(31):
-        off[:] = 0.0
+        for l in range(L):
+            off[l] = 0.0
         for i in range(m):
             for j in range(i + 1, m):
                 for l in range(L):
@@ -186,7 +187,7 @@ def _jacobi_lanes(S, Q, conv):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _block_lanes(Ag, a, e, ok, lp, U, Ui, S, Q, d, seen, conv):
+def _block_lanes(Ag, a, e, ok, lp, U, Ui, d, seen, conv):
     """Eigen-decompose the diagonal block ``a … e − 1`` of the lanes' permuted matrices ``Ag``
     (L, n, n) into ``lp``, ``U``, ``Ui`` (L, …: eigenvalues, eigenvectors and their inverse on the
     block's rows/columns); clear ``ok`` where it is not symmetrisable by a well-conditioned
@@ -198,10 +199,17 @@ def _block_lanes(Ag, a, e, ok, lp, U, Ui, S, Q, d, seen, conv):
             U[l, a, a] = 1.0
             Ui[l, a, a] = 1.0
         return
+    S, Q = np.empty((m, m, L)), np.empty((m, m, L))
     for l in range(L):
         db = d[l, :m]
         Ab = Ag[l, a:e, a:e]
-        ok[l] = ok[l] and _symmetrise(Ab, db, seen[:m]) and db.max() < COND_MAX * db.min()
+        if ok[l] and _symmetrise(Ab, db, seen[:m]):
+            dmin, dmax = db[0], db[0]
+            for i in range(m):
+                dmin, dmax = min(dmin, db[i]), max(dmax, db[i])
+            ok[l] = dmax < COND_MAX * dmin
+        else:
+            ok[l] = False
         for i in range(m):
             for j in range(m):
                 S[i, j, l] = db[i] * Ab[i, j] / db[j] if ok[l] else 0.0
@@ -277,15 +285,14 @@ def _block_rows(s0, s1, K, perm, starts, lam, V, Vinv, done):
     """Subjects ``s0 … s1 − 1``, :data:`LANES` at a time: see :func:`block_eigen`."""
     n, L = K.shape[1], LANES
     nb = starts.shape[0] - 1
-    mb = np.max(starts[1:] - starts[:-1])
     Ag, U, Ui = np.zeros((L, n, n)), np.zeros((L, n, n)), np.zeros((L, n, n))
     lp, d, ok, conv = np.zeros((L, n)), np.ones((L, n)), np.zeros(L, dtype=np.bool_), np.zeros(L, dtype=np.bool_)
-    sbuf, qbuf = np.zeros(mb * mb * L), np.zeros(mb * mb * L)
     Vp, Wp = np.empty((n, n)), np.empty((n, n))
     seen, r, y = np.empty(n), np.empty(n), np.empty(n)
     blk = np.empty(n, dtype=np.int64)
     for b in range(nb):
-        blk[starts[b]:starts[b + 1]] = b
+        for i in range(starts[b], starts[b + 1]):
+            blk[i] = b
     for g0 in range(s0, s1, L):
         g = min(L, s1 - g0)
         for l in range(L):
@@ -294,9 +301,7 @@ def _block_rows(s0, s1, K, perm, starts, lam, V, Vinv, done):
                 for j in range(n):
                     Ag[l, i, j] = K[g0 + l, perm[i], perm[j]] if l < g else 0.0
         for b in range(nb):
-            m = starts[b + 1] - starts[b]
-            _block_lanes(Ag, starts[b], starts[b + 1], ok, lp, U, Ui, sbuf[:m * m * L].reshape((m, m, L)),
-                         qbuf[:m * m * L].reshape((m, m, L)), d, seen, conv)
+            _block_lanes(Ag, starts[b], starts[b + 1], ok, lp, U, Ui, d, seen, conv)
         for l in range(g):
             s = g0 + l
             done[s] = False
