@@ -194,7 +194,8 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
             for o in range(n_out):
                 for lane in range(L):
                     y[o, lane] = 0.0
-                for k in range(na):
+            for k in range(na):  # modes outer: the outputs' sums are independent chains in flight
+                for o in range(n_out):
                     for lane in range(L):
                         y[o, lane] += Wb[o, k, lane] * z[k, lane]
             derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L)
