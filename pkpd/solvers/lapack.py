@@ -6,7 +6,9 @@ same LAPACK routine numpy calls — ``dgeev`` of the OpenBLAS library numpy itse
 with numpy's arguments (``jobvl = 'N'``, ``jobvr = 'V'``, the queried optimal workspace) — from
 a nogil numba loop on every thread (:mod:`pkpd.solvers.threads`), so the results are bit-for-bit
 numpy's (tested) and the matrices are spread over the cores.  Where numpy's LAPACK cannot be found (another numpy build), it is
-``np.linalg.eig``.
+``np.linalg.eig``.  The linear kernels go through :mod:`pkpd.solvers.block_eigen` first (no
+LAPACK call for compartment matrices of symmetrisable blocks); this is their fallback, and the
+hybrid and exponential kernels' path.
 """
 from __future__ import annotations
 

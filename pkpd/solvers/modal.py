@@ -11,20 +11,39 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from pkpd.solvers.block_eigen import COND_MAX, basis_ok, block_eigen
 from pkpd.solvers.events import SNAP, modal_event
 from pkpd.solvers.lapack import eig_stack, inv_stack
 from pkpd.solvers.threads import run_ranges
 
 
-_COND_MAX = 1e6  # eigenvector condition number above which a subject takes the dense path
+_COND_MAX = COND_MAX  # eigenvector condition number above which a subject takes the dense path
 
 
-def eigenbasis(K: np.ndarray):
+def eigenbasis(K: np.ndarray, blocks: bool = False):
     """Eigen-decompose each subject's ``K`` (S, n, n); returns ``(lam, V, Vinv, ok)``, real.
 
     ``ok[s]`` is False where the decomposition is unsafe (complex or nearly coincident
     eigenvalues, an ill-conditioned or inaccurate basis): those subjects need another method.
+    LAPACK's ``dgeev`` for every subject (:func:`lapack_basis`, np.linalg.eig's numbers), or with
+    ``blocks`` the block structure of :mod:`pkpd.solvers.block_eigen` where it takes a subject
+    (symmetrisable blocks, a well-conditioned basis; same checks) and ``dgeev`` for the others.
+    The linear kernels use ``blocks`` (:func:`modal_decomposition`); the hybrid and exponential
+    kernels, whose adaptive steps would move with the basis's rounding, keep ``dgeev``'s numbers.
     """
+    K = np.ascontiguousarray(K, dtype=np.float64)
+    if not (blocks and K.shape[0] and np.isfinite(K).all()):
+        return lapack_basis(K)
+    lam, V, Vinv, ok = block_eigen(K)
+    if not ok.all():
+        rest = np.flatnonzero(~ok)
+        lam[rest], V[rest], Vinv[rest], ok[rest] = lapack_basis(K[rest])
+    return lam, V, Vinv, ok
+
+
+def lapack_basis(K: np.ndarray):
+    """:func:`eigenbasis` by ``dgeev`` for every subject (np.linalg.eig's numbers), the inverse by
+    ``dgesv``, then the checks of :func:`pkpd.solvers.block_eigen.basis_ok`."""
     lam_r, lam_i, Vr = eig_stack(K)  # np.linalg.eig's numbers, on every core
     ok = np.all(np.abs(lam_i) <= 1e-12 * (1.0 + np.abs(lam_r)), axis=1)
     Vinv = np.zeros_like(Vr)
@@ -46,40 +65,11 @@ def eigenbasis(K: np.ndarray):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _check_basis(s0, s1, K, V, lam, Vinv, ok):
-    """Subjects ``s0 … s1 − 1``: clear ``ok`` where the basis is ill-conditioned (condition number
-    in the max-row-sum norm — cheap, same order as the 2-norm one — not finite or ≥
-    :data:`_COND_MAX`) or ``V Λ V⁻¹`` misses ``K`` by more than 1e-9 of its largest entry.  On
-    every core (:mod:`pkpd.solvers.threads`): in numpy, on one core, this cost as much as the
-    kernel's set-up."""
-    n = K.shape[1]
+    """Subjects ``s0 … s1 − 1``: clear ``ok`` where :func:`basis_ok` refuses the basis.  On every
+    core (:mod:`pkpd.solvers.threads`): in numpy, on one core, this cost as much as the kernel's
+    set-up."""
     for s in range(s0, s1):
-        if not ok[s]:
-            continue
-        cv = 0.0
-        ci = 0.0
-        for i in range(n):
-            a = 0.0
-            b = 0.0
-            for j in range(n):
-                a += abs(V[s, i, j])
-                b += abs(Vinv[s, i, j])
-            cv = a if (a > cv or a != a) else cv
-            ci = b if (b > ci or b != b) else ci
-        cond = cv * ci
-        if not (np.isfinite(cond) and cond < _COND_MAX):
-            ok[s] = False
-            continue
-        scale = 0.0
-        err = 0.0
-        for i in range(n):
-            for k in range(n):
-                scale = max(scale, abs(K[s, i, k]))
-                r = 0.0
-                for j in range(n):
-                    r += V[s, i, j] * lam[s, j] * Vinv[s, j, k]
-                d = abs(r - K[s, i, k])
-                err = d if (d > err or d != d) else err
-        if err > 1e-9 * (scale + 1e-300):  # NaN: not refused here (as before)
+        if ok[s] and not basis_ok(K[s], V[s], lam[s], Vinv[s], COND_MAX):
             ok[s] = False
 
 
@@ -89,8 +79,8 @@ def modal_decomposition(K: np.ndarray, W: np.ndarray):
     ``ok[s]`` is False where the decomposition is unsafe (complex or nearly
     coincident eigenvalues): those subjects must use :func:`solve_dense`.
     """
-    lam, V, Vinv, ok = eigenbasis(K)
-    WV = np.ascontiguousarray(np.einsum("soi,sik->sok", W, V))
+    lam, V, Vinv, ok = eigenbasis(K, blocks=True)
+    WV = np.ascontiguousarray(np.matmul(W, V))
     return lam, Vinv, WV, ok
 
 
