@@ -96,19 +96,21 @@ def work(n_states: float, n_out: int, n_derived: int, n_times: int, n_pct: int, 
     ``n_states``: the modes the kernel advances — the states the regimen's doses reach (the kernel
     skips the others, e.g. the depots of other routes; the mean over the regimens of a run).
     Per time step: modes ``3n`` (exp·z + φ·u; ``n`` without input — counted as ``2n``), outputs
-    ``2·n_out·n``, sigmoid-Emax readouts 6 each, metrics 27 per row (peak 1, log-down AUC with its
-    series 24, trapezoid 2); binning 20 per row at each percentile time.  Bytes: full mode writes
+    ``2·n_out·n``, sigmoid-Emax readouts 6 each, metrics 19 per row (peak 1, log-down AUC 16 — the
+    two fall tests 4, s and s² 4, the four-term series of the usual step 6, product and sum 2 —,
+    trapezoid 2; steps with a fall above ~2 % take the nine-term series, 10 more); binning 20 per
+    row at each percentile time.  Bytes: full mode writes
     every row at every time; streaming writes and reads one uint16 bin per row and percentile time.
-    Both write and read back the metrics (6 doubles per row).  ``flops_peer``: only what the peers
-    (scipy, libroadrunner) compute — the states at every output time, converted to the outputs —
-    without the readouts and metrics pkpd also delivers.
+    Both write and read back the metrics (6 doubles per row).  ``flops_peer`` / ``bytes_peer``: only
+    what the peers (scipy, libroadrunner) deliver — the outputs at every output time in float64,
+    new memory — without the readouts and metrics pkpd also delivers.
     """
     n_all = n_out + n_derived
-    per_step = 2 * n_states + 2 * n_out * n_states + 6 * n_derived + 27 * n_all
+    per_step = 2 * n_states + 2 * n_out * n_states + 6 * n_derived + 19 * n_all
     flops = n_times * per_step
     metrics = 2 * n_all * 6 * 8
     return {"n_states": n_states, "flops": round(flops), "flops_streaming": round(flops + 20 * n_all * n_pct),
-            "flops_peer": round(n_times * (2 * n_states + 2 * n_out * n_states)),
+            "flops_peer": round(n_times * (2 * n_states + 2 * n_out * n_states)), "bytes_peer": n_out * n_times * 8,
             "bytes_full": n_all * n_times * itemsize + metrics, "bytes_streaming": 2 * n_all * n_pct * 2 + metrics}
 
 
@@ -119,18 +121,22 @@ def roofline(limits: dict, w: dict, us_full: float, us_streaming: float, peers_u
     The full-mode limit takes the first touch of 4 KiB pages (what a run asks for).  ``peers_us``
     (name → µs per subject-regimen, e.g. scipy's LSODA loop): the largest speed-up over each peer
     that the limits allow — for the work requested (full, streaming) and for the peers' own work
-    (``flops_peer``: states to outputs, nothing else) — so a target above it is out of reach on
-    this machine whatever the code does."""
+    (``flops_peer``, ``bytes_peer``: the outputs in float64, nothing else; the memory limit counts
+    too) — so a target above it is out of reach on this machine whatever the code does.  The
+    limits are for all the probe's threads, the peers' times for one: per core, halve them."""
     gf = limits["lane_muladd_GFLOPps"] * 1e3
     t_flop = w["flops"] / gf
     t_flop_s = w["flops_streaming"] / gf
     t_flop_peer = w["flops_peer"] / gf
     t_mem_full = w["bytes_full"] / (limits["fill_GBps"] * 1e3)
-    t_mem_full_new = w["bytes_full"] / (limits.get("first_touch_4KiB_pages_GBps", limits["first_touch_GBps"]) * 1e3)
+    touch = limits.get("first_touch_4KiB_pages_GBps", limits["first_touch_GBps"]) * 1e3
+    t_mem_full_new = w["bytes_full"] / touch
+    peer = max(t_flop_peer, w.get("bytes_peer", 0) / touch)
     t_mem_s = w["bytes_streaming"] / (limits["fill_GBps"] * 1e3)
     full = max(t_flop, t_mem_full_new)
     stream = max(t_flop_s, t_mem_s)
     out = {"us_flop_limit": round(t_flop, 2), "us_flop_limit_peer_work": round(t_flop_peer, 2),
+           "us_limit_peer_work": round(peer, 2),
            "us_memory_limit_full_prefaulted": round(t_mem_full, 2),
            "us_memory_limit_full_new_memory": round(t_mem_full_new, 2),
            "us_memory_limit_streaming": round(t_mem_s, 3), "us_limit_full": round(full, 2),
@@ -138,5 +144,5 @@ def roofline(limits: dict, w: dict, us_full: float, us_streaming: float, peers_u
            "fraction_streaming": round(stream / us_streaming, 3)}
     for name, us in (peers_us or {}).items():
         out[f"max_ratio_vs_{name}"] = {"full": round(us / full, 1), "streaming": round(us / stream, 1),
-                                       "peer_work_only": round(us / t_flop_peer, 1)}
+                                       "peer_work_only": round(us / peer, 1)}
     return out

@@ -90,7 +90,7 @@ def metrics_step(y, ms, prev, th, tj, tp, first, L):
                 down = (v < a) & (v > 0.0) & (a > 0.0)
                 sr = (a - v) / (a + v)
                 trapezoid = 0.5 * (a + v) * dtj
-                ms[2, o, lane] += trapezoid * log_down_factor(sr * sr) if down else trapezoid
+                ms[2, o, lane] += trapezoid * _series(sr * sr, v, a) if down else trapezoid
                 prev[o, lane] = v
         else:  # some lane falls steeply (rare): the library log there
             for lane in range(L):
@@ -101,7 +101,7 @@ def metrics_step(y, ms, prev, th, tj, tp, first, L):
                         ms[2, o, lane] += (a - v) * dtj / np.log(a / v)
                     else:
                         sr = (a - v) / (a + v)
-                        ms[2, o, lane] += 0.5 * (a + v) * dtj * log_down_factor(sr * sr)
+                        ms[2, o, lane] += 0.5 * (a + v) * dtj * _series(sr * sr, v, a)
                 else:
                     ms[2, o, lane] += 0.5 * (a + v) * dtj
                 prev[o, lane] = v
@@ -133,6 +133,14 @@ def log_down_factor(x):
 def log_down_factor_mild(x):
     """``1/P(x)`` for ``0 ≤ x ≤ 1e-4`` (see :data:`MILD_V`): four terms instead of nine."""
     return ((_R[3] * x + _R[2]) * x + _R[1]) * x + _R[0]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _series(x, v, a):
+    """The factor of a lane's gentle fall ``a`` → ``v`` (``x = s²``): the four-term series where the
+    fall itself is below ~2 %, whatever the other lanes do, so that a lane's AUC never depends on
+    the lanes beside it (the two series differ in the last bit for ~0.3 % of such falls)."""
+    return log_down_factor(x) if v * MILD_V < a * MILD_A else log_down_factor_mild(x)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
