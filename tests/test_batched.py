@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from pkpd.dosing.notation import parse_regimen
 from pkpd.models.load import load_model
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.readouts import apply_readout
 from pkpd.simulation.sampling import CovariateDist, Population, individual_values, sample_covariates
 from pkpd.simulation.streaming import LOG_REL_ERROR, percentile_indices
-from pkpd.solvers.batched import event_blocks
+from pkpd.solvers.batched import event_blocks, excited_mode_masks
 from pkpd.solvers.dispatch import solve
 from pkpd.solvers.lane_metrics import log_down_factor, log_down_factor_mild, metrics_start, metrics_step
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
@@ -511,3 +512,40 @@ def test_states_no_dose_reaches_are_left_out_exactly():
             np.testing.assert_allclose(out[s, :, j], W[s] @ xt, rtol=1e-12, atol=1e-14)
     ev3 = (ev[0], ev[1], np.full((S, 2), 3, np.int64), ev[3])
     assert solve(K, W, times, 0.1, ev3, out).dense_rows.all()
+
+
+def test_blocks_advance_only_the_modes_their_rows_need(monkeypatch):
+    """Subjects left to dgeev (here every 7th, forced) order their modes unlike the block-decomposed
+    ones: blocks keep them apart, so no block advances a mode none of its rows' doses reach (the
+    depot modes under IV dosing), and the results stay those of the per-row kernel."""
+    import pkpd.solvers.batched as batched
+    import pkpd.solvers.modal as modal
+
+    real = modal.block_eigen
+
+    def some_to_dgeev(K):
+        lam, V, Vinv, done = real(K)
+        done[::7] = False
+        return lam, V, Vinv, done
+    monkeypatch.setattr(modal, "block_eigen", some_to_dgeev)
+    seen = []
+    run = batched.run_ranges
+
+    def spy(fn, n, *a):
+        if fn is batched._blocks:
+            Vinv, sub, ev_t, ev_c, z0, order, starts, size = a[1], a[3], a[6], a[8], a[10], a[11], a[12], a[13]
+            for b in range(starts.shape[0]):
+                rows = order[starts[b]:starts[b] + size[b]]
+                masks = excited_mode_masks(Vinv, sub[rows], ev_t[rows], ev_c[rows], z0[rows])
+                union = batched._excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, rows[0])
+                seen.append((masks.all(axis=0) == masks.any(axis=0)).all() and union.size == masks[0].sum())
+        return run(fn, n, *a)
+    monkeypatch.setattr(batched, "run_ranges", spy)
+    model = load_model("perez_ruixo_2021")
+    regs = [parse_regimen(r, r) for r in ("0.5 mg/kg IV over 40 min", "56 mg IN", "1 mg/kg oral")]
+    b = simulate_population(model, regs, Population(n=96, seed=3), horizon=6, step=0.1, mode="full", method="batched",
+                            progress=False, dtype=np.float64)
+    m = simulate_population(model, regs, Population(n=96, seed=3), horizon=6, step=0.1, mode="full", method="modal",
+                            progress=False, dtype=np.float64)
+    assert len(seen) > 9 and all(seen)
+    np.testing.assert_array_equal(b.ketamine_plasma.values, m.ketamine_plasma.values)

@@ -30,8 +30,12 @@ from pkpd.solvers.threads import run_ranges
 LANES = 32
 
 
-def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: int = LANES):
-    """Blocks of rows with identical event times, kinds and compartments.
+def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: int = LANES,
+                 modes: np.ndarray | None = None):
+    """Blocks of rows with identical event times, kinds and compartments (and, given ``modes``
+    (rows, n) bool from :func:`excited_mode_masks`, identical excited modes: a block advances the
+    union of its rows' modes, so rows whose bases order the modes differently — a subject left to
+    ``dgeev`` among block-decomposed ones — would make it advance them all).
 
     Returns ``(order, starts, counts)``: block ``b`` is rows ``order[starts[b]:starts[b] +
     counts[b]]`` (at most ``lanes``, increasing row order within a group of equal events).
@@ -40,7 +44,9 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
     if rows == 0:
         z = np.zeros(0, np.int64)
         return z, z, z
-    key = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(ev_t).view(np.int64), ev_k, ev_c], axis=1))
+    extra = [] if modes is None else [np.asarray(modes, dtype=np.int64).reshape(rows, -1)]
+    key = np.ascontiguousarray(np.concatenate([np.ascontiguousarray(ev_t).view(np.int64), ev_k, ev_c] + extra,
+                                              axis=1))
     rows_as_bytes = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).reshape(-1)
     _, group = np.unique(rows_as_bytes, return_inverse=True)  # exact: equal bytes, equal events
     group = group.reshape(-1)
@@ -54,6 +60,18 @@ def event_blocks(ev_t: np.ndarray, ev_k: np.ndarray, ev_c: np.ndarray, lanes: in
             counts.append(min(lanes, size - k))
         pos += size
     return order, np.asarray(starts, np.int64), np.asarray(counts, np.int64)
+
+
+def excited_mode_masks(Vinv: np.ndarray, sub: np.ndarray, ev_t: np.ndarray, ev_c: np.ndarray,
+                       z0: np.ndarray) -> np.ndarray:
+    """(rows, n) bool: the modes row ``r``'s own events reach (``V⁻¹[sub[r], q, c] ≠ 0`` for a
+    compartment ``c`` it doses at a finite time) or its initial modal state ``z0[r]`` holds — the
+    row's share of :func:`_excited_modes`."""
+    hit = np.asarray(z0) != 0
+    for e in range(ev_t.shape[1]):
+        finite = np.isfinite(ev_t[:, e])
+        hit |= finite[:, None] & (Vinv[sub, :, np.where(finite, ev_c[:, e], 0)] != 0)
+    return hit
 
 
 def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts,

@@ -45,7 +45,7 @@ import numpy as np
 
 from pkpd.limits import limit
 from pkpd.solvers.adaptive import solve_nonlinear
-from pkpd.solvers.batched import event_blocks, solve_batched
+from pkpd.solvers.batched import event_blocks, excited_mode_masks, solve_batched
 from pkpd.solvers.bytecode import read_slots
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
@@ -264,7 +264,8 @@ def _linear(kernel: str):
             # the per-row modal initial state, computed as the per-row kernel always did
             z0_ok = (np.zeros((sel.size, n)) if p.x0 is None else
                      np.einsum("sij,sj->si", np.tile(Vinv[ok], (p.repeats, 1, 1)), x0[rows]))
-            blocks = event_blocks(*(np.ascontiguousarray(a[sel]) for a in p.events[:3]))
+            ev = [np.ascontiguousarray(a[sel]) for a in p.events[:3]]
+            blocks = event_blocks(*ev, modes=excited_mode_masks(Vinv, p.sub[sel], ev[0], ev[2], z0_ok))
             batched = kernel == "batched" or (kernel == "auto" and sel.size >= BATCH_MIN_LANES * blocks[1].size)
             if batched:
                 z0 = np.zeros((rows.size, n))
