@@ -179,6 +179,18 @@ def test_nonlinear_models_take_the_same_fused_pass(pk, pd):
             np.testing.assert_array_equal(stream[f"{out}_{k}"].values[0, ri], got)
 
 
+def _chain_case(rng, S, n):
+    """Random n-state chains (each state feeds the next) for S subjects, 2 outputs, and a 0.25-h grid
+    over 4 h with two off-grid times: ``(K, W, times)``."""
+    K = np.zeros((S, n, n))
+    for i in range(n):
+        K[:, i, i] = -rng.uniform(0.5, 3.0, S) * (i + 1)
+        if i:
+            K[:, i, i - 1] = rng.uniform(0.1, 1.0, S)
+    W = rng.uniform(0, 1, (S, 2, n))
+    return K, W, np.union1d(np.arange(0, 4.0001, 0.25), [0.33, 1.7])
+
+
 def _random_events(rng, rows, n, shared):
     """Per-row events: boluses and infusions at off-grid times; ``shared`` rows share their times."""
     E = 6
@@ -203,13 +215,7 @@ def test_dispatcher_batched_equals_modal_with_off_grid_events_and_initial_states
     one row per block) writes exactly what the per-row modal kernel writes, float64 and float32."""
     rng = np.random.default_rng(7)
     S, n, R = 37, 4, 3
-    K = np.zeros((S, n, n))
-    for i in range(n):
-        K[:, i, i] = -rng.uniform(0.5, 3.0, S) * (i + 1)
-        if i:
-            K[:, i, i - 1] = rng.uniform(0.1, 1.0, S)
-    W = rng.uniform(0, 1, (S, 2, n))
-    times = np.union1d(np.arange(0, 4.0001, 0.25), [0.33, 1.7])
+    K, W, times = _chain_case(rng, S, n)
     ev = _random_events(rng, R * S, n, shared)
     x0 = rng.uniform(0, 1, (R * S, n))
     for dtype in (np.float64, np.float32):
@@ -232,13 +238,7 @@ def test_kept_values_are_the_trajectories_at_the_kept_times(linear):
     from pkpd.solvers.fused import fused_work
     rng = np.random.default_rng(11)
     S, n, R = 21, 3, 2
-    K = np.zeros((S, n, n))
-    for i in range(n):
-        K[:, i, i] = -rng.uniform(0.5, 3.0, S) * (i + 1)
-        if i:
-            K[:, i, i - 1] = rng.uniform(0.1, 1.0, S)
-    W = rng.uniform(0, 1, (S, 2, n))
-    times = np.union1d(np.arange(0, 4.0001, 0.25), [0.33, 1.7])
+    K, W, times = _chain_case(rng, S, n)
     ev = _random_events(rng, R * S, n, True)
     full = np.full((R * S, 2, times.size), np.nan)
     solve(K, W, times, 0.25, ev, full, repeats=R, linear=linear)
