@@ -34,10 +34,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pkpd.solvers.small_eigen import _symmetrise
+from pkpd.solvers.small_eigen import COND_MAX, _symmetrise, basis_ok
 from pkpd.solvers.threads import run_ranges
 
-COND_MAX = 1e6  # eigenvector condition number (max-row-sum norm) above which a basis is refused
 #: Above this condition number a subject is left to ``dgeev`` even though its block basis is safe:
 #: the two bases then differ by more than 1e-12 (rounding amplified by the condition number; both
 #: are as far from the exact propagator), and ``dgeev``'s is the former result.  (Below it they can
@@ -96,38 +95,6 @@ def block_eigen(K: np.ndarray):
             run_ranges(_block_rows, idx.size, np.ascontiguousarray(K[idx]), *plan, *out)
             lam[idx], V[idx], Vinv[idx], done[idx] = out
     return lam, V, Vinv, done
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def basis_ok(K, V, lam, Vinv, cond_max):
-    """One subject's basis is safe: condition number of ``V`` in the max-row-sum norm (cheap, same
-    order as the 2-norm one) finite and below ``cond_max``, and ``V Λ V⁻¹`` within 1e-9 of
-    ``K``'s largest entry (a NaN there is not refused here, as before; it fails the first test)."""
-    n = K.shape[0]
-    cv = 0.0
-    ci = 0.0
-    for i in range(n):
-        a = 0.0
-        b = 0.0
-        for j in range(n):
-            a += abs(V[i, j])
-            b += abs(Vinv[i, j])
-        cv = a if (a > cv or a != a) else cv
-        ci = b if (b > ci or b != b) else ci
-    cond = cv * ci
-    if not (np.isfinite(cond) and cond < cond_max):
-        return False
-    scale = 0.0
-    err = 0.0
-    for i in range(n):
-        for k in range(n):
-            scale = max(scale, abs(K[i, k]))
-            r = 0.0
-            for j in range(n):
-                r += V[i, j] * lam[j] * Vinv[j, k]
-            d = abs(r - K[i, k])
-            err = d if (d > err or d != d) else err
-    return not err > 1e-9 * (scale + 1e-300)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
-from pkpd.solvers.block_eigen import COND_MAX, basis_ok, block_eigen
+from pkpd.solvers.block_eigen import block_eigen
+from pkpd.solvers.small_eigen import COND_MAX, basis_ok
 from pkpd.solvers.events import SNAP, modal_event
 from pkpd.solvers.lapack import eig_stack, inv_stack
 from pkpd.solvers.threads import run_ranges
@@ -43,7 +44,7 @@ def eigenbasis(K: np.ndarray, blocks: bool = False):
 
 def lapack_basis(K: np.ndarray):
     """:func:`eigenbasis` by ``dgeev`` for every subject (np.linalg.eig's numbers), the inverse by
-    ``dgesv``, then the checks of :func:`pkpd.solvers.block_eigen.basis_ok`."""
+    ``dgesv``, then the checks of :func:`pkpd.solvers.small_eigen.basis_ok`."""
     lam_r, lam_i, Vr = eig_stack(K)  # np.linalg.eig's numbers, on every core
     ok = np.all(np.abs(lam_i) <= 1e-12 * (1.0 + np.abs(lam_r)), axis=1)
     Vinv = np.zeros_like(Vr)

@@ -124,6 +124,38 @@ def _jacobi(S, Q):
     return False
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def basis_ok(K, V, lam, Vinv, cond_max):
+    """One subject's basis is safe: condition number of ``V`` in the max-row-sum norm (cheap, same
+    order as the 2-norm one) finite and below ``cond_max``, and ``V Λ V⁻¹`` within 1e-9 of
+    ``K``'s largest entry (a NaN there is not refused here, as before; it fails the first test)."""
+    n = K.shape[0]
+    cv = 0.0
+    ci = 0.0
+    for i in range(n):
+        a = 0.0
+        b = 0.0
+        for j in range(n):
+            a += abs(V[i, j])
+            b += abs(Vinv[i, j])
+        cv = a if (a > cv or a != a) else cv
+        ci = b if (b > ci or b != b) else ci
+    cond = cv * ci
+    if not (np.isfinite(cond) and cond < cond_max):
+        return False
+    scale = 0.0
+    err = 0.0
+    for i in range(n):
+        for k in range(n):
+            scale = max(scale, abs(K[i, k]))
+            r = 0.0
+            for j in range(n):
+                r += V[i, j] * lam[j] * Vinv[j, k]
+            d = abs(r - K[i, k])
+            err = d if (d > err or d != d) else err
+    return not err > 1e-9 * (scale + 1e-300)
+
+
 @njit(cache=True)
 def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
     """Eigen-decompose ``K + Jnew`` into ``lam``, ``V``, ``Vinv`` when it is safe (real, well
@@ -153,14 +185,12 @@ def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
                         Vinv[q, i] = Vt[i, q] * dg[i]
                 return True
     A = np.empty((n, n), dtype=np.complex128)
-    scale = 0.0
     for i in range(n):
         for q in range(n):
             a = K[i, q] + Jnew[i, q]
             if not np.isfinite(a):
                 return False
             A[i, q] = a
-            scale = max(scale, abs(a))
     w, Vc = np.linalg.eig(A)
     for q in range(n):
         if abs(w[q].imag) > 1e-12 * (1.0 + abs(w[q].real)):
@@ -169,25 +199,12 @@ def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
             Vt[i, q] = Vc[i, q].real
     if not _invert(Vt, Vit, M):
         return False
-    c1 = 0.0
-    c2 = 0.0
-    for i in range(n):
-        r1 = 0.0
-        r2 = 0.0
-        for q in range(n):
-            r1 += abs(Vt[i, q])
-            r2 += abs(Vit[i, q])
-        c1 = max(c1, r1)
-        c2 = max(c2, r2)
-    if not c1 * c2 < COND_MAX:
-        return False
-    for i in range(n):  # V Λ V⁻¹ must give A back
+    for i in range(n):  # M is free scratch now: A and its eigenvalues, real, for the checks
         for k in range(n):
-            acc = 0.0
-            for q in range(n):
-                acc += Vt[i, q] * w[q].real * Vit[q, k]
-            if not abs(acc - A[i, k].real) <= 1e-9 * (scale + 1e-300):
-                return False
+            M[i, k] = A[i, k].real
+        M[i, n] = w[i].real
+    if not basis_ok(M[:, :n], Vt, M[:, n], Vit, COND_MAX):
+        return False
     for q in range(n):
         lam[q] = w[q].real
         for i in range(n):
