@@ -92,9 +92,9 @@ def _drift(Jnew, Jn):
     return drift
 
 
-@njit(cache=True)
-def _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, xw, Vold):
-    """After a new basis: ``z`` ← V_new⁻¹ V_old z, ``bm`` = V⁻¹ b, ``WV`` = W V, ``Pdt`` = φ(λ dt)."""
+@njit(cache=True, inline="always")
+def _reproject(z, b, active, V, Vinv, W, WV, bm, xw, Vold):
+    """After a new basis: ``z`` ← V_new⁻¹ V_old z, ``bm`` = V⁻¹ b, ``WV`` = W V."""
     n = z.shape[0]
     for i in range(n):
         acc = 0.0
@@ -116,17 +116,19 @@ def _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, xw, Vold):
             for i in range(n):
                 acc += W[o, i] * V[i, q]
             WV[o, q] = acc
-    grid_coefficients(lam, dt, Pdt)
 
 
-@njit(cache=True)
-def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, Pdt, dt, pars, n_par, tgt, coef, ops, off,
-                 consts, cols, v, stack, h, force, wk, Jnew, Vold, Vt, Vit, M, have_jac):
+@njit(cache=True, inline="always")
+def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, pars, tgt, coef, ops, off, consts, cols, v, stack,
+                 h, force, wk, Jnew, Vold, Vt, Vit, M):
     """Take a new linear part ``K + J_N(x)`` at the current state if forced or if it has drifted
     (``h·max|ΔJ| > DRIFT``) and the decomposition is safe; returns whether the basis changed.
-    ``Jnew`` is left holding ``J_N(x)`` (taken here unless ``have_jac``); ``wk`` is (5, n) scratch."""
+    ``Jnew`` is left holding ``J_N(x)`` (taken here if ``force``, else it holds it already: the
+    drift test's); ``wk`` is (5, n) scratch.  At most 30 arguments: CPython passes more as ``*args``,
+    which numba cannot inline."""
     n = z.shape[0]
-    if not have_jac:
+    n_par = pars.shape[0]
+    if force:
         x = wk[0]
         for i in range(n):
             acc = 0.0
@@ -145,7 +147,7 @@ def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, Pdt, dt, pars,
     for i in range(n):
         for q in range(n):
             Jn[i, q] = Jnew[i, q]
-    _reproject(z, b, active, lam, V, Vinv, W, WV, bm, Pdt, dt, wk[4], Vold)
+    _reproject(z, b, active, V, Vinv, W, WV, bm, wk[4], Vold)
     return True
 
 
@@ -182,8 +184,10 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
             j = 0
             ci[s, C_INIT] = 1
             relin = True  # a fresh row linearises at its first state (after the events there)
+            drift_due = False
         else:
             relin = ci[s, C_FLAG2] == 1  # asked for by a rejection just before the slice ended
+            drift_due = ci[s, C_FLAG2] == 2  # or by the drift test after the last accepted step
             t, h, g0_ok = resume_modal_row(cf[s], ci[s], z, b, bm, G[0], active)
             e, j, steps, rejected = load_counters(ci[s])
         U = np.zeros(n)
@@ -231,13 +235,16 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 h = min(h, H_EVENT)
                 g0_ok = False
                 relin = True
-            if relin and cols.shape[0] > 0:
-                if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, Pdt, dt,
-                                pars[s], n_par, tgt, coef[s], ops, off, consts, cols, v, stack, h, True, wk, Jnew,
-                                Vold, Vt, Vit, M, False):
+            if (relin or drift_due) and cols.shape[0] > 0:  # one call site: _relinearise is inlined
+                if not relin:  # the drift test's Jacobian (at this state, no event since)
+                    _copy(Jcur, Jnew)
+                if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, pars[s], tgt,
+                                coef[s], ops, off, consts, cols, v, stack, h, relin, wk, Jnew, Vold, Vt, Vit, M):
+                    grid_coefficients(lam[s], dt, Pdt)
                     g0_ok = False
                 _copy(Jnew, Jcur)
             relin = False
+            drift_due = False
             j = record_due(times, j, t + eps, WV[s], z, out[s])
             if j >= T:
                 break
@@ -296,12 +303,9 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                     G[0, q] = G[5, q]
                 steps += 1
                 h = grown_step(h, hh, en, 0.25)
-                # (the drift test first: the call alone costs more than the test)
-                if cols.shape[0] > 0 and _drift(Jnew, Jn[s]) * h > DRIFT and _relinearise(
-                        z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, Pdt, dt, pars[s], n_par,
-                        tgt, coef[s], ops, off, consts, cols, v, stack, h, False, wk, Jnew, Vold, Vt, Vit, M, True):
-                    g0_ok = False
                 _copy(Jnew, Jcur)
+                # re-linearised at the top of the loop, after any event due here (which forces it anyway)
+                drift_due = cols.shape[0] > 0 and _drift(Jnew, Jn[s]) * h > DRIFT
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
@@ -320,7 +324,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
         for i in range(n):
             for q in range(n):
                 cf[s, F_VEC + (4 + i) * n + q] = Jcur[i, q]
-        ci[s, C_FLAG2] = 1 if relin else 0
+        ci[s, C_FLAG2] = 1 if relin else (2 if drift_due else 0)
         save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 

@@ -48,7 +48,7 @@ def _invert(V, Vi, M):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _symmetrise(A, d, seen):
     """Positive ``d`` with ``D A D⁻¹`` symmetric (``D = diag(d)``) if one exists — compartment
     matrices of two-way flows without cycles (mammillary, catenary) always have one, and then real
@@ -83,7 +83,7 @@ def _symmetrise(A, d, seen):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _jacobi(S, Q):
     """Eigen-decompose the symmetric ``S`` in place by cyclic Jacobi rotations (Golub & Van Loan,
     *Matrix Computations* §8.5): ``S`` ends diagonal, ``Q`` orthogonal with ``S₀ = Q S Qᵀ``.
@@ -156,10 +156,12 @@ def basis_ok(K, V, lam, Vinv, cond_max):
     return not err > 1e-9 * (scale + 1e-300)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
     """Eigen-decompose ``K + Jnew`` into ``lam``, ``V``, ``Vinv`` when it is safe (real, well
-    separated eigenvalues, a well-conditioned and accurate basis); else leave them and return False."""
+    separated eigenvalues, a well-conditioned and accurate basis); else leave them and return False.
+    Inlined (the relinearised kernel calls it once per re-linearisation: a call with eight array
+    arguments costs as much as the rotations); the LAPACK branch stays a call."""
     n = K.shape[0]
     # symmetrisable (the usual compartment matrix): Jacobi on D A D⁻¹, no allocation, no inverse
     for i in range(n):
@@ -184,6 +186,13 @@ def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
                         V[i, q] = Vt[i, q] / dg[i]
                         Vinv[q, i] = Vt[i, q] * dg[i]
                 return True
+    return _decompose_lapack(K, Jnew, lam, V, Vinv, Vt, Vit, M)
+
+
+@njit(cache=True)
+def _decompose_lapack(K, Jnew, lam, V, Vinv, Vt, Vit, M):
+    """:func:`decompose` for matrices that are not symmetrisable: LAPACK ``eig``, real results checked."""
+    n = K.shape[0]
     A = np.empty((n, n), dtype=np.complex128)
     for i in range(n):
         for q in range(n):
