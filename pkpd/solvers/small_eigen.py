@@ -156,12 +156,13 @@ def basis_ok(K, V, lam, Vinv, cond_max):
     return not err > 1e-9 * (scale + 1e-300)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
     """Eigen-decompose ``K + Jnew`` into ``lam``, ``V``, ``Vinv`` when it is safe (real, well
     separated eigenvalues, a well-conditioned and accurate basis); else leave them and return False.
-    Inlined (the relinearised kernel calls it once per re-linearisation: a call with eight array
-    arguments costs as much as the rotations); the LAPACK branch stays a call."""
+    The Jacobi rotations are inlined into it and the LAPACK branch is a separate call (inlining this
+    into the relinearised kernel too saved another ~20 % at rtol 1e-6 but added ~30 s to its cold
+    compile, benchmarks/README.md)."""
     n = K.shape[0]
     # symmetrisable (the usual compartment matrix): Jacobi on D A D⁻¹, no allocation, no inverse
     for i in range(n):
