@@ -102,7 +102,7 @@ def simulate_population(models, regimens, population: Population, *, horizon: fl
     at = percentile_indices(times, step, percentile_step) if mode == "streaming" else np.zeros(0, np.int64)
     store, traj = _storage(names, (len(models), R, n, times.size), dtype) if mode == "full" else (None, None)
     obs = Observations(models, layouts, R, n, obs_t, times) if obs_t.size else None
-    acc = _Accumulators({k: np.full((len(models), R, n, len(METRICS)), np.nan) for k in names}, {},
+    acc = _Accumulators({k: _nan_array((len(models), R, n, len(METRICS))) for k in names}, {},
                         {k: np.empty(n) for k in cov_names}, obs=obs, seed=population.seed)
     bar = _progress_bar(n * len(models), progress)
     t0 = _time.perf_counter()
@@ -244,6 +244,16 @@ def _storage(names, shape: tuple, dtype) -> np.ndarray:
     store = np.empty(shape[:3] + (len(names), shape[3]), dtype=dtype)
     _small_pages(store)
     return store, {k: store[:, :, :, gi, :] for gi, k in enumerate(names)}
+
+
+def _nan_array(shape: tuple) -> np.ndarray:
+    """A float64 array of NaN on 4 KiB pages (:func:`_small_pages`): the per-subject metrics of a
+    10⁶-subject run are 240 MB, filled before the first chunk on one core — 0.08 s instead of
+    0.25–0.46 s with numpy's huge pages on the benchmark machine."""
+    a = np.empty(shape)
+    _small_pages(a)
+    a.fill(np.nan)
+    return a
 
 
 def _small_pages(a: np.ndarray) -> None:

@@ -22,7 +22,8 @@ from pkpd.simulation.readouts import apply_readout, readout_arrays
 from pkpd.simulation.sampling import individual_values, sample_covariates
 from pkpd.simulation.system import build_system
 from pkpd.solvers.dispatch import solve
-from pkpd.solvers.fused import METRICS, fused_pass, fused_work
+from pkpd.solvers.batched import fused_pass
+from pkpd.solvers.fused import METRICS, fused_work
 
 
 @dataclass

@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pkpd.solvers.fused import METRICS, NO_BIN, fused_pass, fused_work  # noqa: F401  (METRICS: re-exported)
+from pkpd.solvers.batched import fused_pass
+from pkpd.solvers.fused import METRICS, NO_BIN, fused_work  # noqa: F401  (METRICS: re-exported)
 from pkpd.solvers.threads import run_ranges
 
 

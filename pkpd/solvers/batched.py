@@ -97,20 +97,48 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
         when not wanted.
     """
     run_ranges(_blocks, starts.shape[0], lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts,
-               counts, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw,
-               bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept)
+               counts, _NO_BUFFER, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group,
+               bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept)
+
+
+#: The modal arguments of :func:`_blocks` when it reads a buffer (no modes, no events; the same
+#: types as a modal call's, so that both share one compiled kernel).
+_NO_MODES = (np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
+_NO_EVENTS = (np.zeros((0, 0)), np.zeros((0, 0), np.int64), np.zeros((0, 0), np.int64), np.zeros((0, 0)))
+_NO_BUFFER = np.zeros((0, 0, 0))
+
+
+def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
+               bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
+    """The fused work for kernel rows ``rows_of[i]`` whose outputs another kernel wrote into
+    ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``): :func:`_blocks` on lanes of
+    :data:`LANES` consecutive buffer rows, reading their outputs instead of advancing modes, so the
+    results are those of the batched kernel.  ``sub[row]`` is the row's subject (PD parameters)."""
+    buf = np.ascontiguousarray(buf, dtype=np.float64)
+    N = buf.shape[0]
+    blocks = np.arange(0, N, LANES, dtype=np.int64)
+    counts = np.minimum(LANES, N - blocks)
+    run_ranges(_blocks, blocks.shape[0], *_NO_MODES, sub, times, 0.0, *_NO_EVENTS, _NO_MODES[0],
+               np.asarray(rows_of, dtype=np.int64), blocks, counts, buf, kind, src, ant, sign, par, coef, thresholds,
+               metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip,
+               keep_at, kept)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts, kind, src, ant,
-            sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest,
+def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, order, starts, counts, buf, kind, src,
+            ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest,
             dest_base, dest_col, clip, keep_at, kept):
     """Blocks ``b0 … b1 − 1`` (one thread's share); the rows of a block share their event times.
+    With a non-empty ``buf`` (:func:`fused_pass`) a block's outputs are read from its buffer rows
+    ``starts[bi] …`` instead (the kernel rows are ``order[those]``; no modes, no events): one
+    compiled kernel for both, so an empty numba cache compiles the fused work once.
     (One function: a separate block function would be compiled twice, once inlined.)"""
+    from_buf = buf.shape[0] > 0
     for bi in range(b0, b1):
-        rows = order[starts[bi]:starts[bi] + counts[bi]]
+        i0 = starts[bi]
+        rows = order[i0:i0 + counts[bi]]
         n = lam.shape[1]
-        n_out = WV.shape[1]
+        n_out = buf.shape[1] if from_buf else WV.shape[1]
         n_all = n_out + kind.shape[0]
         T = times.shape[0]
         E = ev_t.shape[1]
@@ -120,7 +148,7 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
         r0 = rows[0]
         # modes that no event of the block and no initial state excites stay exactly 0 (e.g. the
         # depot modes under IV dosing: V⁻¹ is exactly 0 there); they are left out, in order
-        act = _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0)
+        act = np.zeros(0, np.int64) if from_buf else _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, r0)
         na = act.shape[0]
         lamb = np.empty((na, L))
         edt = np.empty((na, L))
@@ -156,7 +184,11 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
         for j in range(T):
             tj = times[j]
             tj_snap = tj + SNAP * max(1.0, abs(tj))
-            while True:
+            if from_buf:
+                for o in range(n_out):
+                    for lane in range(L):
+                        y[o, lane] = buf[i0 + lane, o, j]
+            while not from_buf:
                 here = e < E and ev_t[r0, e] <= tj_snap
                 stop = min(ev_t[r0, e], tj) if here else tj
                 h = stop - t
@@ -209,13 +241,14 @@ def _blocks(b0, b1, lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, o
                                 for lane in range(L):
                                     u[q, lane] += Vb[q, r, lane] * bb[r, lane]
                 e += 1
-            for o in range(n_out):
-                for lane in range(L):
-                    y[o, lane] = 0.0
-            for k in range(na):  # modes outer: the outputs' sums are independent chains in flight
+            if not from_buf:
                 for o in range(n_out):
                     for lane in range(L):
-                        y[o, lane] += Wb[o, k, lane] * z[k, lane]
+                        y[o, lane] = 0.0
+                for k in range(na):  # modes outer: the outputs' sums are independent chains in flight
+                    for o in range(n_out):
+                        for lane in range(L):
+                            y[o, lane] += Wb[o, k, lane] * z[k, lane]
             derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L)
             store_step(y, j, base, dest, dest_col, L)
             if p < Tp and sample_at[p] == j:

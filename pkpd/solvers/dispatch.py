@@ -18,7 +18,7 @@ A kernel added to :data:`NONLINEAR_KERNELS` (or :data:`LINEAR_KERNELS`) must:
 3. write outputs ``y = W x`` for every row and output time into the preallocated ``out``
    (``rows × n_out × n_times``, float32 or float64) and allocate nothing per time step; the
    fused work of a population chunk (:class:`pkpd.solvers.fused.Fused`: derived rows, metrics,
-   histogram bins, storage) is then done by :func:`pkpd.solvers.fused.fused_pass` over a float64
+   histogram bins, storage) is then done by :func:`pkpd.solvers.batched.fused_pass` over a float64
    buffer, unless the kernel does it in its own pass with the helpers of :mod:`pkpd.solvers.fused`
    (as :mod:`pkpd.solvers.batched` does) — the results must be the same either way;
 4. treat rows independently (row ``r·S + s`` is subject ``s`` under regimen ``r``) so results do
@@ -45,12 +45,12 @@ import numpy as np
 
 from pkpd.limits import limit
 from pkpd.solvers.adaptive import solve_nonlinear
-from pkpd.solvers.batched import event_blocks, excited_mode_masks, solve_batched
+from pkpd.solvers.batched import event_blocks, excited_mode_masks, fused_pass, solve_batched
 from pkpd.solvers.bytecode import read_slots
 from pkpd.solvers.dense import solve_dense
 from pkpd.solvers.exponential import nonlinear_jacobian, solve_exponential
 from pkpd.solvers.failures import check_finite, raise_failure
-from pkpd.solvers.fused import Fused, fused_pass, fused_work
+from pkpd.solvers.fused import Fused, fused_work
 from pkpd.solvers.hybrid import solve_hybrid
 from pkpd.solvers.modal import eigenbasis, modal_decomposition, solve_modal
 from pkpd.solvers.relinearised import solve_relinearised

@@ -27,7 +27,8 @@ A population run needs more than ``y = W x``.  :class:`Fused` describes, as arra
 
 The batched kernel (:mod:`pkpd.solvers.batched`) calls the helpers below once per time step on its
 lanes, so nothing is read back from memory; other kernels write a float64 buffer that
-:func:`fused_pass` then reduces with the same helpers.  Either way every number is computed by the
+:func:`pkpd.solvers.batched.fused_pass` then reduces with the same kernel, reading its lanes' outputs
+from the buffer instead of advancing modes.  Either way every number is computed by the
 same operations in the same order, so the results are bit-for-bit the same.  Units are the output
 rows' (the dispatcher never converts); times in h.
 """
@@ -333,54 +334,3 @@ def bin_step(y, yb, p, rows, bins, lo, iw, bin_log, nbins, bl, L):
             bl[lane] = NO_BIN if v != v else b
         for lane in range(L):
             bins[o, p, rows[lane]] = np.uint16(bl[lane])
-
-
-LANES_PASS = 16  # rows per lane block in fused_pass
-
-
-def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-               bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
-    """The fused work for kernel rows ``rows_of[i]`` whose outputs a kernel wrote into
-    ``buf[i, :n_out, :]`` (float64; ``n_out = buf.shape[1]``), with the helpers the batched kernel
-    uses, so that the results are the same as if it had run.  ``sub[row]`` is the row's subject."""
-    run_ranges(_pass_blocks, (buf.shape[0] + LANES_PASS - 1) // LANES_PASS, buf, rows_of, sub, times, kind, src,
-               ant, sign, par, coef, thresholds, metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins,
-               dest, dest_base, dest_col, clip, keep_at, kept)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _pass_blocks(b0, b1, buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresholds, metrics, sample_at,
-                 bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept):
-    """Lane blocks ``b0 … b1 − 1`` of the buffer (one thread's share)."""
-    N = buf.shape[0]
-    for bi in range(b0, b1):
-        i0 = bi * LANES_PASS
-        L = min(LANES_PASS, N - i0)
-        n_out, T = buf.shape[1], buf.shape[2]
-        n_all = n_out + kind.shape[0]
-        want_metrics = metrics.shape[0] > 0
-        Tp = sample_at.shape[0]
-        rows = rows_of[i0:i0 + L]
-        lp, lc, kg, sq, base, blo, biw, y, bl, ms, prev = lane_block(par, coef, sub, rows, dest_base, bin_group,
-                                                                     bin_lo, bin_iw, n_all, L)
-        yb = y.view(np.int64)
-        p = 0
-        kq = 0  # next kept time index
-        for j in range(T):
-            for o in range(n_out):
-                for lane in range(L):
-                    y[o, lane] = buf[i0 + lane, o, j]
-            derive(y, n_out, kind, src, ant, sign, clip, lp, lc, kg, sq, L)
-            store_step(y, j, base, dest, dest_col, L)
-            if p < Tp and sample_at[p] == j:
-                bin_step(y, yb, p, rows, bins, blo, biw, bin_log, nbins, bl, L)
-                p += 1
-            if kq < keep_at.shape[0] and keep_at[kq] == j:
-                keep_step(y, kq, rows, kept, L)
-                kq += 1
-            if want_metrics:
-                if j == 0:
-                    metrics_start(y, ms, prev, thresholds, times[0], L)
-                metrics_step(y, ms, prev, thresholds, times[j], times[j - 1] if j > 0 else times[0], j == 0, L)
-        if want_metrics:
-            metrics_finish(ms, rows, metrics, L)

@@ -38,6 +38,10 @@ def _numpy_lapack() -> str | None:
 _SYMBOL = "scipy_dgeev_64_"  # numpy's umath_linalg calls these very symbols (64-bit integers)
 _SYMBOL_GESV = "scipy_dgesv_64_"
 _LIB = _numpy_lapack()
+#: Stacks of fewer matrices go to numpy itself (the same numbers, one core): the few subjects the
+#: block eigen-decomposition refuses in a chunk (~0.2 %) are not worth the ~1.5 s the two kernels
+#: below take to compile on an empty cache (issue 16's cold start).
+SMALL_STACK = 64
 if _LIB is not None:
     # resolved by name when a cached kernel is loaded, so the kernel can be cached (a ctypes
     # function could not); pointers are passed as integers (same calling convention on x86-64)
@@ -125,7 +129,7 @@ def eig_stack(K: np.ndarray):
     imaginary parts of the eigenvalues, ``(lam_real, lam_imag, V_real)``.
     """
     K = np.ascontiguousarray(K, dtype=np.float64)
-    if _LIB is None or K.shape[0] == 0:
+    if _LIB is None or K.shape[0] < SMALL_STACK:
         lam, V = np.linalg.eig(K)
         return np.ascontiguousarray(lam.real), np.ascontiguousarray(lam.imag), np.ascontiguousarray(V.real)
     S, n = K.shape[0], K.shape[1]
@@ -143,7 +147,7 @@ def inv_stack(A: np.ndarray) -> np.ndarray:
     """Inverses of every matrix in ``A`` (S, n, n), bit-for-bit :func:`numpy.linalg.inv`'s, on
     every core; raises ``LinAlgError`` for a singular one, as numpy does."""
     A = np.ascontiguousarray(A, dtype=np.float64)
-    if _LIB is None or A.shape[0] == 0:
+    if _LIB is None or A.shape[0] < SMALL_STACK:
         return np.linalg.inv(A)
     out = np.empty_like(A)
     ok = np.empty(A.shape[0], dtype=np.bool_)
