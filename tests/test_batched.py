@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -21,7 +22,7 @@ from pkpd.models.load import load_model
 from pkpd.simulation.population import simulate_population
 from pkpd.simulation.readouts import apply_readout
 from pkpd.simulation.sampling import CovariateDist, Population, individual_values, sample_covariates
-from pkpd.simulation.streaming import LOG_REL_ERROR, percentile_indices
+from pkpd.simulation.streaming import LOG_REL_ERROR, Histograms, percentile_indices
 from pkpd.solvers.batched import event_blocks, excited_mode_masks
 from pkpd.solvers.dispatch import solve
 from pkpd.solvers.lane_metrics import log_down_factor, log_down_factor_mild, metrics_start, metrics_step
@@ -551,3 +552,18 @@ def test_blocks_advance_only_the_modes_their_rows_need(monkeypatch):
                             progress=False, dtype=np.float64)
     assert len(seen) > 9 and all(seen)
     np.testing.assert_array_equal(b.ketamine_plasma.values, m.ketamine_plasma.values)
+
+
+def test_a_read_only_time_grid_compiles_no_second_kernel():
+    """numba compiles a kernel once per argument types, and a read-only array is another type: a
+    population's time grid comes read-only from xarray, and used to cost a second compile of every
+    kernel it reached (~100 s for the re-linearised one in CI).  The solver boundary copies it."""
+    import pkpd.solvers.batched as batched
+    pr = load_model("perez_ruixo_2021")
+    grid = np.arange(21) / 10
+    grid.setflags(write=False)
+    simulate_population(pr, _regimens(pr)[:1], Population(n=40, seed=1, covariates=WT), horizon=2, step=0.1,
+                        progress=False)
+    Histograms(grid.size, [("log", 100.0, 0.0)]).add(np.ones((3, 1, grid.size)), grid, np.full((1, 2), np.inf))
+    arrays = [t for sig in batched._blocks.signatures for t in sig if isinstance(t, numba.types.Array)]
+    assert arrays and all(t.mutable for t in arrays)

@@ -115,6 +115,7 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
     :data:`LANES` consecutive buffer rows, reading their outputs instead of advancing modes, so the
     results are those of the batched kernel.  ``sub[row]`` is the row's subject (PD parameters)."""
     buf = np.ascontiguousarray(buf, dtype=np.float64)
+    times = np.require(times, np.float64, ["C", "W"])  # a read-only grid would compile another signature
     N = buf.shape[0]
     blocks = np.arange(0, N, LANES, dtype=np.int64)
     counts = np.minimum(LANES, N - blocks)

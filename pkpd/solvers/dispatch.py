@@ -162,6 +162,7 @@ def solve(K, W, times, dt, events, out=None, *, repeats: int = 1, x0: np.ndarray
     -------
     SolveInfo
     """
+    times = np.require(times, np.float64, ["C", "W"])  # a read-only grid (xarray's) is another numba signature
     p = _Problem(K, W, times, dt, events, out, repeats, x0, fused)
     if nonlinear is None:
         if linear not in LINEAR_METHODS:
