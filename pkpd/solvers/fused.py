@@ -39,8 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from pkpd.solvers.lane_metrics import METRICS, metrics_finish, metrics_start, metrics_step
-from pkpd.solvers.threads import run_ranges
+from pkpd.solvers.lane_metrics import METRICS
 
 #: Bin of a NaN value (not counted).
 NO_BIN = 65535
