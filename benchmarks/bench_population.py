@@ -246,12 +246,9 @@ def modes_advanced(n: int = 64) -> float:
     run = batched.run_ranges
 
     def spy(fn, nb, *a):
-        if fn is batched._blocks and a[14].shape[0] == 0:  # a modal call, not the fused pass over a buffer
-            Vinv, sub, ev_t, ev_c, z0, order, starts, size = a[1], a[3], a[6], a[8], a[10], a[11], a[12], a[13]
-            for b in range(starts.shape[0]):
-                rows = order[starts[b]:starts[b] + size[b]]
-                na = batched._excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, rows[0]).shape[0]
-                counts.extend([na] * rows.shape[0])
+        if fn is batched._blocks:
+            for rows, act, _ in batched.blocks_of_call(a):
+                counts.extend([act.shape[0]] * rows.shape[0])
         return run(fn, nb, *a)
     batched.run_ranges = spy
     try:

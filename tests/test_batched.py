@@ -23,7 +23,7 @@ from pkpd.simulation.population import simulate_population
 from pkpd.simulation.readouts import apply_readout
 from pkpd.simulation.sampling import CovariateDist, Population, individual_values, sample_covariates
 from pkpd.simulation.streaming import LOG_REL_ERROR, Histograms, percentile_indices
-from pkpd.solvers.batched import event_blocks, excited_mode_masks
+from pkpd.solvers.batched import event_blocks
 from pkpd.solvers.dispatch import solve
 from pkpd.solvers.lane_metrics import log_down_factor, log_down_factor_mild, metrics_start, metrics_step
 from pkpd.solvers.options import BOLUS, RATE_OFF, RATE_ON
@@ -535,12 +535,8 @@ def test_blocks_advance_only_the_modes_their_rows_need(monkeypatch):
     run = batched.run_ranges
 
     def spy(fn, n, *a):
-        if fn is batched._blocks and a[14].shape[0] == 0:  # a modal call, not the fused pass over a buffer
-            Vinv, sub, ev_t, ev_c, z0, order, starts, size = a[1], a[3], a[6], a[8], a[10], a[11], a[12], a[13]
-            for b in range(starts.shape[0]):
-                rows = order[starts[b]:starts[b] + size[b]]
-                masks = excited_mode_masks(Vinv, sub[rows], ev_t[rows], ev_c[rows], z0[rows])
-                union = batched._excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, rows[0])
+        if fn is batched._blocks:
+            for _, union, masks in batched.blocks_of_call(a):
                 seen.append((masks.all(axis=0) == masks.any(axis=0)).all() and union.size == masks[0].sum())
         return run(fn, n, *a)
     monkeypatch.setattr(batched, "run_ranges", spy)

@@ -101,10 +101,24 @@ def solve_batched(lam, Vinv, WV, sub, times, dt, ev_t, ev_k, ev_c, ev_v, z0, ord
                bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip, keep_at, kept)
 
 
-#: The modal arguments of :func:`_blocks` when it reads a buffer (no modes, no events; the same
-#: types as a modal call's, so that both share one compiled kernel).
+def blocks_of_call(args) -> list:
+    """The blocks of one :func:`_blocks` call, from its arguments after the range (as
+    :func:`pkpd.solvers.threads.run_ranges` receives them): per block its rows, the modes it
+    advances (:func:`_excited_modes`) and its rows' own :func:`excited_mode_masks`; none for a fused
+    pass over a buffer.  For the tests and benchmarks that watch the kernel."""
+    _, Vinv, _, sub, _, _, ev_t, _, ev_c, _, z0, order, starts, counts, buf = args[:15]
+    if buf.shape[0]:
+        return []
+    blocks = [order[s:s + c] for s, c in zip(starts, counts)]
+    return [(rows, _excited_modes(rows, sub, Vinv, z0, ev_t, ev_c, rows[0]),
+             excited_mode_masks(Vinv, sub[rows], ev_t[rows], ev_c[rows], z0[rows])) for rows in blocks]
+
+
+#: The modal arguments of :func:`_blocks` when it reads a buffer (no modes, no events, no initial
+#: state; the same types as a modal call's, so that both share one compiled kernel).
 _NO_MODES = (np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
 _NO_EVENTS = (np.zeros((0, 0)), np.zeros((0, 0), np.int64), np.zeros((0, 0), np.int64), np.zeros((0, 0)))
+_NO_Z0 = np.zeros((0, 0))
 _NO_BUFFER = np.zeros((0, 0, 0))
 
 
@@ -119,7 +133,7 @@ def fused_pass(buf, rows_of, sub, times, kind, src, ant, sign, par, coef, thresh
     N = buf.shape[0]
     blocks = np.arange(0, N, LANES, dtype=np.int64)
     counts = np.minimum(LANES, N - blocks)
-    run_ranges(_blocks, blocks.shape[0], *_NO_MODES, sub, times, 0.0, *_NO_EVENTS, _NO_MODES[0],
+    run_ranges(_blocks, blocks.shape[0], *_NO_MODES, sub, times, 0.0, *_NO_EVENTS, _NO_Z0,
                np.asarray(rows_of, dtype=np.int64), blocks, counts, buf, kind, src, ant, sign, par, coef, thresholds,
                metrics, sample_at, bins, bin_group, bin_lo, bin_iw, bin_log, nbins, dest, dest_base, dest_col, clip,
                keep_at, kept)
