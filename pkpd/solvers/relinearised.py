@@ -5,10 +5,11 @@
 large remainder while the concentration is far from where it was linearised (a bolus takes the
 central concentration from 0 to ≫ Km), and the step has to resolve it.  Here ``A_n = K + J_N(x_n)``
 follows the solution, as in exponential Rosenbrock methods (Hochbruck, Ostermann & Schweitzer 2009,
-*SIAM J. Numer. Anal.* 47:786): after every event and whenever the Jacobian has drifted
-(``h·max|J_N(x_n) − J_N(x_lin)| > DRIFT``), the kernel takes a new Jacobian (central differences of
-the nonlinear terms, only the columns of states the terms read), a new small eigen-decomposition
-and re-projects the modal state.  The remainder ``R_n(x) = N(x) − J_N(x_lin) x`` then has a small
+*SIAM J. Numer. Anal.* 47:786): after every event, whenever the Jacobian has drifted
+(``h·max|J_N(x_n) − J_N(x_lin)| > DRIFT``) and, if it has drifted at all, at least every
+``RELIN_EVERY`` accepted steps, the kernel takes a new Jacobian (central differences of the
+nonlinear terms, only the columns of states the terms read), a new small eigen-decomposition and
+re-projects the modal state.  The remainder ``R_n(x) = N(x) − J_N(x_lin) x`` then has a small
 derivative along the solution, so the steps grow until only the tolerance (not the nonlinearity)
 limits them.
 
@@ -35,8 +36,14 @@ from pkpd.solvers.stepping import grown_step, load_counters, record_due, save_co
 from pkpd.solvers.small_eigen import decompose
 
 #: Re-linearise when ``h · max|ΔJ_N|`` (dimensionless: the drift of the linear part over one step)
-#: exceeds this; smaller means more eigen-decompositions and fewer steps.
-DRIFT = 0.02
+#: exceeds this; smaller means more eigen-decompositions (~0.5 µs each for n = 3) and fewer steps.
+DRIFT = 0.1
+#: ... and at least every this many accepted steps while ``J_N`` has drifted at all.  The drift test
+#: alone can trap the solver: a stale linear part keeps the steps short, and short steps keep
+#: ``h · max|ΔJ_N|`` under DRIFT (domino_mm at rtol 1e-8: 3,244 steps instead of 347 with DRIFT 0.1
+#: alone).  With this net DRIFT 0.1 re-linearises far less often than 0.02 did at the same step
+#: counts: kernel CPU −22 % at rtol 1e-6, −13 % at 1e-7, unchanged at 1e-8 (benchmarks/README.md).
+RELIN_EVERY = 8
 #: Weight of the dense-output error (midpoint of the quadratic remainder against stage 5) in the step
 #: control: 1 makes every output as accurate as the step ends but costs ~4× the steps; 0.1 keeps the
 #: maximum error over the 1-min grid below LSODA's at the same rtol (benchmarks/README.md).  That is
@@ -120,9 +127,9 @@ def _reproject(z, b, active, V, Vinv, W, WV, bm, xw, Vold):
 
 @njit(cache=True, inline="always")
 def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, pars, tgt, coef, ops, off, consts, cols, v, stack,
-                 h, force, wk, Jnew, Vold, Vt, Vit, M):
+                 h, force, wk, Jnew, Vold, Vt, Vit, M, limit):
     """Take a new linear part ``K + J_N(x)`` at the current state if forced or if it has drifted
-    (``h·max|ΔJ| > DRIFT``) and the decomposition is safe; returns whether the basis changed.
+    (``h·max|ΔJ| > limit``) and the decomposition is safe; returns whether the basis changed.
     ``Jnew`` is left holding ``J_N(x)`` (taken here if ``force``, else it holds it already: the
     drift test's); ``wk`` is (5, n) scratch.  At most 30 arguments: CPython passes more as ``*args``,
     which numba cannot inline."""
@@ -137,7 +144,7 @@ def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, pars, tgt, coe
             x[i] = acc
         _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, wk[1], wk[2], wk[3], Jnew)
     drift = _drift(Jnew, Jn)
-    if not drift * h > DRIFT and not (force and drift > 0.0):
+    if not drift * h > limit and not (force and drift > 0.0):
         return False
     for i in range(n):
         for q in range(n):
@@ -185,9 +192,11 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
             ci[s, C_INIT] = 1
             relin = True  # a fresh row linearises at its first state (after the events there)
             drift_due = False
+            since = 0  # accepted steps since the last re-linearisation (attempted)
         else:
-            relin = ci[s, C_FLAG2] == 1  # asked for by a rejection just before the slice ended
-            drift_due = ci[s, C_FLAG2] == 2  # or by the drift test after the last accepted step
+            relin = ci[s, C_FLAG2] % 4 == 1  # asked for by a rejection just before the slice ended
+            drift_due = ci[s, C_FLAG2] % 4 == 2  # or by the drift test after the last accepted step
+            since = ci[s, C_FLAG2] // 4
             t, h, g0_ok = resume_modal_row(cf[s], ci[s], z, b, bm, G[0], active)
             e, j, steps, rejected = load_counters(ci[s])
         U = np.zeros(n)
@@ -239,10 +248,12 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 if not relin:  # the drift test's Jacobian (at this state, no event since)
                     _copy(Jcur, Jnew)
                 if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, pars[s], tgt,
-                                coef[s], ops, off, consts, cols, v, stack, h, relin, wk, Jnew, Vold, Vt, Vit, M):
+                                coef[s], ops, off, consts, cols, v, stack, h, relin, wk, Jnew, Vold, Vt, Vit, M,
+                                DRIFT if since < RELIN_EVERY else 0.0):
                     grid_coefficients(lam[s], dt, Pdt)
                     g0_ok = False
                 _copy(Jnew, Jcur)
+                since = 0
             relin = False
             drift_due = False
             j = record_due(times, j, t + eps, WV[s], z, out[s])
@@ -305,7 +316,10 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 h = grown_step(h, hh, en, 0.25)
                 _copy(Jnew, Jcur)
                 # re-linearised at the top of the loop, after any event due here (which forces it anyway)
-                drift_due = cols.shape[0] > 0 and _drift(Jnew, Jn[s]) * h > DRIFT
+                since += 1
+                if cols.shape[0] > 0:
+                    drift = _drift(Jnew, Jn[s])
+                    drift_due = drift * h > DRIFT or (since >= RELIN_EVERY and drift > 0.0)
             else:
                 rejected += 1
                 if en != en and hh < 1e-10 * max(1.0, abs(t)):  # NaN error on ever smaller steps
@@ -324,7 +338,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
         for i in range(n):
             for q in range(n):
                 cf[s, F_VEC + (4 + i) * n + q] = Jcur[i, q]
-        ci[s, C_FLAG2] = 1 if relin else (2 if drift_due else 0)
+        ci[s, C_FLAG2] = (1 if relin else (2 if drift_due else 0)) + 4 * since
         save_counters(ci[s], e, j, steps, rejected, status, fail)
 
 
