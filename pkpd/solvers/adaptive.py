@@ -127,6 +127,19 @@ def _err_norm(e, y0, y1, rtol, atol):
 
 
 @njit(cache=True)
+def _err_norm2(e, w, weight, y0, y1, rtol, atol):
+    """``max(‖e‖, weight · ‖w‖)``, both as :func:`_err_norm`, in one pass (one scale per state)."""
+    acc = 0.0
+    acc_w = 0.0
+    n = e.shape[0]
+    for i in range(n):
+        sc = atol + rtol * max(abs(y0[i]), abs(y1[i]))
+        acc += (e[i] / sc) ** 2
+        acc_w += (w[i] / sc) ** 2
+    return max(np.sqrt(acc / n), weight * np.sqrt(acc_w / n))
+
+
+@njit(cache=True)
 def _worst(e, y0, y1, rtol, atol):
     """The state with the largest scaled error (the one limiting the step size)."""
     best, k = -1.0, 0

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 from pkpd.solvers.bytecode import STACK
-from pkpd.solvers.adaptive import _add_terms, _err_norm, _first_nonfinite, _worst
+from pkpd.solvers.adaptive import _add_terms, _err_norm2, _first_nonfinite, _worst
 from pkpd.solvers.budget import (C_FLAG2, C_INIT, C_STATUS, C_VEC, DONE, F_VEC, NONFINITE, RUNNING, TOO_MANY_STEPS,
                                  run_budgeted)
 from pkpd.solvers.events import due_modal_events
@@ -290,7 +290,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 x1[i] = a1
                 xe[i] = ae
                 xw[i] = ad
-            en = max(_err_norm(xe, x0, x1, rtol, atol), weight * _err_norm(xw, x0, x1, rtol, atol))
+            en = _err_norm2(xe, xw, weight, x0, x1, rtol, atol)
             if en <= 1.0 or (hh < 1e-14 and en == en):
                 if _first_nonfinite(x1) >= 0:  # a state blew up: stop here, naming it
                     status = NONFINITE
