@@ -239,7 +239,9 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 break
             eps = 1e-12 * max(1.0, abs(t))
             e_now = e
-            e, _ = due_modal_events(t + eps, ev_t[s], ev_k[s], ev_c[s], ev_v[s], e, Vinv[s], z, b, active, bm, True)
+            if e < ev_t.shape[1] and ev_t[s, e] <= t + eps:  # a call (~6 array views) only when one is due
+                e, _ = due_modal_events(t + eps, ev_t[s], ev_k[s], ev_c[s], ev_v[s], e, Vinv[s], z, b, active, bm,
+                                        True)
             if e > e_now:
                 h = min(h, H_EVENT)
                 g0_ok = False
@@ -256,7 +258,8 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 since = 0
             relin = False
             drift_due = False
-            j = record_due(times, j, t + eps, WV[s], z, out[s])
+            if times[j] <= t + eps:
+                j = record_due(times, j, t + eps, WV[s], z, out[s])
             if j >= T:
                 break
             stop = step_stop(times[T - 1], ev_t[s], e)
