@@ -3,7 +3,8 @@
 integrator) and, for comparison, its exponential integrator linearised once and its
 Dormand–Prince kernel, for a population against a per-subject scipy LSODA loop and libroadrunner
 CVODE at the same rtol (1e-6 and 1e-8), each against Radau at rtol 1e-12.  Weights vary across
-subjects (V1 is per kg).
+subjects (V1 is per kg).  Beside the same-rtol ratio (issue 16's target) each case reports a
+work-precision one: pkpd at the loosest rtol whose error is still no larger than LSODA's.
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python benchmarks/bench_nonlinear.py
 
@@ -109,6 +110,7 @@ def main():
         t_pk = res["pkpd_auto_ms_per_subject"] / 1e3
         res["ratio_vs_scipy"] = round(t_sc / t_pk, 1)
         res["scipy_subsample"] = sub
+        res.update(equal_accuracy(pop, refs, rtol, res["scipy_max_rel_error"], t_sc))
         try:
             rr = [roadrunner_run(w, rtol=rtol) for w in wts[:sub]]
             res["roadrunner_ms_per_subject"] = round(np.mean([t for _, t in rr]) * 1e3, 3)
@@ -119,6 +121,28 @@ def main():
         print(json.dumps(res, indent=1))
         rows.append(res)
     (Path(__file__).parent / "results_nonlinear.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def equal_accuracy(pop, refs, rtol, err_lsoda, t_sc):
+    """Work-precision: the loosest pkpd rtol (rtol × 1, √10, 10) whose error against Radau is still
+    no larger than LSODA's at ``rtol``, and the ratio there — reported beside the same-rtol ratio
+    (the target's), because at the same rtol pkpd is several times more accurate than LSODA."""
+    from pkpd.solvers.options import AUTO, SolverOptions
+    best = None
+    for f in (1.0, 10 ** 0.5, 10.0):
+        opts = SolverOptions(AUTO, rtol * f, 1e-12)
+        simulate_population(M, [REG], Population(n=16, seed=1), horizon=24, step=1 / 60, mode="full",
+                            dtype=np.float64, progress=False, solver=opts)
+        t0 = time.perf_counter()
+        ds = simulate_population(M, [REG], pop, horizon=24, step=1 / 60, mode="full", dtype=np.float64,
+                                 progress=False, solver=opts)
+        t = (time.perf_counter() - t0) / N
+        err = max(max_rel_error(ds.ketamine_plasma.values[0, 0, i], refs[i]) for i in range(len(refs)))
+        if err <= err_lsoda:
+            best = {"equal_accuracy_pkpd_rtol": float(f"{rtol * f:.3g}"), "equal_accuracy_pkpd_max_rel_error":
+                    float(f"{err:.2e}"), "equal_accuracy_pkpd_ms_per_subject": round(t * 1e3, 3),
+                    "equal_accuracy_ratio_vs_scipy": round(t_sc / t, 1)}
+    return best or {}
 
 
 def hybrid_case():
