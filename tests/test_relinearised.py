@@ -102,20 +102,35 @@ def test_convergence_order():
     reg = regimen({"route": "iv", "amount": "400 mg"})
     exact = _lambert(40.0, 8.0, 2.0, times)
     errs, steps = [], []
-    import pkpd.simulation.typical as typ
-    orig = typ.solve
     for rtol in (1e-6, 1e-8, 1e-10):
-        seen = []
-        typ.solve = lambda *a, **k: seen.append(orig(*a, **k)) or seen[-1]
-        try:
-            x = _run(m, reg, times, rtol)
-        finally:
-            typ.solve = orig
-        assert seen[0].method == "relinearised"
+        x, n = _run_counting_steps(m, reg, times, rtol)
         errs.append(max_rel_error(x[0] / 10.0, exact))
-        steps.append(int(seen[0].steps[0, 0]))
+        steps.append(n)
     assert errs[0] > 100 * errs[1] > 10_000 * errs[2], errs
     assert steps[0] < steps[1] < steps[2] < 100 * steps[0], steps
+
+
+def _run_counting_steps(model, reg, times, rtol):
+    """:func:`_run` and the accepted steps of the (one) re-linearised solve."""
+    orig = typ.solve
+    seen = []
+    typ.solve = lambda *a, **k: seen.append(orig(*a, **k)) or seen[-1]
+    try:
+        x = _run(model, reg, times, rtol)
+    finally:
+        typ.solve = orig
+    assert seen[0].method == "relinearised"
+    return x, int(seen[0].steps[0, 0])
+
+
+def test_no_stale_linearisation_trap():
+    """domino_mm, bolus then infusion, rtol 1e-8: ~350 steps.  With the drift test alone at
+    DRIFT = 0.1 a stale linear part kept the steps short and the short steps kept ``h·|ΔJ_N|``
+    under the threshold — 3,244 steps; the re-linearisation net (``RELIN_EVERY``) prevents that
+    (pkpd/solvers/relinearised.py, benchmarks/README.md)."""
+    times = np.arange(0, 24 * 60 + 1) / 60
+    _, steps = _run_counting_steps(MM, parse_regimen("2 mg/kg IV then 1 mg/kg/h for 2 h", "b+i"), times, 1e-8)
+    assert 250 < steps < 600, steps
 
 
 def _mm_reference(reg, times, weight=70.0):
