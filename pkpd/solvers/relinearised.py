@@ -127,11 +127,12 @@ def _reproject(z, b, active, V, Vinv, W, WV, bm, xw, Vold):
 
 @njit(cache=True, inline="always")
 def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, pars, tgt, coef, ops, off, consts, cols, v, stack,
-                 h, force, wk, Jnew, Vold, Vt, Vit, M, limit):
-    """Take a new linear part ``K + J_N(x)`` at the current state if forced or if it has drifted
-    (``h·max|ΔJ| > limit``) and the decomposition is safe; returns whether the basis changed.
-    ``Jnew`` is left holding ``J_N(x)`` (taken here if ``force``, else it holds it already: the
-    drift test's); ``wk`` is (5, n) scratch.  At most 30 arguments: CPython passes more as ``*args``,
+                 force, wk, Jnew, Vold, Vt, Vit, M):
+    """Take a new linear part ``K + J_N(x)`` at the current state if it differs from the current
+    one and the decomposition is safe; returns whether the basis changed.  ``force``: take
+    ``J_N(x)`` here (after an event or a rejection); otherwise ``Jnew`` holds it already — the
+    drift test's, which decided that this re-linearisation is due.  ``Jnew`` is left holding
+    ``J_N(x)``; ``wk`` is (5, n) scratch.  At most 30 arguments: CPython passes more as ``*args``,
     which numba cannot inline."""
     n = z.shape[0]
     n_par = pars.shape[0]
@@ -143,8 +144,7 @@ def _relinearise(z, t, b, active, K, lam, V, Vinv, Jn, W, WV, bm, pars, tgt, coe
                 acc += V[i, q] * z[q]
             x[i] = acc
         _jacobian_cols(x, t, pars, n_par, tgt, coef, ops, off, consts, cols, v, stack, wk[1], wk[2], wk[3], Jnew)
-    drift = _drift(Jnew, Jn)
-    if not drift * h > limit and not (force and drift > 0.0):
+    if not _drift(Jnew, Jn) > 0.0:
         return False
     for i in range(n):
         for q in range(n):
@@ -250,8 +250,7 @@ def _kernel(K, lam, V, Vinv, Jn, W, WV, pars, tgt, coef, ops, off, consts, cols,
                 if not relin:  # the drift test's Jacobian (at this state, no event since)
                     _copy(Jcur, Jnew)
                 if _relinearise(z, t, b, active, K[s], lam[s], V[s], Vinv[s], Jn[s], W[s], WV[s], bm, pars[s], tgt,
-                                coef[s], ops, off, consts, cols, v, stack, h, relin, wk, Jnew, Vold, Vt, Vit, M,
-                                DRIFT if since < RELIN_EVERY else 0.0):
+                                coef[s], ops, off, consts, cols, v, stack, relin, wk, Jnew, Vold, Vt, Vit, M):
                     grid_coefficients(lam[s], dt, Pdt)
                     g0_ok = False
                 _copy(Jnew, Jcur)

@@ -160,9 +160,10 @@ def basis_ok(K, V, lam, Vinv, cond_max):
 def decompose(K, Jnew, lam, V, Vinv, Vt, Vit, M):
     """Eigen-decompose ``K + Jnew`` into ``lam``, ``V``, ``Vinv`` when it is safe (real, well
     separated eigenvalues, a well-conditioned and accurate basis); else leave them and return False.
-    The Jacobi rotations are inlined into it and the LAPACK branch is a separate call (inlining this
-    into the relinearised kernel too saved another ~20 % at rtol 1e-6 but added ~30 s to its cold
-    compile, benchmarks/README.md)."""
+    The Jacobi rotations are inlined into it and the LAPACK branch is a separate call.  Inlining this
+    into the relinearised kernel too was measured twice: ~20 % faster at rtol 1e-6 for ~30 s more
+    cold compile before the per-step changes of issue 16's last session, slower for ~9 s more after
+    them (benchmarks/README.md)."""
     n = K.shape[0]
     # symmetrisable (the usual compartment matrix): Jacobi on D A D⁻¹, no allocation, no inverse
     for i in range(n):
